@@ -1,0 +1,54 @@
+"""Input checks shared by every public constructor.
+
+Each check raises ``ValueError`` naming the parameter, the offending value and what is
+allowed, so that a user reading the message knows what to change.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+__all__ = ["check_real", "check_int"]
+
+
+def check_real(name: str, value, *, gt=None, ge=None, lt=None, le=None) -> float:
+    """Return ``value`` as a finite float, or raise ``ValueError``.
+
+    Parameters
+    ----------
+    name : str
+        Parameter name used in the message.
+    value : object
+        Candidate value; bools, strings and non-finite numbers are rejected.
+    gt, ge, lt, le : float, optional
+        Strict/non-strict lower and upper bounds.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a real number, got {value!r} of type {type(value).__name__}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    if gt is not None and not v > gt:
+        raise ValueError(f"{name} must be > {gt}, got {v!r}")
+    if ge is not None and not v >= ge:
+        raise ValueError(f"{name} must be >= {ge}, got {v!r}")
+    if lt is not None and not v < lt:
+        raise ValueError(f"{name} must be < {lt}, got {v!r}")
+    if le is not None and not v <= le:
+        raise ValueError(f"{name} must be <= {le}, got {v!r}")
+    return v
+
+
+def check_int(name: str, value, *, ge=None, le=None) -> int:
+    """Return ``value`` as an int, or raise ``ValueError`` (bools and floats rejected)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer, got {value!r} of type {type(value).__name__}")
+    v = int(value)
+    if ge is not None and v < ge:
+        raise ValueError(f"{name} must be >= {ge}, got {v!r}")
+    if le is not None and v > le:
+        raise ValueError(f"{name} must be <= {le}, got {v!r}")
+    return v
