@@ -1,10 +1,34 @@
-"""hjbsolve: the Fodra–Labadie market-making HJB system solved exactly, and its closed forms checked."""
+"""hjbsolve: the Fodra–Labadie market-making HJB system solved exactly, and its closed forms checked.
 
-from .model import Brownian, Model, OrnsteinUhlenbeck, PAPER_S0, paper_model
+Quick start::
+
+    import hjbsolve as hs
+    m = hs.paper_model("ou")                      # the paper's §4 parameters
+    sol = hs.solve(m, q_max=600, s_range=(2995.0, 3005.0))
+    dp, dm = sol.quotes(0.0, [0, 10, 100], 3000.0)
+    ex = hs.expansion(m, order=1)                 # the paper's ε-first-order closed forms
+"""
+
+from . import article
+from .exact import ExactBrownian, exact_brownian
+from .expansion import Expansion, expansion
+from .model import PAPER_S0, Brownian, Model, OrnsteinUhlenbeck, paper_model
 from .policies import ConstantSpread, Policy, TabulatedPolicy
+from .solution import Solution
+from .solver import SCHEMES, NonFiniteError, evaluate, solve
 
 __all__ = [
     "Brownian", "OrnsteinUhlenbeck", "Model", "paper_model", "PAPER_S0",
+    "solve", "evaluate", "Solution", "SCHEMES", "NonFiniteError",
+    "expansion", "Expansion", "exact_brownian", "ExactBrownian",
     "Policy", "TabulatedPolicy", "ConstantSpread",
+    "article",
 ]
+
+try:  # the Monte Carlo engine (optional while it is being built)
+    from .montecarlo import SimulationResult, simulate  # noqa: F401
+    __all__ += ["simulate", "SimulationResult"]
+except ImportError:  # pragma: no cover
+    pass
+
 __version__ = "0.1.0"

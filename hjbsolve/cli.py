@@ -1,0 +1,122 @@
+"""Command line: ``hjbsolve solve | paper | article``.
+
+``hjbsolve solve [params.toml]`` solves the paper's model (or the file's), prints exact vs
+ε=0 vs ε-first-order quotes, and writes the solution (``.npz``) and a plot (PNG).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["main"]
+
+
+def _cmd_solve(args) -> int:
+    from .config import load_config
+    from .expansion import expansion
+    from .plotting import plot_quotes_vs_q, save_figure
+    from .solver import solve
+
+    cfg = load_config(args.params)
+    m = cfg.model
+    opts = dict(cfg.solve)
+    if args.q_max is not None:
+        opts["q_max"] = args.q_max
+    if not m.price.is_martingale:
+        opts.setdefault("s_range", (cfg.s0 - 5.0, cfg.s0 + 5.0))
+    else:
+        opts.pop("s_range", None)
+    t0 = time.perf_counter()
+    sol = solve(m, progress=not args.no_progress, **opts)
+    wall = time.perf_counter() - t0
+    ex0, ex1 = expansion(m, order=0), expansion(m, order=1)
+    q = np.asarray([x for x in cfg.q if abs(x) < sol.q_max], dtype=int)
+    t, s = cfg.t, cfg.s0
+    e = sol.quotes(t, q, s)
+    z0 = ex0.quotes(t, q, s)
+    z1 = ex1.quotes(t, q, s)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    print(f"hjbsolve solve: {m}")
+    print(f"grid: q_max={sol.q_max}, n_s={sol.info['n_s']}, steps={sol.info['n_steps']}, "
+          f"scheme={sol.info['scheme']}, solved in {wall:.2f} s")
+    print(f"quotes at t={t:g}, s={s:g}  (δ⁺ = ask − s, δ⁻ = s − bid)")
+    head = f"{'q':>6} | {'exact δ⁺':>10} {'exact δ⁻':>10} | {'ε⁰ δ⁺':>10} {'ε⁰ δ⁻':>10} | {'ε¹ δ⁺':>10} {'ε¹ δ⁻':>10} | {'|err ε⁰|':>9} {'|err ε¹|':>9}"
+    print(head)
+    print("-" * len(head))
+    for i, qq in enumerate(q):
+        err0 = max(abs(z0[0][i] - e[0][i]), abs(z0[1][i] - e[1][i]))
+        err1 = max(abs(z1[0][i] - e[0][i]), abs(z1[1][i] - e[1][i]))
+        print(f"{qq:>6d} | {e[0][i]:10.6f} {e[1][i]:10.6f} | {z0[0][i]:10.6f} {z0[1][i]:10.6f} | "
+              f"{z1[0][i]:10.6f} {z1[1][i]:10.6f} | {err0:9.2e} {err1:9.2e}")
+    v = sol.value(t, 0, s)
+    print(f"value v_0(t={t:g}, s={s:g}) = {float(v):.6f}   (order 0: {float(ex0.value(t, 0, s)):.6f}, "
+          f"order 1: {float(ex1.value(t, 0, s)):.6f})")
+    npz = sol.save(out / "solution.npz")
+    qq = np.arange(-min(sol.q_max - 1, max(abs(q).max(), 10)), min(sol.q_max - 1, max(abs(q).max(), 10)) + 1)
+    ax = plot_quotes_vs_q({"exact": sol, "order 0": ex0, "order 1": ex1}, t, s, qq)
+    png = save_figure(ax, out / "quotes_vs_q.png")
+    print(f"wrote {npz} and {png}")
+    return 0
+
+
+def _cmd_paper(args) -> int:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    try:
+        from validation.paper_section4 import run_paper_section4
+    except ImportError as e:  # pragma: no cover - only outside a source checkout
+        raise ValueError(f"the paper's §4 reproduction needs the source checkout's validation/ folder ({e})")
+    path = run_paper_section4(args.out, n_paths=args.paths, n_steps=args.steps, seed=args.seed,
+                              progress=not args.no_progress)
+    print(f"wrote {path}")
+    return 0
+
+
+def _cmd_article(args) -> int:
+    from .article import write_article_report
+
+    path = write_article_report(args.out, seed=args.seed, n_seeds=args.seeds)
+    print(f"wrote {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hjbsolve", description="Optimal market making (Fodra & Labadie 2013), solved exactly.")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("solve", help="solve the HJB system; compare with the paper's closed forms")
+    s.add_argument("params", nargs="?", default=None, help="TOML parameter file (default: the paper's §4 parameters)")
+    s.add_argument("--out", default="hjbsolve-out", help="output folder (default: hjbsolve-out)")
+    s.add_argument("--q-max", type=int, default=None, help="inventory bound (default: from the model's scales)")
+    s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    s.set_defaults(func=_cmd_solve)
+    pp = sub.add_parser("paper", help="reproduce the paper's §4 simulations (figures 2-7 and tables)")
+    pp.add_argument("--paths", type=int, default=10_000)
+    pp.add_argument("--steps", type=int, default=1000)
+    pp.add_argument("--seed", type=int, default=2013)
+    pp.add_argument("--out", default="hjbsolve-out/paper")
+    pp.add_argument("--no-progress", action="store_true")
+    pp.set_defaults(func=_cmd_paper)
+    a = sub.add_parser("article", help="the linear price-impact article: scenarios, plots, checked statements")
+    a.add_argument("--out", default="hjbsolve-out/article")
+    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--seeds", type=int, default=1000, help="seeds for the distributional checks")
+    a.set_defaults(func=_cmd_article)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ValueError as e:
+        print(f"hjbsolve: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -104,9 +104,16 @@ class TabulatedPolicy:
         j0, j1, ws = self._weights(s, self.s)
         out = []
         for tab in (self.ask, self.bid):
-            v = ((1 - wt) * ((1 - ws) * tab[i0, j0, qc] + ws * tab[i0, j1, qc])
-                 + wt * ((1 - ws) * tab[i1, j0, qc] + ws * tab[i1, j1, qc]))
-            out.append(np.where(inside, v, np.inf))
+            corners = [(i0, j0, (1 - wt) * (1 - ws)), (i0, j1, (1 - wt) * ws),
+                       (i1, j0, wt * (1 - ws)), (i1, j1, wt * ws)]
+            v = np.zeros(np.shape(t))
+            unquoted = np.zeros(np.shape(t), bool)
+            for i, j, w in corners:
+                c = tab[i, j, qc]
+                fin = np.isfinite(c)
+                v += w * np.where(fin, c, 0.0)
+                unquoted |= (~fin) & (w > 0)
+            out.append(np.where(inside & ~unquoted, v, np.inf))
         # inventory limits: no ask at q_min, no bid at q_max
         out[0] = np.where(qi <= 0, np.inf, out[0])
         out[1] = np.where(qi >= self.ask.shape[2] - 1, np.inf, out[1])

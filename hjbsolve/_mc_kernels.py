@@ -1,0 +1,678 @@
+"""Compiled Monte Carlo kernels and their numpy twins (private; used by :mod:`hjbsolve.montecarlo`).
+
+The market of one path over one grid step ``[t_i, t_{i+1}]``
+------------------------------------------------------------
+1. ``S_{t_{i+1}}`` is drawn from the exact Gaussian transition of the price
+   (``S' = ρ S + c + std·Z``, stream 0 of the path).
+2. The quotes are set at ``(t_i, S_{t_i}, Q)``; each side's fill intensity
+   ``λ = A e^{−k(z+δ)}`` is then constant until the next fill or ``t_{i+1}``.
+3. Fills are the events of two Poisson clocks (ask, bid) run by the *modified next
+   reaction method* (Anderson 2007): each side carries a unit-exponential threshold
+   ``E`` (streams 1, 2) and its integrated intensity ``I``; it fires when ``I`` reaches
+   ``E``. This gives the exact event times for piecewise-constant intensities, any number
+   of fills per side per step, and one random number per fill.
+4. At a fill time ``τ`` the mid-price is drawn exactly from the Gaussian (Ornstein–Uhlenbeck
+   or Brownian) bridge between the last sampled price and ``S_{t_{i+1}}`` (stream 3): the
+   fill times depend only on the past, so this is the exact joint law, and the grid-time
+   prices are the same whatever the policy (common random numbers across policies).
+   The fill is executed at ``S_τ ± δ`` and the quotes are re-set at ``(τ, S_τ, Q_τ)``.
+5. ``∫ Q² dt`` is accumulated exactly (``Q`` is constant between events).
+
+Random numbers
+--------------
+Counter-based: the ``n``-th 64-bit output of stream ``j`` of path ``p`` is
+``mix(key_{p,j} + (n+1)·γ)`` (the SplitMix64 output function ``mix``, Weyl constant ``γ``),
+with ``key_{p,j} = mix(base_j + p·γ₂)`` and ``base`` drawn from
+``numpy.random.SeedSequence(seed)``. A path's numbers depend only on ``(seed, p)``, never on
+the thread that runs it, and the numpy twin reproduces them exactly.
+
+Martingale controls (per path; each has mean zero for any policy)
+------------------------------------------------------------------
+* ``G``  = Σ_fills (δ − α) − ∫ [λ⁺(δ⁺ − α) + λ⁻(δ⁻ − α)] dt   (compensated spread income)
+* ``S``  = Σ_intervals Q (S_end − E[S_end | S_start])          (price martingale part of ∫Q dS)
+* ``N⁺``, ``N⁻`` = fills − ∫ λ dt of each side                   (compensated fill counts)
+* ``SD`` = as ``S`` weighted by ``e^{−a(T−t)}`` (the ``∂_s`` of ``Q E_t[S_T]``; OU only)
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+# ----------------------------------------------------------------------------- random numbers
+_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+_GAMMA2 = np.uint64(0xD1B54A32D192ED03)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_S30 = np.uint64(30)
+_S27 = np.uint64(27)
+_S31 = np.uint64(31)
+_S11 = np.uint64(11)
+_ONE = np.uint64(1)
+_TWO53 = 2.0 ** -53
+_TWO_PI = 2.0 * math.pi
+
+N_STREAMS = 4          # 0: price at grid times, 1: ask clock, 2: bid clock, 3: bridge prices
+N_CONTROLS = 8
+CONTROL_NAMES = ("G", "S", "N_ask", "N_bid", "SD", "W", "WD", "WT")
+# per-path integer outputs
+I_QMIN, I_QMAX, I_NASK, I_NBID, I_QT, I_OUT = range(6)
+N_IOUT = 6
+# per-path float outputs
+F_OBJ, F_PNL, F_X, F_S, F_PEN, F_SMIN, F_SMAX = range(7)
+N_FOUT = 7
+
+
+@njit(cache=True, inline="always")
+def _mix(x):
+    x = (x ^ (x >> _S30)) * _M1
+    x = (x ^ (x >> _S27)) * _M2
+    return x ^ (x >> _S31)
+
+
+@njit(cache=True, inline="always")
+def _uniform(key, n):
+    """``n``-th uniform of a stream, in the open interval (0, 1)."""
+    x = _mix(key + (np.uint64(n) + _ONE) * _GAMMA)
+    return (float(x >> _S11) + 0.5) * _TWO53
+
+
+@njit(cache=True, inline="always")
+def _normal(key, n):
+    """``n``-th standard normal of a stream (Box–Muller on uniforms ``2⌊n/2⌋``, ``2⌊n/2⌋+1``)."""
+    m = n - (n % 2)
+    r = math.sqrt(-2.0 * math.log(_uniform(key, m)))
+    th = _TWO_PI * _uniform(key, m + 1)
+    if n % 2 == 0:
+        return r * math.cos(th)
+    return r * math.sin(th)
+
+
+@njit(cache=True, inline="always")
+def _exponential(key, n):
+    return -math.log(_uniform(key, n))
+
+
+@njit(cache=True)
+def path_keys(base, paths):
+    """Stream keys, shape (len(paths), N_STREAMS), from ``base`` (N_STREAMS uint64)."""
+    out = np.empty((paths.size, N_STREAMS), dtype=np.uint64)
+    for i in range(paths.size):
+        for j in range(N_STREAMS):
+            out[i, j] = _mix(base[j] + np.uint64(paths[i]) * _GAMMA2)
+    return out
+
+
+# numpy twins of the generator (vectorised over paths; identical numbers)
+def _mix_np(x):
+    x = (x ^ (x >> _S30)) * _M1
+    x = (x ^ (x >> _S27)) * _M2
+    return x ^ (x >> _S31)
+
+
+def _uniform_np(key, n):
+    n = np.asarray(n).astype(np.uint64)
+    x = _mix_np(key + (n + _ONE) * _GAMMA)
+    return ((x >> _S11).astype(np.float64) + 0.5) * _TWO53
+
+
+def _normal_np(key, n):
+    n = np.asarray(n, dtype=np.int64)
+    m = n - (n % 2)
+    r = np.sqrt(-2.0 * np.log(_uniform_np(key, m)))
+    th = _TWO_PI * _uniform_np(key, m + 1)
+    return np.where(n % 2 == 0, r * np.cos(th), r * np.sin(th))
+
+
+def _exponential_np(key, n):
+    return -np.log(_uniform_np(key, n))
+
+
+def path_keys_np(base, paths):
+    paths = np.asarray(paths, dtype=np.uint64)
+    return _mix_np(base[None, :] + paths[:, None] * _GAMMA2)
+
+
+# ----------------------------------------------------------------------------- price helpers
+@njit(cache=True, inline="always")
+def _var(a, sig2, tau):
+    """Transition variance over ``tau`` (``a = 0``: Brownian)."""
+    if a == 0.0:
+        return sig2 * tau
+    return sig2 * (-math.expm1(-2.0 * a * tau)) / (2.0 * a)
+
+
+@njit(cache=True, inline="always")
+def _bridge(x, y, tau1, tau2, a, mu, sig2, zn):
+    """Price at ``u + tau1`` given ``S_u = x`` and ``S_{u+tau1+tau2} = y`` (exact Gaussian bridge)."""
+    rho1 = math.exp(-a * tau1)
+    rho2 = math.exp(-a * tau2)
+    v1 = _var(a, sig2, tau1)
+    v2 = _var(a, sig2, tau2)
+    m1 = rho1 * x + mu * (1.0 - rho1)
+    vt = rho2 * rho2 * v1 + v2
+    if vt <= 0.0:
+        return m1
+    my = rho2 * m1 + mu * (1.0 - rho2)
+    return m1 + rho2 * v1 / vt * (y - my) + math.sqrt(v1 * v2 / vt) * zn
+
+
+# ----------------------------------------------------------------------------- policy tables
+@njit(cache=True, inline="always")
+def _locate(nodes, x, j):
+    """``(j, w)`` with ``x ≈ (1−w)·nodes[j] + w·nodes[j+1]``, clamped to the ends.
+
+    ``j`` on input is a guess (the previous index of the same path): the search walks from it,
+    which is O(1) for the slowly moving ``t`` and ``s`` of a path.
+    """
+    n = nodes.size
+    if n == 1:
+        return 0, 0.0
+    if x <= nodes[0]:
+        return 0, 0.0
+    if x >= nodes[n - 1]:
+        return n - 2, 1.0
+    if j > n - 2:
+        j = n - 2
+    if j < 0:
+        j = 0
+    while x >= nodes[j + 1]:
+        j += 1
+    while x < nodes[j]:
+        j -= 1
+    return j, (x - nodes[j]) / (nodes[j + 1] - nodes[j])
+
+
+@njit(cache=True, inline="always")
+def _bilinear(tab, qi, it, wt, js, ws, side):
+    """Weighted corners of ``tab[qi, it:it+2, js:js+2, side]`` with nonzero weight; ``+inf`` if one is."""
+    acc = 0.0
+    for da in range(2):
+        w1 = wt if da == 1 else 1.0 - wt
+        if w1 <= 0.0:
+            continue
+        for db in range(2):
+            w = w1 * (ws if db == 1 else 1.0 - ws)
+            if w <= 0.0:
+                continue
+            v = tab[qi, it + da, js + db, side]
+            if v == np.inf:
+                return np.inf
+            acc += w * v
+    return acc
+
+
+@njit(cache=True, inline="always")
+def _quote(tt, ts, tab, q_min, t, s, q, it, js):
+    """Quotes of a tabulated policy.
+
+    ``tab`` has shape (n_q, n_t, n_s, 2) (``[..., 0]`` ask, ``[..., 1]`` bid: a path's
+    neighbouring nodes are contiguous in memory). Returns ``(δ⁺, δ⁻, outside, it, js)`` with
+    ``outside`` = ``s`` beyond the table's range and ``it, js`` the located indices.
+    """
+    n_q = tab.shape[0]
+    outside = ts.size > 1 and (s < ts[0] or s > ts[ts.size - 1])
+    qi = q - q_min
+    it, wt = _locate(tt, t, it)
+    js, ws = _locate(ts, s, js)
+    if qi <= 0 or qi > n_q - 1:
+        da = np.inf
+    else:
+        da = _bilinear(tab, qi, it, wt, js, ws, 0)
+    if qi >= n_q - 1 or qi < 0:
+        db = np.inf
+    else:
+        db = _bilinear(tab, qi, it, wt, js, ws, 1)
+    return da, db, outside, it, js
+
+
+def interleave(ask, bid):
+    """The kernel's table layout (n_q, n_t, n_s, 2) from ``ask, bid`` of shape (n_t, n_s, n_q)."""
+    return np.ascontiguousarray(np.stack([ask, bid], axis=-1).transpose(2, 0, 1, 3))
+
+
+def quote_table_np(tt, ts, ask, bid, q_min, t, s, q):
+    """Numpy twin of :func:`_quote`, vectorised: ``(δ⁺, δ⁻, outside)`` arrays of shape (n,)."""
+    t = np.broadcast_to(np.asarray(t, float), np.shape(s))
+    s = np.asarray(s, float)
+    q = np.asarray(q, np.int64)
+    n_q = ask.shape[2]
+    outside = np.zeros(s.shape, bool) if ts.size == 1 else (s < ts[0]) | (s > ts[-1])
+
+    def locate(nodes, x):
+        if nodes.size == 1:
+            return np.zeros(x.shape, np.int64), np.zeros(x.shape)
+        j = np.clip(np.searchsorted(nodes, x, side="right") - 1, 0, nodes.size - 2)
+        w = (x - nodes[j]) / (nodes[j + 1] - nodes[j])
+        w = np.where(x <= nodes[0], 0.0, np.where(x >= nodes[-1], 1.0, w))
+        return j, w
+
+    it, wt = locate(tt, t)
+    js, ws = locate(ts, s)
+    qc = np.clip(q - q_min, 0, n_q - 1)
+    out = []
+    for tab in (ask, bid):
+        acc = np.zeros(s.shape)
+        inf = np.zeros(s.shape, bool)
+        for da_, w1 in ((0, 1.0 - wt), (1, wt)):
+            for db_, w2 in ((0, 1.0 - ws), (1, ws)):
+                w = w1 * w2
+                v = tab[np.minimum(it + da_, tt.size - 1), np.minimum(js + db_, ts.size - 1), qc]
+                use = w > 0.0
+                inf |= use & (v == np.inf)
+                acc += np.where(use & (v != np.inf), w * np.where(np.isfinite(v), v, 0.0), 0.0)
+        out.append(np.where(inf, np.inf, acc))
+    qi = q - q_min
+    out[0] = np.where((qi <= 0) | (qi > n_q - 1), np.inf, out[0])
+    out[1] = np.where((qi >= n_q - 1) | (qi < 0), np.inf, out[1])
+    return out[0], out[1], outside
+
+
+# ----------------------------------------------------------------------------- the path kernel
+@njit(cache=True, inline="always")
+def _intensity(A, k, z, d):
+    if d == np.inf:
+        return 0.0
+    return A * math.exp(-k * (z + d))
+
+
+@njit(cache=True, parallel=True)
+def simulate_tabulated(keys, paths, n_steps, T, a, mu, sig, s0, q0,
+                       A, k, z, alpha, phi, varpi,
+                       tt, ts, tab, q_min,
+                       fout, iout, ctrl, n_rec, rec_s, rec_q, rec_x, rec_a, rec_b):
+    """Simulate the paths ``paths`` (global indices) with a tabulated policy.
+
+    Parameters
+    ----------
+    keys : uint64 array, shape (n, N_STREAMS)
+        Stream keys of each path (:func:`path_keys`).
+    paths : int64 array, shape (n,)
+        Global path indices (recording uses ``paths[j] < n_rec``).
+    n_steps, T : int, float
+        Grid ``t_i = T i / n_steps``.
+    a, mu, sig : float
+        Price: ``a = 0`` Brownian, else Ornstein–Uhlenbeck.
+    s0, q0 : float, int
+        Initial state (cash 0).
+    A, k, z, alpha, phi, varpi : float
+        Intensity, cost, running penalty rate ``φ = ενσ²`` and terminal ``ϖ = εηz``.
+    tt, ts : float arrays, shapes (n_t,), (n_s,)
+    tab : float array, shape (n_q, n_t, n_s, 2)
+        Ask (``[..., 0]``) and bid quotes (:func:`interleave`).
+    q_min : int
+    fout : float array, shape (n, N_FOUT)       (written)
+    iout : int64 array, shape (n, N_IOUT)       (written)
+    ctrl : float array, shape (n, N_CONTROLS)   (written)
+    n_rec : int
+    rec_* : float arrays, shape (n_rec, n_steps + 1)  (written for recorded paths)
+    """
+    n = paths.size
+    sig2 = sig * sig
+    dt = T / n_steps
+    rho_dt = math.exp(-a * dt)
+    c_dt = mu * (1.0 - rho_dt)
+    std_dt = math.sqrt(_var(a, sig2, dt))
+    dcy_grid = np.empty(n_steps)          # e^{−a(T−t_i)}
+    for i in range(n_steps):
+        dcy_grid[i] = math.exp(-a * (T - T * i / n_steps))
+    for j in prange(n):
+        p = paths[j]
+        k0 = keys[j, 0]
+        k1 = keys[j, 1]
+        k2 = keys[j, 2]
+        k3 = keys[j, 3]
+        c1 = 0
+        c2 = 0
+        c3 = 0
+        Ea = _exponential(k1, c1)
+        c1 += 1
+        Eb = _exponential(k2, c2)
+        c2 += 1
+        Ia = 0.0
+        Ib = 0.0
+        S = s0
+        q = q0
+        x = 0.0
+        pen = 0.0
+        g_ctl = 0.0
+        s_ctl = 0.0
+        na_ctl = 0.0
+        nb_ctl = 0.0
+        sd_ctl = 0.0
+        w_ctl = 0.0
+        wd_ctl = 0.0
+        wt_ctl = 0.0
+        qlo = q0
+        qhi = q0
+        n_ask = 0
+        n_bid = 0
+        n_out = 0
+        smin = s0
+        smax = s0
+        rec = p < n_rec
+        it = 0
+        js = 0
+        z_next = 0.0
+        for i in range(n_steps):
+            t0 = T * i / n_steps
+            t1 = T * (i + 1) / n_steps if i + 1 < n_steps else T
+            if i % 2 == 0:     # _normal(k0, i) and _normal(k0, i + 1) from one Box–Muller pair
+                r_bm = math.sqrt(-2.0 * math.log(_uniform(k0, i)))
+                th_bm = _TWO_PI * _uniform(k0, i + 1)
+                zn = r_bm * math.cos(th_bm)
+                z_next = r_bm * math.sin(th_bm)
+            else:
+                zn = z_next
+            S1 = rho_dt * S + c_dt + std_dt * zn
+            dcy0 = dcy_grid[i]
+            u = t0
+            Su = S
+            da, db, outside, it, js = _quote(tt, ts, tab, q_min, u, Su, q, it, js)
+            if outside:
+                n_out += 1
+            if rec and i == 0:
+                rec_s[p, 0] = S
+                rec_q[p, 0] = q
+                rec_x[p, 0] = x
+                rec_a[p, 0] = da
+                rec_b[p, 0] = db
+            while True:
+                la = _intensity(A, k, z, da)
+                lb = _intensity(A, k, z, db)
+                ta = (Ea - Ia) / la if la > 0.0 else np.inf
+                tb = (Eb - Ib) / lb if lb > 0.0 else np.inf
+                tau = u + min(ta, tb)
+                fire = tau < t1
+                end = tau if fire else t1
+                d = end - u
+                # interval [u, end] at constant q and quotes
+                pen += q * q * d
+                if la > 0.0:
+                    g_ctl -= la * (da - alpha) * d
+                    na_ctl -= la * d
+                if lb > 0.0:
+                    g_ctl -= lb * (db - alpha) * d
+                    nb_ctl -= lb * d
+                if fire:
+                    Send = _bridge(Su, S1, d, t1 - end, a, mu, sig2, _normal(k3, c3))
+                    c3 += 1
+                else:
+                    Send = S1
+                if u == t0 and not fire:
+                    rho = rho_dt
+                    dcy = dcy0
+                elif a == 0.0:
+                    rho = 1.0
+                    dcy = 1.0
+                else:
+                    rho = math.exp(-a * d)
+                    dcy = math.exp(-a * (T - u))
+                dev = Send - (rho * Su + mu * (1.0 - rho))
+                s_ctl += q * dev
+                sd_ctl += q * dcy * dev
+                w_ctl += dev
+                wd_ctl += dcy * dev
+                wt_ctl += (T - u) * dev
+                if not fire:
+                    Ia += la * d
+                    Ib += lb * d
+                    break
+                u = end
+                Su = Send
+                if Su < smin:
+                    smin = Su
+                if Su > smax:
+                    smax = Su
+                if ta <= tb:   # ask fill: sell one at Su + da
+                    Ia = 0.0
+                    Ea = _exponential(k1, c1)
+                    c1 += 1
+                    Ib += lb * d
+                    x += Su + da - alpha
+                    q -= 1
+                    n_ask += 1
+                    g_ctl += da - alpha
+                    na_ctl += 1.0
+                    if q < qlo:
+                        qlo = q
+                else:          # bid fill: buy one at Su - db
+                    Ib = 0.0
+                    Eb = _exponential(k2, c2)
+                    c2 += 1
+                    Ia += la * d
+                    x -= Su - db + alpha
+                    q += 1
+                    n_bid += 1
+                    g_ctl += db - alpha
+                    nb_ctl += 1.0
+                    if q > qhi:
+                        qhi = q
+                da, db, outside, it, js = _quote(tt, ts, tab, q_min, u, Su, q, it, js)
+                if outside:
+                    n_out += 1
+            S = S1
+            if S < smin:
+                smin = S
+            if S > smax:
+                smax = S
+            if rec:
+                rec_s[p, i + 1] = S
+                rec_q[p, i + 1] = q
+                rec_x[p, i + 1] = x
+                da, db, outside, it, js = _quote(tt, ts, tab, q_min, t1, S, q, it, js)
+                rec_a[p, i + 1] = da
+                rec_b[p, i + 1] = db
+        pnl = x + q * S
+        fout[j, F_OBJ] = pnl - varpi * q * q - phi * pen
+        fout[j, F_PNL] = pnl
+        fout[j, F_X] = x
+        fout[j, F_S] = S
+        fout[j, F_PEN] = pen
+        fout[j, F_SMIN] = smin
+        fout[j, F_SMAX] = smax
+        iout[j, I_QMIN] = qlo
+        iout[j, I_QMAX] = qhi
+        iout[j, I_NASK] = n_ask
+        iout[j, I_NBID] = n_bid
+        iout[j, I_QT] = q
+        iout[j, I_OUT] = n_out
+        ctrl[j, 0] = g_ctl
+        ctrl[j, 1] = s_ctl
+        ctrl[j, 2] = na_ctl
+        ctrl[j, 3] = nb_ctl
+        ctrl[j, 4] = sd_ctl
+        ctrl[j, 5] = w_ctl
+        ctrl[j, 6] = wd_ctl
+        ctrl[j, 7] = wt_ctl
+
+
+# ----------------------------------------------------------------------------- numpy twin
+def _var_np(a, sig2, tau):
+    tau = np.asarray(tau, float)
+    if a == 0.0:
+        return sig2 * tau
+    return sig2 * (-np.expm1(-2.0 * a * tau)) / (2.0 * a)
+
+
+def _bridge_np(x, y, tau1, tau2, a, mu, sig2, zn):
+    rho1 = np.exp(-a * tau1)
+    rho2 = np.exp(-a * tau2)
+    v1 = _var_np(a, sig2, tau1)
+    v2 = _var_np(a, sig2, tau2)
+    m1 = rho1 * x + mu * (1.0 - rho1)
+    vt = rho2 * rho2 * v1 + v2
+    my = rho2 * m1 + mu * (1.0 - rho2)
+    safe = np.where(vt > 0.0, vt, 1.0)
+    return np.where(vt > 0.0, m1 + rho2 * v1 / safe * (y - my) + np.sqrt(v1 * v2 / safe) * zn, m1)
+
+
+def _intensity_np(A, k, z, d):
+    with np.errstate(over="ignore"):
+        return np.where(d == np.inf, 0.0, A * np.exp(-k * (z + np.where(d == np.inf, 0.0, d))))
+
+
+def simulate_numpy(quote_fn, keys, paths, n_steps, T, a, mu, sig, s0, q0, A, k, z, alpha, phi, varpi,
+                   n_rec, step_callback=None):
+    """Numpy twin of :func:`simulate_tabulated`: vectorised over paths, a Python loop over steps.
+
+    Within a step, paths with a fill are processed in *rounds* (one fill per path per round,
+    then the quotes of those paths are re-set), until no path has a fill left in the step:
+    the same exact event times and the same random numbers as the compiled kernel.
+
+    Parameters
+    ----------
+    quote_fn : callable
+        ``quote_fn(t, q, s) -> (δ⁺, δ⁻, outside)`` for ``t`` float, ``q`` int64 array (m,),
+        ``s`` float array (m,): validated arrays of shape (m,).
+    step_callback : callable, optional
+        Called with no argument after each step (progress bar).
+
+    Returns
+    -------
+    fout, iout, ctrl, rec : arrays as the kernel's outputs; ``rec`` a tuple of five arrays
+    of shape (n_rec_local, n_steps + 1).
+    """
+    n = paths.size
+    sig2 = sig * sig
+    dt = T / n_steps
+    rho_dt = math.exp(-a * dt)
+    c_dt = mu * (1.0 - rho_dt)
+    std_dt = math.sqrt(float(_var_np(a, sig2, dt)))
+    k0, k1, k2, k3 = (keys[:, j] for j in range(N_STREAMS))
+    c1 = np.ones(n, np.int64)
+    c2 = np.ones(n, np.int64)
+    c3 = np.zeros(n, np.int64)
+    Ea = _exponential_np(k1, np.zeros(n, np.int64))
+    Eb = _exponential_np(k2, np.zeros(n, np.int64))
+    Ia = np.zeros(n)
+    Ib = np.zeros(n)
+    S = np.full(n, float(s0))
+    q = np.full(n, int(q0), np.int64)
+    x = np.zeros(n)
+    pen = np.zeros(n)
+    ctl = np.zeros((n, N_CONTROLS))
+    qlo = q.copy()
+    qhi = q.copy()
+    n_ask = np.zeros(n, np.int64)
+    n_bid = np.zeros(n, np.int64)
+    n_out = np.zeros(n, np.int64)
+    smin = S.copy()
+    smax = S.copy()
+    recm = paths < n_rec
+    ridx = np.flatnonzero(recm)
+    rec = tuple(np.zeros((ridx.size, n_steps + 1)) for _ in range(5))
+    for i in range(n_steps):
+        t0 = T * i / n_steps
+        t1 = T * (i + 1) / n_steps if i + 1 < n_steps else T
+        S1 = rho_dt * S + c_dt + std_dt * _normal_np(k0, np.full(n, i))
+        u = np.full(n, t0)
+        Su = S.copy()
+        da, db, out = quote_fn(t0, q, Su)
+        n_out += out
+        if i == 0 and ridx.size:
+            for r, v in zip(rec, (S, q, x, da, db)):
+                r[:, 0] = v[ridx]
+        act = np.arange(n)
+        while act.size:
+            la = _intensity_np(A, k, z, da)
+            lb = _intensity_np(A, k, z, db)
+            with np.errstate(divide="ignore"):
+                ta = np.where(la > 0.0, (Ea[act] - Ia[act]) / np.where(la > 0.0, la, 1.0), np.inf)
+                tb = np.where(lb > 0.0, (Eb[act] - Ib[act]) / np.where(lb > 0.0, lb, 1.0), np.inf)
+            tau = u + np.minimum(ta, tb)
+            fire = tau < t1
+            end = np.where(fire, tau, t1)
+            d = end - u
+            qa = q[act]
+            pen[act] += qa * qa * d
+            ga = np.where(la > 0.0, la * (np.where(la > 0.0, da, 0.0) - alpha) * d, 0.0)
+            gb = np.where(lb > 0.0, lb * (np.where(lb > 0.0, db, 0.0) - alpha) * d, 0.0)
+            ctl[act, 0] -= ga
+            ctl[act, 0] -= gb
+            ctl[act, 2] -= np.where(la > 0.0, la * d, 0.0)
+            ctl[act, 3] -= np.where(lb > 0.0, lb * d, 0.0)
+            Send = S1[act].copy()
+            f = np.flatnonzero(fire)
+            if f.size:
+                fa = act[f]
+                Send[f] = _bridge_np(Su[f], S1[fa], d[f], t1 - end[f], a, mu, sig2, _normal_np(k3[fa], c3[fa]))
+                c3[fa] += 1
+            rho = np.exp(-a * d)
+            dev = Send - (rho * Su + mu * (1.0 - rho))
+            ctl[act, 1] += qa * dev
+            dcy = np.exp(-a * (T - u))
+            ctl[act, 4] += qa * dcy * dev
+            ctl[act, 5] += dev
+            ctl[act, 6] += dcy * dev
+            ctl[act, 7] += (T - u) * dev
+            nf = np.flatnonzero(~fire)
+            Ia[act[nf]] += la[nf] * d[nf]
+            Ib[act[nf]] += lb[nf] * d[nf]
+            if not f.size:
+                break
+            # fills
+            fa = act[f]
+            uf = end[f]
+            sf = Send[f]
+            smin[fa] = np.minimum(smin[fa], sf)
+            smax[fa] = np.maximum(smax[fa], sf)
+            is_ask = ta[f] <= tb[f]
+            A_ = f[is_ask]
+            B_ = f[~is_ask]
+            pa = act[A_]
+            pb = act[B_]
+            Ia[pa] = 0.0
+            Ea[pa] = _exponential_np(k1[pa], c1[pa])
+            c1[pa] += 1
+            Ib[pa] += lb[A_] * d[A_]
+            x[pa] += Send[A_] + da[A_] - alpha
+            q[pa] -= 1
+            n_ask[pa] += 1
+            ctl[pa, 0] += da[A_] - alpha
+            ctl[pa, 2] += 1.0
+            qlo[pa] = np.minimum(qlo[pa], q[pa])
+            Ib[pb] = 0.0
+            Eb[pb] = _exponential_np(k2[pb], c2[pb])
+            c2[pb] += 1
+            Ia[pb] += la[B_] * d[B_]
+            x[pb] -= Send[B_] - db[B_] + alpha
+            q[pb] += 1
+            n_bid[pb] += 1
+            ctl[pb, 0] += db[B_] - alpha
+            ctl[pb, 3] += 1.0
+            qhi[pb] = np.maximum(qhi[pb], q[pb])
+            act = fa
+            u = uf
+            Su = sf
+            da, db, out = quote_fn(uf, q[fa], sf)
+            n_out[fa] += out
+        S = S1
+        smin = np.minimum(smin, S)
+        smax = np.maximum(smax, S)
+        if ridx.size:
+            tq = t1 if i + 1 < n_steps else T
+            da_r, db_r, _ = quote_fn(tq, q[ridx], S[ridx])
+            for r, v in zip(rec, (S[ridx], q[ridx], x[ridx], da_r, db_r)):
+                r[:, i + 1] = v
+        if step_callback is not None:
+            step_callback()
+    fout = np.empty((n, N_FOUT))
+    iout = np.empty((n, N_IOUT), np.int64)
+    pnl = x + q * S
+    fout[:, F_OBJ] = pnl - varpi * q * q - phi * pen
+    fout[:, F_PNL] = pnl
+    fout[:, F_X] = x
+    fout[:, F_S] = S
+    fout[:, F_PEN] = pen
+    fout[:, F_SMIN] = smin
+    fout[:, F_SMAX] = smax
+    iout[:, I_QMIN] = qlo
+    iout[:, I_QMAX] = qhi
+    iout[:, I_NASK] = n_ask
+    iout[:, I_NBID] = n_bid
+    iout[:, I_QT] = q
+    iout[:, I_OUT] = n_out
+    return fout, iout, ctl, rec
