@@ -228,9 +228,21 @@ def _quote(tt, ts, tab, q_min, t, s, q, it, js):
     return da, db, outside, it, js
 
 
+@njit(cache=True, parallel=True)
+def _interleave(ask, bid, out):
+    n_t, n_s, n_q = ask.shape
+    for i in prange(n_t):
+        for j in range(n_s):
+            for k in range(n_q):
+                out[k, i, j, 0] = ask[i, j, k]
+                out[k, i, j, 1] = bid[i, j, k]
+
+
 def interleave(ask, bid):
     """The kernel's table layout (n_q, n_t, n_s, 2) from ``ask, bid`` of shape (n_t, n_s, n_q)."""
-    return np.ascontiguousarray(np.stack([ask, bid], axis=-1).transpose(2, 0, 1, 3))
+    out = np.empty((ask.shape[2], ask.shape[0], ask.shape[1], 2))
+    _interleave(np.ascontiguousarray(ask), np.ascontiguousarray(bid), out)
+    return out
 
 
 def quote_table_np(tt, ts, ask, bid, q_min, t, s, q):

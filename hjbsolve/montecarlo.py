@@ -105,11 +105,18 @@ ENGINES = ("auto", "numba", "numpy")
 def price_range(model: Model, s0: float, n_paths: int = 10_000, prob: float = 1e-6) -> tuple[float, float]:
     """A mid-price interval that ``n_paths`` paths over ``[0, T]`` all stay in with probability ``≥ 1 − prob``.
 
-    Writing ``S_t = m_t + e^{−at} M_t`` with ``m_t = E[S_t]`` (monotone in ``t``) and ``M`` a
-    Gaussian martingale of quadratic variation ``⟨M⟩_T = σ² (e^{2aT} − 1)/(2a)`` (``σ² T`` for
-    a Brownian price), the reflection principle gives
-    ``P(sup_t |S_t − m_t| > c) ≤ 4 P(Z > c / sqrt(⟨M⟩_T))``; a union bound over the paths
-    fixes ``c``. Use it as the ``s_range`` of a solution that is to be simulated.
+    Write ``S_t = m_t + X_t`` with ``m_t = E[S_t]`` (monotone in ``t``). Two bounds on
+    ``P(sup_t |X_t| > c)`` are used, and the smaller ``c``:
+
+    * globally, ``X_t = e^{−at} M_t`` with ``M`` a Gaussian martingale of quadratic variation
+      ``⟨M⟩_T = σ² (e^{2aT} − 1)/(2a)`` (``σ² T`` if Brownian), and the reflection principle
+      gives ``P(sup |M| > c) ≤ 4 P(Z > c/sqrt(⟨M⟩_T))``;
+    * for strong mean reversion, on each of ``⌈2aT⌉`` blocks of length ``h ≤ 1/(2a)``,
+      ``|X_t| ≤ |X_{t_j}| + sup |M^{(j)}|`` with ``Var X_{t_j} ≤ σ²/(2a)`` and
+      ``⟨M^{(j)}⟩_h = σ² (e^{2ah} − 1)/(2a)``.
+
+    A union bound over paths (and blocks) then fixes ``c``. Use it as the ``s_range`` of a
+    solution that is to be simulated.
 
     Returns
     -------
@@ -120,12 +127,20 @@ def price_range(model: Model, s0: float, n_paths: int = 10_000, prob: float = 1e
     prob = check_real("prob", prob, gt=0.0, lt=1.0)
     T = model.T
     sig = model.price.sigma
+    isf = _stats.norm.isf
     if isinstance(model.price, OrnsteinUhlenbeck):
         a = model.price.a
-        qv = sig**2 * math.expm1(2 * a * T) / (2 * a)
+        qv = sig**2 * math.expm1(2 * a * T) / (2 * a) if 2 * a * T < 700 else math.inf
+        nb = math.ceil(2 * a * T)
+        h = T / nb
+        b = prob / (n_paths * nb)
+        v0 = sig**2 * (-math.expm1(-2 * a * T)) / (2 * a)
+        qh = sig**2 * math.expm1(2 * a * h) / (2 * a)
+        c_block = max(2 * math.sqrt(v0) * float(isf(b / 4)), 2 * math.sqrt(qh) * float(isf(b / 8)))
     else:
         qv = sig**2 * T
-    c = math.sqrt(qv) * float(_stats.norm.isf(prob / (4.0 * n_paths)))
+        c_block = math.inf
+    c = min(math.sqrt(qv) * float(isf(prob / (4.0 * n_paths))), c_block)
     mT = float(model.price.mean(s0, T))
     return min(s0, mT) - c, max(s0, mT) + c
 
@@ -406,6 +421,16 @@ def _call_tabulate(policy, model, n_steps, s0, n_paths):
     return tab
 
 
+def _trim_s(tab: TabulatedPolicy, lo: float, hi: float) -> TabulatedPolicy:
+    """The rows of ``tab`` needed for prices in ``[lo, hi]`` (a solution's padding is never used)."""
+    i0 = max(int(np.searchsorted(tab.s, lo, side="right")) - 1, 0)
+    i1 = min(int(np.searchsorted(tab.s, hi, side="left")), tab.s.size - 1)
+    if i1 - i0 < 1 or (i0 == 0 and i1 == tab.s.size - 1):
+        return tab
+    sl = slice(i0, i1 + 1)
+    return TabulatedPolicy(tab.t, tab.s[sl], tab.q_min, tab.q_max, tab.ask[:, sl], tab.bid[:, sl], name=tab.name)
+
+
 def _checked_quotes(policy):
     """Wrap a plain ``policy.quotes`` as ``(t, q, s) -> (δ⁺, δ⁻, outside)`` with validation."""
     name = type(policy).__name__
@@ -532,6 +557,9 @@ def simulate(model: Model, policy, n_paths: int = 10_000, n_steps: int = 1000, s
         raise ValueError(f"engine='numba' needs a policy with tabulate(); {type(policy).__name__} has none")
     elif engine == "numpy" and isinstance(policy, TabulatedPolicy):
         tab = policy
+    s_range = getattr(policy, "s_range", None)
+    if tab is not None and tab is not policy and tab.s_dependent and s_range is not None:
+        tab = _trim_s(tab, *s_range)
     if tab is not None and not (tab.q_min <= q0 <= tab.q_max):
         raise ValueError(f"q0={q0} lies outside the policy's inventory range [{tab.q_min}, {tab.q_max}]")
     if tab is not None and (tab.t[0] > 0.0 or tab.t[-1] < model.T * (1 - 1e-12)):
@@ -593,7 +621,6 @@ def simulate(model: Model, policy, n_paths: int = 10_000, n_steps: int = 1000, s
             f"extrapolated. Solve or tabulate with a wider s_range, e.g. hs.montecarlo.price_range(model, s0, "
             f"n_paths) = ({lo:.6g}, {hi:.6g})")
 
-    s_range = getattr(policy, "s_range", None)
     if tab is not None and tab.s_dependent and s_range is not None:
         lo_i, hi_i = (float(v) for v in s_range)
         out = (fout[:, K.F_SMIN] < lo_i) | (fout[:, K.F_SMAX] > hi_i)

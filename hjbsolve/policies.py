@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+from numba import njit, prange
 
 from ._validation import check_int, check_real
 
@@ -119,6 +120,41 @@ class TabulatedPolicy:
         out[1] = np.where(qi >= self.ask.shape[2] - 1, np.inf, out[1])
         return out[0], out[1]
 
+    def quotes_on_grid(self, t: float, s: np.ndarray, q: np.ndarray, compiled: bool = True):
+        """Fast path for solvers: quotes at one time on a tensor grid ``s × q``.
+
+        Parameters
+        ----------
+        t : float
+        s : ndarray, shape (n_s,)
+            Must lie in the tabulated price range (checked).
+        q : ndarray of int, shape (n_q,)
+        compiled : bool
+            numba kernel (default) or its numpy twin.
+
+        Returns
+        -------
+        ask, bid : ndarray, shape (n_s, n_q)
+            ``+inf`` where a side is not quoted (outside the table's inventories, at its limits,
+            or where a table corner is ``+inf``).
+        """
+        s = np.asarray(s, float)
+        if self.s_dependent and (s.min() < self.s[0] - 1e-9 or s.max() > self.s[-1] + 1e-9):
+            raise ValueError(f"s outside the tabulated range [{self.s[0]}, {self.s[-1]}]")
+        i0, i1, wt = self._weights(np.asarray(float(t)), self.t)
+        j0, j1, ws = self._weights(s, self.s)
+        qi = np.asarray(q, np.int64) - self.q_min
+        kernel = _grid_quotes if compiled else _grid_quotes_numpy
+        ask = np.empty((s.size, qi.size))
+        bid = np.empty((s.size, qi.size))
+        kernel(self.ask, int(i0), int(i1), float(wt), j0.astype(np.int64), j1.astype(np.int64),
+               np.asarray(ws, float), qi, ask)
+        kernel(self.bid, int(i0), int(i1), float(wt), j0.astype(np.int64), j1.astype(np.int64),
+               np.asarray(ws, float), qi, bid)
+        ask[:, qi <= 0] = np.inf
+        bid[:, qi >= self.ask.shape[2] - 1] = np.inf
+        return ask, bid
+
     def tabulate(self, model=None, n_t=None) -> "TabulatedPolicy":
         return self
 
@@ -160,3 +196,53 @@ class ConstantSpread:
         bid[:, :, -1] = np.inf
         return TabulatedPolicy(np.array([0.0, model.T]), np.array([0.0]), -self.q_max, self.q_max,
                                ask, bid, name=f"constant({self.half_spread:g})")
+
+
+@njit(cache=True, inline="always")
+def _corner(acc, w, c):
+    """Add corner ``c`` with weight ``w``; an unquoted (``+inf``) corner with ``w > 0`` wins."""
+    if w > 0.0:
+        return acc + w * c  # inf propagates; finite corners accumulate
+    return acc
+
+
+@njit(cache=True, parallel=True)
+def _grid_quotes(tab, i0, i1, wt, j0, j1, ws, qi, out):
+    """Bilinear (t, s) interpolation of ``tab[t, s, q]`` onto ``out[s_node, q]``.
+
+    ``+inf`` where the inventory index is outside the table or a corner with positive
+    weight is ``+inf`` (side not quoted). Shapes: ``tab`` (n_t, n_s_tab, n_q_tab), ``j0/j1/ws``
+    (n_s,), ``qi`` (n_q,), ``out`` (n_s, n_q).
+    """
+    n_s, n_q = out.shape
+    nq_tab = tab.shape[2]
+    for a in prange(n_s):
+        w00 = (1.0 - wt) * (1.0 - ws[a])
+        w01 = (1.0 - wt) * ws[a]
+        w10 = wt * (1.0 - ws[a])
+        w11 = wt * ws[a]
+        for b in range(n_q):
+            j = qi[b]
+            if j < 0 or j >= nq_tab:
+                out[a, b] = np.inf
+                continue
+            v = _corner(0.0, w00, tab[i0, j0[a], j])
+            v = _corner(v, w01, tab[i0, j1[a], j])
+            v = _corner(v, w10, tab[i1, j0[a], j])
+            out[a, b] = _corner(v, w11, tab[i1, j1[a], j])
+
+
+def _grid_quotes_numpy(tab, i0, i1, wt, j0, j1, ws, qi, out):
+    """Numpy twin of :func:`_grid_quotes`."""
+    inside = (qi >= 0) & (qi < tab.shape[2])
+    qc = np.clip(qi, 0, tab.shape[2] - 1)
+    v = np.zeros(out.shape)
+    unquoted = np.zeros(out.shape, bool)
+    for slab, w_t in ((tab[i0][:, qc], 1.0 - wt), (tab[i1][:, qc], wt)):
+        for j, w_s in ((j0, 1.0 - ws), (j1, ws)):
+            c = slab[j]
+            w = w_t * w_s[:, None] * np.ones_like(c)
+            fin = np.isfinite(c)
+            v += np.where(w > 0, w * np.where(fin, c, 0.0), 0.0)
+            unquoted |= (~fin) & (w > 0)
+    out[:] = np.where(inside[None, :] & ~unquoted, v, np.inf)

@@ -63,9 +63,12 @@ def default_n_steps(model: Model) -> int:
     return max(50, int(math.ceil(8.0 * math.sqrt(rate * model.T))))
 
 
-def _setup(model, q_max, s_range, ds, n_steps, t_eval, s_dependent):
+def _check_model(model):
     if not isinstance(model, Model):
         raise ValueError(f"model must be an hjbsolve.Model, got {type(model).__name__}")
+
+
+def _setup(model, q_max, s_range, ds, n_steps, t_eval, s_dependent):
     q_max = default_q_max(model, s_range) if q_max is None else check_int("q_max", q_max, ge=1)
     inventory = InventoryGrid(q_max)
     if s_dependent:
@@ -130,6 +133,7 @@ def solve(model: Model, q_max: int | None = None, s_range=None, *, n_steps: int 
     -------
     Solution
     """
+    _check_model(model)
     inv, prices, t, save = _setup(model, q_max, s_range, ds, n_steps, t_eval, not model.price.is_martingale)
     return _run(model, inv, prices, t, save, scheme, progress, None, compiled, "hjb")
 
@@ -153,8 +157,12 @@ def evaluate(model: Model, policy, q_max: int | None = None, s_range=None, *, n_
         if ``s_range`` is given, for policies whose quotes depend on ``s``).
     Other parameters as in :func:`solve`.
     """
+    _check_model(model)
     if not hasattr(policy, "quotes"):
         raise ValueError(f"policy must have a quotes(t, q, s) method, got {type(policy).__name__}")
+    if isinstance(policy, Solution):
+        # its tables cover the whole padded price grid, not only the s_range it answers on
+        policy = policy.tabulate()
     if price_dependent is None:
         price_dependent = (not model.price.is_martingale) or s_range is not None
     inv, prices, t, save = _setup(model, q_max, s_range, ds, n_steps, t_eval, price_dependent)

@@ -160,18 +160,33 @@ class InventoryJumps:
         self._step = _kernels._ros2_jump_step if compiled else _kernels._ros2_jump_step_numpy
         shape = (prices.n, inventory.n)
         self._none = np.zeros(shape)
+        self._cache_t, self._cache_q = None, None
 
     def _quotes(self, t: float):
         if self.policy is None:
             return self._none, self._none
-        s = self.prices.s[:, None]
-        ask, bid = self.policy.quotes(np.full((self.prices.n, self.inventory.n), t), self.q[None, :].astype(np.int64), s)
-        ask = np.ascontiguousarray(np.broadcast_to(ask, self._none.shape), dtype=float)
-        bid = np.ascontiguousarray(np.broadcast_to(bid, self._none.shape), dtype=float)
+        if self._cache_t == t:
+            return self._cache_q
+        if hasattr(self.policy, "quotes_on_grid"):
+            ask, bid = self.policy.quotes_on_grid(t, self.prices.s, self.inventory.q)
+        else:
+            ask, bid = self._plain_quotes(t)
         if np.isnan(ask).any() or np.isnan(bid).any():
             raise ValueError(f"policy returned NaN quotes at t={t}")
         ask[:, 0] = np.inf
         bid[:, -1] = np.inf
+        self._cache_t, self._cache_q = t, (ask, bid)
+        return ask, bid
+
+    def _plain_quotes(self, t: float):
+        s = self.prices.s[:, None]
+        ask, bid = self.policy.quotes(np.full((self.prices.n, self.inventory.n), t), self.q[None, :].astype(np.int64), s)
+        try:
+            ask = np.array(np.broadcast_to(ask, self._none.shape), dtype=float)
+            bid = np.array(np.broadcast_to(bid, self._none.shape), dtype=float)
+        except ValueError:
+            raise ValueError(f"policy quotes must broadcast to shape {self._none.shape} (price nodes × inventories), "
+                             f"got {np.shape(ask)} and {np.shape(bid)}") from None
         return ask, bid
 
     def step(self, h: np.ndarray, t_from: float, t_to: float) -> None:

@@ -1,0 +1,19 @@
+"""Shared test set-up: headless plotting, fixed seeds, floating-point errors raise."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _numerics():
+    """Seed numpy's legacy global generator (tests pass explicit seeds anyway) and make
+    invalid operations and divisions by zero raise instead of warning."""
+    np.random.seed(12345)
+    with np.errstate(invalid="raise", divide="raise"):
+        yield

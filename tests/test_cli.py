@@ -1,0 +1,69 @@
+"""The command line end to end, and parameter files."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+import hjbsolve as hs
+from hjbsolve.cli import main
+from hjbsolve.config import load_config
+
+
+def test_solve_command_writes_table_solution_and_plot(tmp_path, capsys):
+    rc = main(["solve", "--out", str(tmp_path), "--q-max", "300", "--no-progress"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "exact δ⁺" in out and "ε¹ δ⁺" in out
+    sol = hs.Solution.load(tmp_path / "solution.npz")
+    assert sol.model == hs.paper_model("ou") and sol.q_max == 300
+    png = tmp_path / "quotes_vs_q.png"
+    assert png.stat().st_size > 10_000 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the printed q = 0 exact quote is the solution's
+    line = next(l for l in out.splitlines() if l.strip().startswith("0 |"))
+    printed = float(line.split("|")[1].split()[0])
+    assert printed == pytest.approx(float(sol.quotes(0.0, 0, 3000.0)[0]), abs=1e-6)
+
+
+def test_solve_command_reads_a_parameter_file(tmp_path, capsys):
+    p = tmp_path / "params.toml"
+    p.write_text('[price]\nkind = "brownian"\nsigma = 0.3\n[model]\neps = 0.01\nalpha = -0.01\n'
+                 '[solve]\nq_max = 50\n[report]\nq = [-5, 0, 5]\ns0 = 100.0\n')
+    assert main(["solve", str(p), "--out", str(tmp_path / "o"), "--no-progress"]) == 0
+    sol = hs.Solution.load(tmp_path / "o" / "solution.npz")
+    assert sol.model.price == hs.Brownian(0.3) and sol.model.alpha == -0.01 and sol.q_max == 50
+
+
+@pytest.mark.parametrize("text,match", [
+    ("[model]\ngamma = 1.0\n", r"unknown key\(s\) \['gamma'\] in \[model\]"),
+    ("[modle]\nA = 1.0\n", r"unknown section\(s\) \['modle'\]"),
+    ("[model]\nk = -1.0\n", "k must be > 0"),
+    ("[model]\nA = \"many\"\n", "A must be a real number"),
+    ("[price]\nkind = \"levy\"\n", "price kind must be one of"),
+    ("[solve]\nq_max = 0\n", "q_max must be >= 1"),
+    ("not toml [", "not valid TOML"),
+])
+def test_bad_parameter_files_are_clear_errors(tmp_path, capsys, text, match):
+    p = tmp_path / "bad.toml"
+    p.write_text(text)
+    rc = main(["solve", str(p), "--out", str(tmp_path), "--no-progress"])
+    assert rc == 2
+    assert re.search(match, capsys.readouterr().err)
+
+
+def test_missing_file_is_an_error(tmp_path, capsys):
+    assert main(["solve", str(tmp_path / "nope.toml")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_default_config_is_the_paper():
+    cfg = load_config(None)
+    assert cfg.model == hs.paper_model("ou") and cfg.s0 == 3000.0
+
+
+def test_article_command(tmp_path):
+    assert main(["article", "--out", str(tmp_path), "--seeds", "50"]) == 0
+    assert (tmp_path / "article_summary.md").exists()
+    assert len(list(tmp_path.glob("*.png"))) >= 4

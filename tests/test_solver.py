@@ -1,0 +1,340 @@
+"""The finite-difference solver against independent references.
+
+References used here: the matrix-exponential solution of the Brownian system
+(:mod:`hjbsolve.exact`), the exact ε=0 solution (paper eq. 9), the closed forms of the
+ε-expansion (their *error scaling*, not their values), a refined grid (convergence orders),
+a linear system solved by scipy's matrix exponential (policy evaluation), and symmetries.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import scipy.linalg
+
+import hjbsolve as hs
+from hjbsolve.grid import price_grid
+from hjbsolve.solver import SCHEMES, NonFiniteError, default_n_steps, default_q_max, evaluate, solve
+
+SR = (2995.0, 3005.0)
+
+
+@pytest.fixture(scope="module")
+def brownian():
+    return hs.paper_model("brownian")
+
+
+@pytest.fixture(scope="module")
+def ou():
+    return hs.paper_model("ou")
+
+
+@pytest.fixture(scope="module")
+def ou_solution(ou):
+    return solve(ou, q_max=600, s_range=SR)
+
+
+# --------------------------------------------------------------------------- Brownian: exact reference
+@pytest.mark.parametrize("alpha", [0.05, -0.02])
+def test_brownian_fd_matches_matrix_exponential(brownian, alpha):
+    """Issue 2: FD quotes agree with the matrix-exponential solution to ≤ 1e-6.
+
+    The FD error is the second-order time error, ≈ 5e-7 at the default 117 steps at the
+    paper's fill rates (4x smaller at twice the steps, checked below); the reference is
+    exact to ~1e-13. Checked at every stored time up to 0.9 T and every inventory.
+    """
+    m = brownian.replace(alpha=alpha)
+    sol = solve(m, q_max=600)
+    ex = hs.exact_brownian(m, q_max=600, t=sol.t)
+    q = np.arange(-599, 600)
+    worst = 0.0
+    for t in sol.t[sol.t <= 0.9 * m.T]:
+        worst = max(worst, np.abs(np.array(sol.quotes(t, q, 0.0)) - np.array(ex.quotes(t, q, 0.0))).max())
+    assert worst <= 1e-6
+    # values: relative 1e-8 (the level h carries the same second-order error, ≈ 1e-6 absolute on ≈ 420)
+    v_fd, v_ex = sol.value(0.0, q, 3000.0), ex.value(0.0, q, 3000.0)
+    assert np.abs(v_fd - v_ex).max() <= 1e-8 * np.abs(v_ex).max()
+
+
+def test_brownian_time_error_is_second_order(brownian):
+    ex = hs.exact_brownian(brownian, q_max=300, t=[0.0, 1.0])
+    q = np.arange(-250, 251)
+    ref = np.array(ex.quotes(0.0, q, 0.0))
+    errs = [np.abs(np.array(solve(brownian, q_max=300, n_steps=n).quotes(0.0, q, 0.0)) - ref).max()
+            for n in (25, 50, 100)]
+    orders = np.log2(np.array(errs[:-1]) / np.array(errs[1:]))
+    assert np.all(orders > 1.8), orders
+
+
+# --------------------------------------------------------------------------- ε = 0: eq. (9)
+def test_eps0_brownian_reproduces_eq9(brownian):
+    m = brownian.replace(eps=0.0)
+    sol = solve(m, q_max=300)
+    q = np.arange(-100, 101)
+    dp, dm = sol.quotes(0.0, q, 3000.0)
+    # eq. (9): δ± = 1/k + α ± Δ with Δ = 0; exact in the scheme up to rounding
+    assert np.abs(dp - (1 / m.k + m.alpha)).max() < 1e-10
+    assert np.abs(dm - (1 / m.k + m.alpha)).max() < 1e-10
+    # value: q s + (2A/(ek)) e^{−k(z+α)} T; the jump part is constant in time so ROS2 is exact
+    expect = q * 3000.0 + 2 * m.A / (math.e * m.k) * math.exp(-m.k * (m.z + m.alpha)) * m.T
+    assert np.abs(sol.value(0.0, q, 3000.0) - expect).max() < 1e-9 * abs(expect).max()
+
+
+def test_eps0_ou_reproduces_eq9(ou):
+    m = ou.replace(eps=0.0)
+    sol = solve(m, s_range=SR)  # default q_max: the ε=0 inventory drifts by ~ 2λT sinh(kΔ)
+    s = np.linspace(*SR, 9)[None, :]
+    q = np.arange(-50, 51, 5)[:, None]
+    D = m.delta(0.0, s)
+    dp, dm = sol.quotes(0.0, q, s)
+    # eq. (9): δ± = 1/k + α ± Δ(t, s). The scheme carries qΔ exactly (the price generator is
+    # exact on functions linear in s): only rounding remains.
+    assert np.abs(dp - (1 / m.k + m.alpha + D)).max() < 1e-9
+    assert np.abs(dm - (1 / m.k + m.alpha - D)).max() < 1e-9
+    # the value h⁰ = 2C∫E cosh(kΔ) (closed form in hjbsolve.expansion) is carried with the
+    # second-order time and price errors of the scheme (≈ 2e-5 relative at the defaults);
+    # halving dt and ds divides the error by about 4
+    v0 = hs.expansion(m, order=0).value(0.0, q, s)
+    err = np.abs(sol.value(0.0, q, s) - v0).max()
+    assert err < 1e-4 * np.abs(v0 - q * s).max()
+    fine = solve(m, s_range=SR, n_steps=2 * default_n_steps(m), ds=sol.info["ds"] / 2)
+    err_fine = np.abs(fine.value(0.0, q, s) - v0).max()
+    assert err_fine < err / 3.0, (err, err_fine)
+
+
+# --------------------------------------------------------------------------- the expansion's error scaling
+EPS = np.array([1e-6, 3e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3])
+
+
+def _reference_quotes(kind, eps):
+    m = hs.paper_model(kind, eps=float(eps))
+    if kind == "brownian":
+        return m, np.array(hs.exact_brownian(m, q_max=300, t=[0.0, 1.0]).quotes(0.0, 5, 3000.0))
+    # FD error ∝ ε·dt² (exact at ε=0): ≈ 2.5e-7·ε/1e-3 at 400 steps, far below the
+    # expansion errors (≥ 1.4e-7 at ε = 1e-6)
+    sol = solve(m, q_max=600, s_range=(2999.0, 3001.0), n_steps=400, t_eval=[0.0, 1.0])
+    return m, np.array(sol.quotes(0.0, 5, 3000.0))
+
+
+@pytest.mark.parametrize("kind", ["brownian", "ou"])
+def test_expansion_error_scales_like_eps_squared(kind):
+    """Order 1 error ∝ ε², order 0 ∝ ε, as ε → 0 (at t=0, q=5, s=3000).
+
+    The local slopes settle only well below the paper's ε = 1e-3 (there they are ≈ 1.75 and
+    ≈ 0.8): the test asserts the asymptotic slopes over the smallest decade and that the
+    slope is not yet settled at the paper's point (the NOTES' pitfall).
+    """
+    e1, e0 = [], []
+    for eps in EPS:
+        m, ref = _reference_quotes(kind, eps)
+        e1.append(np.abs(np.array(hs.expansion(m, 1).quotes(0.0, 5, 3000.0)) - ref).max())
+        e0.append(np.abs(np.array(hs.expansion(m, 0).quotes(0.0, 5, 3000.0)) - ref).max())
+    s1 = np.diff(np.log(e1)) / np.diff(np.log(EPS))
+    s0 = np.diff(np.log(e0)) / np.diff(np.log(EPS))
+    print(f"{kind}: local slopes order 1 {np.round(s1, 3)}, order 0 {np.round(s0, 3)}")
+    assert np.all((s1[:2] > 1.8) & (s1[:2] < 2.2)), s1
+    assert np.all((s0[:2] > 0.9) & (s0[:2] < 1.1)), s0
+    assert s1[-1] < 1.85  # between 3e-4 and 1e-3 the asymptotic regime has not started
+
+
+# --------------------------------------------------------------------------- OU → Brownian
+def test_ou_converges_to_brownian_as_a_vanishes(brownian):
+    ref = hs.exact_brownian(brownian, q_max=300, t=[0.0, 1.0])
+    q = np.arange(-100, 101, 10)
+    r = np.array(ref.quotes(0.0, q, 3000.0))
+    diffs = []
+    for a in (1e-2, 1e-3, 1e-4):
+        m = brownian.replace(price=hs.OrnsteinUhlenbeck(a=a, mu=3000.5, sigma=0.5))
+        sol = solve(m, q_max=300, s_range=(2999.0, 3001.0))
+        diffs.append(np.abs(np.array(sol.quotes(0.0, q, 3000.0)) - r).max())
+    # Δ = (μ−s)(1−e^{−aT}) ≈ 0.5 a: the difference is O(a) — shrinks ≈ 10x per decade
+    ratios = np.array(diffs[:-1]) / np.array(diffs[1:])
+    assert np.all(ratios > 7.0) and np.all(ratios < 13.0), (diffs, ratios)
+    assert diffs[-1] < 1e-4
+
+
+# --------------------------------------------------------------------------- convergence orders
+@pytest.mark.parametrize("scheme", sorted(SCHEMES))
+def test_time_convergence_order_ou(ou, scheme):
+    """Observed order in Δt at fixed Δs against a 16x finer time grid (interior inventories)."""
+    order = SCHEMES[scheme].order
+    kw = dict(q_max=300, s_range=(2998.0, 3002.0), t_eval=[0.0, 1.0], scheme=scheme)
+    q = np.arange(-60, 61, 10)[:, None]
+    s = np.array([2998.0, 3000.0, 3002.0])[None, :]
+    ref = np.array(solve(ou, n_steps=800, **kw).quotes(0.0, q, s))
+    errs = np.array([np.abs(np.array(solve(ou, n_steps=n, **kw).quotes(0.0, q, s)) - ref).max() for n in (25, 50)])
+    observed = math.log2(errs[0] / errs[1])
+    print(f"scheme {scheme}: errors {errs}, observed order in dt {observed:.2f}")
+    assert observed > order - 0.3
+
+
+def test_price_convergence_order_ou(ou):
+    """Observed order in Δs (central differences below the Péclet bound: order 2)."""
+    kw = dict(q_max=100, s_range=(2999.0, 3001.0), n_steps=40, t_eval=[0.0, 1.0])
+    q = np.arange(-50, 51, 10)[:, None]
+    s = np.array([2999.0, 3000.0, 3001.0])[None, :]
+    ds = [0.12, 0.06, 0.03]
+    ref = np.array(solve(ou, ds=0.0075, **kw).quotes(0.0, q, s))
+    errs = np.array([np.abs(np.array(solve(ou, ds=d, **kw).quotes(0.0, q, s)) - ref).max() for d in ds])
+    orders = np.log2(errs[:-1] / errs[1:])
+    print(f"errors in ds {errs}, observed orders {orders}")
+    assert np.all(orders > 1.7)
+
+
+def test_defaults_meet_the_accuracy_target_at_the_paper_point(ou, ou_solution):
+    """Default grids give quotes within 1e-5 of a 4x finer time / 2x finer price grid."""
+    g = price_grid(ou, SR)
+    ref = solve(ou, q_max=600, s_range=SR, n_steps=4 * default_n_steps(ou), ds=g.ds / 2)
+    q = np.arange(-300, 301, 25)[:, None]
+    s = np.linspace(*SR, 5)[None, :]
+    err = np.abs(np.array(ou_solution.quotes(0.0, q, s)) - np.array(ref.quotes(0.0, q, s))).max()
+    assert err < 1e-5, err
+
+
+# --------------------------------------------------------------------------- inventory bound, symmetry
+def test_results_near_zero_do_not_depend_on_q_max(brownian, ou):
+    q = np.arange(-20, 21)
+    a = np.array(solve(brownian, q_max=200).quotes(0.0, q, 0.0))
+    b = np.array(solve(brownian, q_max=400).quotes(0.0, q, 0.0))
+    assert np.abs(a - b).max() < 1e-10
+    Q = default_q_max(ou, SR)
+    a = np.array(solve(ou, q_max=Q, s_range=SR).quotes(0.0, q, 3000.0))
+    b = np.array(solve(ou, q_max=Q + 300, s_range=SR).quotes(0.0, q, 3000.0))
+    assert np.abs(a - b).max() < 1e-8
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.05, -0.03])
+def test_symmetry_without_directional_bet(brownian, alpha):
+    """Δ = 0: the problem is symmetric under q → −q with ask ↔ bid."""
+    sol = solve(brownian.replace(alpha=alpha), q_max=200)
+    q = np.arange(-199, 200)
+    dp, dm = sol.quotes(0.3, q, 0.0)
+    assert np.abs(dp - dm[::-1]).max() < 1e-11
+
+
+def test_limits_post_no_quote(ou_solution):
+    dp, dm = ou_solution.quotes(0.0, [-600, 600], 3000.0)
+    assert dp[0] == np.inf and dm[1] == np.inf
+    assert np.isfinite(dm[0]) and np.isfinite(dp[1])
+
+
+def test_spread_and_centre(ou_solution):
+    q, s = np.arange(-5, 6), 3001.0
+    dp, dm = ou_solution.quotes(0.2, q, s)
+    assert np.allclose(ou_solution.spread(0.2, q, s), dp + dm, rtol=0, atol=1e-15)
+    assert np.allclose(ou_solution.centre(0.2, q, s), s + 0.5 * (dp - dm), rtol=0, atol=1e-12)
+
+
+# --------------------------------------------------------------------------- policy evaluation
+def test_evaluating_the_optimal_policy_gives_the_value(brownian, ou, ou_solution):
+    sol_b = solve(brownian, q_max=300)
+    ev_b = evaluate(brownian, sol_b, q_max=300)
+    q = np.arange(-50, 51, 5)
+    assert np.abs(ev_b.value(0.0, q, 3000.0) - sol_b.value(0.0, q, 3000.0)).max() < 1e-8
+    ev = evaluate(ou, ou_solution, q_max=600, s_range=SR)
+    v = ou_solution.value(0.0, q, 3000.0)
+    # the evaluated policy is the optimal one interpolated between stored times: first-order
+    # quote differences cost second order in value (≈ 2e-3 on 460, measured)
+    assert np.abs(ev.value(0.0, q, 3000.0) - v).max() < 1e-5 * np.abs(v - q * 3000.0).max()
+
+
+def test_evaluate_constant_spread_against_linear_algebra(brownian):
+    """A fixed policy's verification equation is linear: solve it by scipy's expm."""
+    m = brownian.replace(eps=0.01)
+    pol = hs.ConstantSpread(1.1, skew=0.05, q_max=8)
+    Q = 8
+    ev = evaluate(m, pol, q_max=Q, n_steps=200)
+    # dh/dτ = λ⁺(δ⁺−α−(h_q−h_{q−1})) 1{q>−Q} + λ⁻(δ⁻−α−(h_q−h_{q+1})) 1{q<Q} − φq²
+    n = 2 * Q + 1
+    q = np.arange(-Q, Q + 1)
+    lam_a = m.A * math.exp(-m.k * (m.z + 1.15))
+    lam_b = m.A * math.exp(-m.k * (m.z + 1.05))
+    M = np.zeros((n + 1, n + 1))
+    for i in range(n):
+        if i > 0:
+            M[i, i] -= lam_a
+            M[i, i - 1] += lam_a
+            M[i, n] += lam_a * (1.15 - m.alpha)
+        if i < n - 1:
+            M[i, i] -= lam_b
+            M[i, i + 1] += lam_b
+            M[i, n] += lam_b * (1.05 - m.alpha)
+        M[i, n] -= m.running_penalty * q[i] ** 2
+    y = np.append(-m.terminal_penalty * q**2.0, 1.0)
+    h0 = (scipy.linalg.expm(m.T * M) @ y)[:n]
+    # ROS2 error on a linear constant-coefficient system at 200 steps: ≈ 1e-7 relative
+    assert np.abs(ev.value(0.0, q, 0.0) - h0).max() < 1e-6 * np.abs(h0).max()
+
+
+# --------------------------------------------------------------------------- kernels ≡ numpy twins
+@pytest.mark.parametrize("kind", ["brownian", "ou"])
+def test_compiled_and_numpy_solvers_agree(kind):
+    m = hs.paper_model(kind)
+    kw = dict(q_max=40, s_range=(2999.0, 3001.0), n_steps=30)
+    a = solve(m, compiled=True, **kw)
+    b = solve(m, compiled=False, **kw)
+    assert np.abs(a.g - b.g).max() < 1e-10 * np.abs(a.g).max()
+    pol = hs.ConstantSpread(1.0, q_max=40)
+    a = evaluate(m, pol, compiled=True, **kw)
+    b = evaluate(m, pol, compiled=False, **kw)
+    assert np.abs(a.g - b.g).max() < 1e-10 * np.abs(a.g).max()
+
+
+# --------------------------------------------------------------------------- results, errors
+def test_save_and_load_roundtrip(tmp_path, ou_solution):
+    path = ou_solution.save(tmp_path / "sol.npz")
+    back = hs.Solution.load(path)
+    assert back.model == ou_solution.model
+    assert np.array_equal(back.g, ou_solution.g) and back.s_range == ou_solution.s_range
+    assert np.array_equal(np.array(back.quotes(0.1, [0, 7], 3001.0)), np.array(ou_solution.quotes(0.1, [0, 7], 3001.0)))
+    assert back.info["scheme"] == "strang"
+
+
+def test_info_has_diagnostics(ou_solution):
+    for key in ("scheme", "order", "n_steps", "n_s", "ds", "n_q", "wall_time", "cells_x_steps_per_s"):
+        assert key in ou_solution.info
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(q_max=0), "q_max must be >= 1"),
+    (dict(q_max=2.5), "q_max must be an integer"),
+    (dict(n_steps=0), "n_steps must be >= 1"),
+    (dict(scheme="rk4"), "scheme must be one of"),
+    (dict(s_range=(3005.0, 2995.0)), "s_range must satisfy low < high"),
+    (dict(s_range=3000.0), "s_range must be a pair"),
+    (dict(ds=-0.1), "ds must be > 0"),
+    (dict(t_eval=[2.0]), "t_eval must lie in"),
+])
+def test_bad_solver_arguments(ou, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        solve(ou, **{"q_max": 50, "s_range": SR, **kwargs})
+
+
+def test_bad_queries(ou_solution):
+    with pytest.raises(ValueError, match="t must lie in"):
+        ou_solution.quotes(1.5, 0, 3000.0)
+    with pytest.raises(ValueError, match="q must lie in"):
+        ou_solution.quotes(0.0, 601, 3000.0)
+    with pytest.raises(ValueError, match="q must be integer"):
+        ou_solution.value(0.0, 0.5, 3000.0)
+    with pytest.raises(ValueError, match="s must lie in s_range"):
+        ou_solution.quotes(0.0, 0, 2990.0)
+    with pytest.raises(ValueError, match="model must be"):
+        solve("paper")
+
+
+def test_non_finite_result_raises(brownian):
+    # a terminal penalty so steep that exp(k·ϖ·(2q−1)) overflows
+    with pytest.raises(NonFiniteError):
+        solve(brownian.replace(eps=5.0), q_max=200, n_steps=20)
+
+
+def test_policy_returning_nan_is_rejected(brownian):
+    class Bad:
+        def quotes(self, t, q, s):
+            return np.full(np.broadcast(t, q, s).shape, np.nan), np.ones(np.broadcast(t, q, s).shape)
+
+    with pytest.raises(ValueError, match="NaN"):
+        evaluate(brownian, Bad(), q_max=10, n_steps=5)
