@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["optimal_quote", "side_hamiltonian", "optimal_intensity", "fill_intensity",
+__all__ = ["optimal_quote", "side_hamiltonian", "hamiltonian_scale", "opposite_sides", "optimal_intensity", "fill_intensity",
            "ask_marginal", "bid_marginal"]
 
 _E = float(np.e)
@@ -48,9 +48,24 @@ def optimal_quote(p, k, alpha):
     return 1.0 / k + alpha + p
 
 
+def hamiltonian_scale(A, k, z, alpha):
+    """``H(0) = A/(e k) · exp(−k(z + α))``, the maximised jump term at zero marginal value."""
+    return A / (_E * k) * np.exp(-k * (z + alpha))
+
+
 def side_hamiltonian(p, A, k, z, alpha):
     """Maximised jump term of one side, ``A/(e k) · exp(−k(z + α + p))`` (paper eq. 4)."""
-    return A / (_E * k) * np.exp(-k * (z + alpha + p))
+    return hamiltonian_scale(A, k, z, alpha) * np.exp(-k * p)
+
+
+def opposite_sides(scale, k, p):
+    """``(H(p), H(−p))`` from one exponential, with ``scale = H(0)`` (:func:`hamiltonian_scale`).
+
+    Across an inventory edge the ask marginal of ``q`` and the bid marginal of ``q − 1`` are
+    opposite (``p⁺_q = −p⁻_{q−1}``), so the kernels get both sides' terms for one ``exp``.
+    """
+    e = np.exp(-k * p)
+    return scale * e, scale / e
 
 
 def optimal_intensity(p, A, k, z, alpha):
@@ -75,7 +90,9 @@ def bid_marginal(h_q, h_qp1, Delta):
 
 # Compiled twins of the same source (scalars or arrays inside numba kernels).
 optimal_quote_nb = njit(cache=True)(optimal_quote)
+hamiltonian_scale_nb = njit(cache=True)(hamiltonian_scale)
 side_hamiltonian_nb = njit(cache=True)(side_hamiltonian)
+opposite_sides_nb = njit(cache=True, inline="always")(opposite_sides)
 optimal_intensity_nb = njit(cache=True)(optimal_intensity)
 fill_intensity_nb = njit(cache=True)(fill_intensity)
 ask_marginal_nb = njit(cache=True)(ask_marginal)

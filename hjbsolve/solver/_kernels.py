@@ -30,22 +30,17 @@ import numpy as np
 from numba import njit, prange
 
 from ..hamiltonian import (ask_marginal, ask_marginal_nb, bid_marginal, bid_marginal_nb,
-                           fill_intensity, fill_intensity_nb, side_hamiltonian, side_hamiltonian_nb)
+                           fill_intensity, fill_intensity_nb, hamiltonian_scale_nb, opposite_sides_nb,
+                           side_hamiltonian)
 
 GAMMA_ROS2 = 1.0 + 1.0 / math.sqrt(2.0)
 
 
 # ----------------------------------------------------------------------------- compiled
 @njit(cache=True)
-def _side_term(p, A, k, z, alpha, quote, optimal):
-    """Jump term of one side and its derivative in ``p``.
-
-    Optimal: ``H(p)`` and ``−k H``; fixed quote ``δ``: ``λ(δ)(δ − α − p)`` and ``−λ(δ)``;
-    an unquoted side (``δ = +inf``) contributes nothing.
-    """
-    if optimal:
-        H = side_hamiltonian_nb(p, A, k, z, alpha)
-        return H, -k * H
+def _fixed_side_term(p, A, k, z, alpha, quote):
+    """Jump term ``λ(δ)(δ − α − p)`` of a side quoted at ``δ`` and its derivative ``−λ(δ)`` in ``p``;
+    an unquoted side (``δ = +inf``) contributes nothing."""
     if not np.isfinite(quote):
         return 0.0, 0.0
     lam = fill_intensity_nb(quote, A, k, z)
@@ -57,6 +52,8 @@ def _jump_field_row(h, phi_q2, A, k, z, alpha, optimal, ask, bid, F, diag, lower
     """Right-hand side ``F`` and tridiagonal Jacobian of one price node's inventory row.
 
     Shapes: all ``(n_q,)``. ``lower[j] = ∂F_j/∂h_{j−1}``, ``upper[j] = ∂F_j/∂h_{j+1}``.
+    Optimal sides: ``H(p)`` with ``∂H/∂p = −k H``; the ask term of ``j`` and the bid term of
+    ``j − 1`` share one exponential (:func:`hjbsolve.hamiltonian.opposite_sides`).
     """
     n = h.size
     for j in range(n):
@@ -64,13 +61,25 @@ def _jump_field_row(h, phi_q2, A, k, z, alpha, optimal, ask, bid, F, diag, lower
         diag[j] = 0.0
         lower[j] = 0.0
         upper[j] = 0.0
+    if optimal:
+        scale = hamiltonian_scale_nb(A, k, z, alpha)
+        for j in range(1, n):
+            # edge (j−1, j): p⁺_j = h_j − h_{j−1} = −p⁻_{j−1}
+            H_ask, H_bid = opposite_sides_nb(scale, k, ask_marginal_nb(h[j], h[j - 1], 0.0))
+            F[j] += H_ask
+            diag[j] -= k * H_ask
+            lower[j] = k * H_ask
+            F[j - 1] += H_bid
+            diag[j - 1] -= k * H_bid
+            upper[j - 1] = k * H_bid
+        return
     for j in range(1, n):
-        v, d = _side_term(ask_marginal_nb(h[j], h[j - 1], 0.0), A, k, z, alpha, ask[j], optimal)
+        v, d = _fixed_side_term(ask_marginal_nb(h[j], h[j - 1], 0.0), A, k, z, alpha, ask[j])
         F[j] += v
         diag[j] += d
         lower[j] = -d
     for j in range(n - 1):
-        v, d = _side_term(bid_marginal_nb(h[j], h[j + 1], 0.0), A, k, z, alpha, bid[j], optimal)
+        v, d = _fixed_side_term(bid_marginal_nb(h[j], h[j + 1], 0.0), A, k, z, alpha, bid[j])
         F[j] += v
         diag[j] += d
         upper[j] = -d
