@@ -13,7 +13,8 @@ from . import article
 from .exact import ExactBrownian, exact_brownian
 from .expansion import Expansion, expansion
 from .model import PAPER_S0, Brownian, Model, OrnsteinUhlenbeck, paper_model
-from .policies import ConstantSpread, Policy, TabulatedPolicy
+from .montecarlo import SimulationResult, price_range, simulate
+from .policies import ConstantSpread, InventorySkew, Policy, TabulatedPolicy
 from .solution import Solution
 from .solver import SCHEMES, NonFiniteError, evaluate, solve
 
@@ -21,14 +22,9 @@ __all__ = [
     "Brownian", "OrnsteinUhlenbeck", "Model", "paper_model", "PAPER_S0",
     "solve", "evaluate", "Solution", "SCHEMES", "NonFiniteError",
     "expansion", "Expansion", "exact_brownian", "ExactBrownian",
-    "Policy", "TabulatedPolicy", "ConstantSpread",
+    "Policy", "TabulatedPolicy", "ConstantSpread", "InventorySkew",
+    "simulate", "SimulationResult", "price_range",
     "article",
 ]
-
-try:  # the Monte Carlo engine (optional while it is being built)
-    from .montecarlo import SimulationResult, simulate  # noqa: F401
-    __all__ += ["simulate", "SimulationResult"]
-except ImportError:  # pragma: no cover
-    pass
 
 __version__ = "0.1.0"

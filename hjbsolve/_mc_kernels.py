@@ -31,7 +31,9 @@ Martingale controls (per path; each has mean zero for any policy)
 * ``G``  = Σ_fills (δ − α) − ∫ [λ⁺(δ⁺ − α) + λ⁻(δ⁻ − α)] dt   (compensated spread income)
 * ``S``  = Σ_intervals Q (S_end − E[S_end | S_start])          (price martingale part of ∫Q dS)
 * ``N⁺``, ``N⁻`` = fills − ∫ λ dt of each side                   (compensated fill counts)
-* ``SD`` = as ``S`` weighted by ``e^{−a(T−t)}`` (the ``∂_s`` of ``Q E_t[S_T]``; OU only)
+* ``SD`` = as ``S`` weighted by ``e^{−a(T−t)}`` (the ``∂_s`` of ``Q E_t[S_T]``; OU)
+* ``W``, ``WD``, ``WT`` = the price innovations ``S_end − E[S_end | S_start]`` summed with
+  weights ``1``, ``e^{−a(T−t)}`` and ``T − t`` (a basis for ``∂_s h``; OU)
 """
 
 from __future__ import annotations

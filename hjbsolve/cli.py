@@ -1,4 +1,4 @@
-"""Command line: ``hjbsolve solve | paper | article``.
+"""Command line: ``hjbsolve solve | validate | paper | article``.
 
 ``hjbsolve solve [params.toml]`` solves the paper's model (or the file's), prints exact vs
 ε=0 vs ε-first-order quotes, and writes the solution (``.npz``) and a plot (PNG).
@@ -77,6 +77,17 @@ def _cmd_paper(args) -> int:
     return 0
 
 
+def _cmd_validate(args) -> int:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    try:
+        from validation.suite import run_validation
+    except ImportError as e:  # pragma: no cover - only outside a source checkout
+        raise ValueError(f"the validation suite needs the source checkout's validation/ folder ({e})")
+    path = run_validation(args.out, quick=args.quick, progress=not args.no_progress)
+    print(f"wrote {path}")
+    return 0
+
+
 def _cmd_article(args) -> int:
     from .article import write_article_report
 
@@ -101,6 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
     pp.add_argument("--out", default="hjbsolve-out/paper")
     pp.add_argument("--no-progress", action="store_true")
     pp.set_defaults(func=_cmd_paper)
+    v = sub.add_parser("validate", help="how wrong are the closed forms: report.md, figures, results.json")
+    v.add_argument("--quick", action="store_true", help="reduced suite (under 2 minutes)")
+    v.add_argument("--out", default="hjbsolve-out/validation")
+    v.add_argument("--no-progress", action="store_true")
+    v.set_defaults(func=_cmd_validate)
     a = sub.add_parser("article", help="the linear price-impact article: scenarios, plots, checked statements")
     a.add_argument("--out", default="hjbsolve-out/article")
     a.add_argument("--seed", type=int, default=0)

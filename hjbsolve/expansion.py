@@ -398,6 +398,25 @@ class Expansion:
         shape = np.broadcast_shapes(t.shape, q.shape, s.shape)
         return np.broadcast_to(ask, shape).copy(), np.broadcast_to(bid, shape).copy()
 
+    def quotes_on_grid(self, t: float, s, q):
+        """Quotes at one time on a tensor grid ``s × q`` (the solvers' fast path).
+
+        The closed-form quotes are affine in ``q`` (eq. 26), so they are computed at ``q = 0``
+        and ``q = 1`` and extended exactly instead of evaluating the time integrals once per
+        inventory.
+
+        Returns
+        -------
+        ask, bid : ndarray, shape (n_s, n_q)
+        """
+        s = np.atleast_1d(np.asarray(s, float))
+        q = np.asarray(q, float)
+        s_arg = None if self._brownian else s
+        a0, b0 = (np.broadcast_to(x, s.shape) for x in self.quotes(float(t), 0, s_arg))
+        a1, b1 = (np.broadcast_to(x, s.shape) for x in self.quotes(float(t), 1, s_arg))
+        return (a0[:, None] + (a1 - a0)[:, None] * q[None, :],
+                b0[:, None] + (b1 - b0)[:, None] * q[None, :])
+
     def spread(self, t, q, s=None):
         """``ψ = δ⁺ + δ⁻`` (eqs. 22, 26: ``2/k + 2α + 2επ̃`` at order 1)."""
         ask, bid = self.quotes(t, q, s)

@@ -89,11 +89,11 @@ def bid_marginal(h_q, h_qp1, Delta):
 
 
 # Compiled twins of the same source (scalars or arrays inside numba kernels).
-optimal_quote_nb = njit(cache=True)(optimal_quote)
-hamiltonian_scale_nb = njit(cache=True)(hamiltonian_scale)
-side_hamiltonian_nb = njit(cache=True)(side_hamiltonian)
-opposite_sides_nb = njit(cache=True, inline="always")(opposite_sides)
-optimal_intensity_nb = njit(cache=True)(optimal_intensity)
-fill_intensity_nb = njit(cache=True)(fill_intensity)
-ask_marginal_nb = njit(cache=True)(ask_marginal)
-bid_marginal_nb = njit(cache=True)(bid_marginal)
+optimal_quote_nb = njit(cache=True, error_model="numpy")(optimal_quote)
+hamiltonian_scale_nb = njit(cache=True, error_model="numpy")(hamiltonian_scale)
+side_hamiltonian_nb = njit(cache=True, error_model="numpy")(side_hamiltonian)
+opposite_sides_nb = njit(cache=True, inline="always", error_model="numpy")(opposite_sides)
+optimal_intensity_nb = njit(cache=True, error_model="numpy")(optimal_intensity)
+fill_intensity_nb = njit(cache=True, error_model="numpy")(fill_intensity)
+ask_marginal_nb = njit(cache=True, error_model="numpy")(ask_marginal)
+bid_marginal_nb = njit(cache=True, error_model="numpy")(bid_marginal)

@@ -20,7 +20,7 @@ from numba import njit, prange
 
 from ._validation import check_int, check_real
 
-__all__ = ["Policy", "TabulatedPolicy", "ConstantSpread"]
+__all__ = ["Policy", "TabulatedPolicy", "ConstantSpread", "InventorySkew"]
 
 
 @runtime_checkable
@@ -74,6 +74,7 @@ class TabulatedPolicy:
             if np.isnan(arr).any() or np.isneginf(arr).any():
                 raise ValueError(f"{name} table contains NaN or -inf")
         for name, arr in (("t", t), ("s", s), ("ask", ask), ("bid", bid)):
+            arr.setflags(write=False)  # immutable: simulators may cache derived copies
             object.__setattr__(self, name, arr)
 
     @property
@@ -246,3 +247,59 @@ def _grid_quotes_numpy(tab, i0, i1, wt, j0, j1, ws, qi, out):
             v += np.where(w > 0, w * np.where(fin, c, 0.0), 0.0)
             unquoted |= (~fin) & (w > 0)
     out[:] = np.where(inside[None, :] & ~unquoted, v, np.inf)
+
+
+@dataclass(frozen=True)
+class InventorySkew:
+    """The article's heuristic: a base half-spread, widened on the side that would grow ``|q|``.
+
+    ``δ⁺ = half_spread + γ·max(−q, 0)`` and ``δ⁻ = half_spread + γ·max(q, 0)``: a long market
+    maker (``q > 0``) widens its bid, a short one its ask, "discouraging further
+    accumulation" (../shared/seeds/article-inventory-and-price-impact.md).
+
+    Sign convention: in the article's code a trade with ``side = +1`` (a trader's buy) *adds*
+    to the tracked inventory, so the article's inventory is the market maker's position with
+    the opposite sign; its printed rule (widen the ask when that inventory is positive) is
+    this rule written in the market maker's own position ``q`` (the convention of this
+    package: an ask fill lowers ``q``).
+
+    Parameters
+    ----------
+    half_spread : float
+        Base distance of each quote from the mid (the article's ``spread_base``).
+    gamma : float
+        Widening per unit of inventory, ``γ >= 0``.
+    q_max : int
+        Inventory limit (no ask at ``−q_max``, no bid at ``+q_max``).
+    """
+
+    half_spread: float
+    gamma: float
+    q_max: int = 10_000
+
+    def __post_init__(self):
+        object.__setattr__(self, "half_spread", check_real("half_spread", self.half_spread))
+        object.__setattr__(self, "gamma", check_real("gamma", self.gamma, ge=0.0))
+        object.__setattr__(self, "q_max", check_int("q_max", self.q_max, ge=1))
+
+    @property
+    def name(self) -> str:
+        return f"skew(b={self.half_spread:g}, γ={self.gamma:g})"
+
+    def _quotes_q(self, q):
+        q = np.asarray(q, float)
+        ask = self.half_spread + self.gamma * np.maximum(-q, 0.0)
+        bid = self.half_spread + self.gamma * np.maximum(q, 0.0)
+        return np.where(q <= -self.q_max, np.inf, ask), np.where(q >= self.q_max, np.inf, bid)
+
+    def quotes(self, t, q, s):
+        t, q, s = np.broadcast_arrays(np.asarray(t, float), np.asarray(q), np.asarray(s, float))
+        return self._quotes_q(q)
+
+    def tabulate(self, model, n_t=None) -> TabulatedPolicy:
+        q = np.arange(-self.q_max, self.q_max + 1)
+        ask, bid = self._quotes_q(q)
+        shape = (2, 1, q.size)
+        return TabulatedPolicy(np.array([0.0, model.T]), np.array([0.0]), -self.q_max, self.q_max,
+                               np.broadcast_to(ask, shape).copy(), np.broadcast_to(bid, shape).copy(),
+                               name=self.name)

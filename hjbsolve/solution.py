@@ -37,8 +37,10 @@ class Solution:
     policy_name : str, optional
         For a policy evaluation: which policy was evaluated (its quotes are not optimal).
 
-    Between stored times the value is interpolated linearly in ``t``; between price nodes
-    linearly in ``s`` (exact for the part ``q Δ(t, s)`` of ``g``, which is linear in ``s``). Inventories must be integers in ``[−q_max, q_max]``.
+    Between stored times the value is interpolated linearly in ``t``; between price nodes by
+    four-point cubic (Lagrange) interpolation in ``s``, fourth-order accurate and exact for
+    the part ``q Δ(t, s)`` of ``g``, which is linear in ``s`` (linear interpolation would add
+    ``ds² |∂²g/∂s²| / 8``, about 7e-4 on the value at the paper's default grid). Inventories must be integers in ``[−q_max, q_max]``.
     """
 
     model: Model
@@ -82,10 +84,19 @@ class Solution:
             return (1 - wt) * self.g[j, i, qi] + wt * self.g[j1, i, qi]
         ds = self.s[1] - self.s[0]
         x = (s - self.s[0]) / ds
-        i = np.clip(np.floor(x).astype(np.int64), 0, self.s.size - 2)
-        ws = x - i
-        a = (1 - ws) * self.g[j, i, qi] + ws * self.g[j, i + 1, qi]
-        b = (1 - ws) * self.g[j1, i, qi] + ws * self.g[j1, i + 1, qi]
+        n = self.s.size
+        if n < 4:
+            i = np.clip(np.floor(x).astype(np.int64), 0, n - 2)
+            u = x - i
+            nodes, weights = (i, i + 1), (1 - u, u)
+        else:  # four-point Lagrange on nodes i−1 … i+2, u = x − i
+            i = np.clip(np.floor(x).astype(np.int64), 1, n - 3)
+            u = x - i
+            nodes = (i - 1, i, i + 1, i + 2)
+            weights = (-u * (u - 1) * (u - 2) / 6.0, (u + 1) * (u - 1) * (u - 2) / 2.0,
+                       -(u + 1) * u * (u - 2) / 2.0, (u + 1) * u * (u - 1) / 6.0)
+        a = sum(w * self.g[j, k, qi] for k, w in zip(nodes, weights))
+        b = sum(w * self.g[j1, k, qi] for k, w in zip(nodes, weights))
         return (1 - wt) * a + wt * b
 
     def _prepare(self, t, q, s):

@@ -45,7 +45,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 __all__ = ["sweep", "SerialExecutor", "default_executor", "expansion_errors", "policy_values",
-           "GridExpansionPolicy", "run_task", "TASKS", "as_model"]
+           "run_task", "TASKS", "as_model"]
 
 
 # ---------------------------------------------------------------------------- executors
@@ -178,6 +178,11 @@ def _quotes_values(obj, t, q, s, values: bool) -> dict:
     return out
 
 
+def _reader(sol, params):
+    """How a task reads a FD solution (``Solution`` interpolates cubically in ``s``)."""
+    return sol
+
+
 def _points(params):
     """``t[:, None(, None)]``, ``q[None, :(, None)]``, ``s`` broadcastable, from a task's params."""
     t = np.asarray(params["t"], float)
@@ -259,41 +264,15 @@ def expansion_errors(params: dict) -> dict:
               "scheme": params.get("scheme", "strang")}
         sr = None if brownian else s_range
         sol = solve(m, q_max=q_max, s_range=sr, **kw)
-        out["exact"] = _quotes_values(sol, tt, qq, s, values)
+        out["exact"] = _quotes_values(_reader(sol, params), tt, qq, s, values)
         info = {k: v for k, v in sol.info.items() if isinstance(v, (int, float, str, bool))}
         out["info"] = dict(info, method="fd")
         if params.get("eps0_reference", False):
             sol0 = solve(m.replace(eps=0.0), q_max=q_max, s_range=sr, **kw)
-            out["exact_eps0"] = _quotes_values(sol0, tt, qq, s, values)
+            out["exact_eps0"] = _quotes_values(_reader(sol0, params), tt, qq, s, values)
     for order in (0, 1):
         out[f"order{order}"] = _quotes_values(expansion(m, order), tt, qq, s, values)
     return out
-
-
-class GridExpansionPolicy:
-    """An expansion as a fixed policy, with the fast ``quotes_on_grid`` path of the evaluator.
-
-    The closed-form quotes are affine in ``q`` (eq. 26), so on a tensor grid ``s × q`` they
-    are computed at ``q = 0`` and ``q = 1`` only and extended exactly; a plain ``quotes`` call
-    on the full grid would evaluate the time integrals once per inventory.
-    """
-
-    def __init__(self, expansion):
-        self.expansion = expansion
-        self.name = expansion.name
-
-    def quotes(self, t, q, s):
-        return self.expansion.quotes(t, q, s)
-
-    def quotes_on_grid(self, t, s, q):
-        s = np.asarray(s, float)
-        q = np.asarray(q, float)
-        a0, b0 = self.expansion.quotes(float(t), 0, s)
-        a1, b1 = self.expansion.quotes(float(t), 1, s)
-        a0, b0, a1, b1 = (np.broadcast_to(np.asarray(x, float), s.shape) for x in (a0, b0, a1, b1))
-        ask = a0[:, None] + (a1 - a0)[:, None] * q[None, :]
-        bid = b0[:, None] + (b1 - b0)[:, None] * q[None, :]
-        return ask, bid
 
 
 def policy_values(params: dict) -> dict:
@@ -308,16 +287,19 @@ def policy_values(params: dict) -> dict:
     model, t, q, s, q_max, s_range, n_steps, ds : as in :func:`expansion_errors`
     orders : list of int
         Expansion orders to evaluate (default ``[0, 1]``).
+    refine : bool
+        Also compute every finite-difference value with twice the time steps (keys with the
+        suffix ``"_fine"``), for a Richardson estimate of the time-discretisation error.
 
     Returns
     -------
     dict
-        ``"optimal"``, ``"order0"``, ``"order1"``: value arrays of shape ``(len(t), len(q))``;
-        ``"info"``.
+        ``"optimal"``, ``"order0"``, ``"order1"`` (and ``"*_fine"``): value arrays of shape
+        ``(len(t), len(q))``; ``"info"`` (``n_steps`` of the coarse grid, ``ds``).
     """
     from .exact import exact_brownian
     from .expansion import expansion
-    from .solver import default_q_max, evaluate, solve
+    from .solver import default_n_steps, default_q_max, evaluate, solve
 
     m = as_model(params["model"])
     t = np.asarray(params["t"], float)
@@ -327,19 +309,27 @@ def policy_values(params: dict) -> dict:
     sr = None if brownian else s_range
     q_max = params.get("q_max")
     q_max = int(default_q_max(m, sr) if q_max is None else q_max)
-    kw = {"n_steps": params.get("n_steps"), "ds": params.get("ds"), "t_eval": t}
-    out: dict = {"info": {"q_max": q_max}}
-    if brownian and params.get("method", "auto") != "fd":
+    n_steps = params.get("n_steps") or default_n_steps(m)
+    shape = np.broadcast_shapes(tt.shape, qq.shape, np.shape(s))
+    out: dict = {"info": {"q_max": q_max, "n_steps": int(n_steps)}}
+    levels = [("", int(n_steps))] + ([("_fine", 2 * int(n_steps))] if params.get("refine", False) else [])
+    exact = brownian and params.get("method", "auto") != "fd"
+    if exact:
         ref = exact_brownian(m, q_max, t=np.unique(np.concatenate([t, [m.T]])))
-    else:
-        ref = solve(m, q_max=q_max, s_range=sr, **kw)
-    out["optimal"] = np.broadcast_to(np.asarray(ref.value(tt, qq, s), float),
-                                     np.broadcast_shapes(tt.shape, qq.shape, np.shape(s))).copy()
-    for order in params.get("orders", [0, 1]):
-        pol = GridExpansionPolicy(expansion(m, order))
-        ev = evaluate(m, pol, q_max=q_max, s_range=sr, **kw)
-        out[f"order{order}"] = np.broadcast_to(np.asarray(ev.value(tt, qq, s), float),
-                                               out["optimal"].shape).copy()
+        for suffix, _ in levels:
+            out["optimal" + suffix] = np.broadcast_to(np.asarray(ref.value(tt, qq, s), float), shape).copy()
+    for suffix, n in levels:
+        kw = {"n_steps": n, "ds": params.get("ds"), "t_eval": t}
+        if not exact:
+            ref = solve(m, q_max=q_max, s_range=sr, **kw)
+            out["optimal" + suffix] = np.broadcast_to(np.asarray(_reader(ref, params).value(tt, qq, s), float),
+                                                      shape).copy()
+            out["info"]["ds"] = float(ref.info["ds"]) if np.isfinite(ref.info["ds"]) else 0.0
+        for order in params.get("orders", [0, 1]):
+            pol = expansion(m, order)  # its quotes_on_grid is the solver's fast path
+            ev = evaluate(m, pol, q_max=q_max, s_range=sr, **kw)
+            out[f"order{order}{suffix}"] = np.broadcast_to(np.asarray(_reader(ev, params).value(tt, qq, s), float),
+                                                           shape).copy()
     return out
 
 

@@ -189,8 +189,10 @@ def test_plain_python_policy_runs_the_same_market(ou):
     np.testing.assert_allclose(a.objective, b.objective, rtol=1e-12, atol=1e-9)
 
 
-def test_recorded_paths(brownian):
-    res = simulate(brownian, hs.ConstantSpread(1.0), n_paths=50, n_steps=20, seed=1, progress=False, record=4)
+def test_recorded_paths(brownian, capsys):
+    res = simulate(brownian, hs.ConstantSpread(1.0), n_paths=50, n_steps=20, seed=1, progress=True, record=4,
+                   chunk_size=10)
+    assert res.info["chunks"] == 5 and res.info["threads"] >= 1 and res.info["wall_time"] > 0
     p = res.paths
     assert len(p) == 4 and p.t.shape == (21,) and p.s.shape == (4, 21)
     assert p.s[0, 0] == S0 and p.q[0, 0] == 0 and p.x[0, 0] == 0
@@ -232,7 +234,8 @@ def test_bad_arguments(brownian):
     pol = hs.ConstantSpread(1.0)
     for kw, word in ((dict(n_paths=0), "n_paths"), (dict(n_steps=0), "n_steps"), (dict(seed=-1), "seed"),
                      (dict(estimator="magic"), "estimator"), (dict(record=11), "record"),
-                     (dict(s0=float("nan")), "s0"), (dict(engine="gpu"), "engine"), (dict(q0=1.5), "q0")):
+                     (dict(s0=float("nan")), "s0"), (dict(engine="gpu"), "engine"), (dict(q0=1.5), "q0"),
+                     (dict(estimator="control"), "n_paths")):
         args = dict(n_paths=10, n_steps=5, progress=False) | kw
         with pytest.raises(ValueError, match=word):
             simulate(brownian, pol, **args)
@@ -359,7 +362,8 @@ def test_optimal_brownian_matches_fd_solver(changes):
     assert within(mean, v0, se, extra=1e-6 * v0), (mean, se, v0)   # FD accuracy ~1e-7 relative
 
 
-@pytest.mark.parametrize("changes", [{}, {"eps": 1e-4, "alpha": -0.05}], ids=["paper", "small-eps-rebate"])
+@pytest.mark.parametrize("changes", [{}, pytest.param({"eps": 1e-4, "alpha": -0.05}, marks=pytest.mark.slow)],
+                         ids=["paper", "small-eps-rebate"])
 def test_optimal_ou_matches_fd_solver(changes):
     from hjbsolve.solver import solve
     m = hs.paper_model("ou", **changes)

@@ -9,6 +9,12 @@ bias of the textbook alternative (at most one fill per side per step, at the gri
 for comparison.
 
 Run: ``python validation/mc_bias.py [--paths N]`` (prints a markdown table).
+
+Measured (4000 paths, seed 11): Brownian, |control mean − v0| ≤ 1.6e-7 at every n_steps from
+1 to 1000 (v0 = 424.28; stderr 7e-8 … 6e-7), while the ≤1-fill scheme is off by −404, −248,
+−120, −41.6 at 10, 100, 300, 1000 steps (−9.8 % at 1000). OU: control mean − v_FD between
+−5.4e-3 and −2.1e-3 (stderr 1.3e-3) at every n_steps, the size of the finite-difference
+value's own error at its default price step (refining ds 0.119 → 0.03 moves v_FD by −1.7e-3).
 """
 
 from __future__ import annotations

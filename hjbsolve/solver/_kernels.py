@@ -37,7 +37,7 @@ GAMMA_ROS2 = 1.0 + 1.0 / math.sqrt(2.0)
 
 
 # ----------------------------------------------------------------------------- compiled
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _fixed_side_term(p, A, k, z, alpha, quote):
     """Jump term ``λ(δ)(δ − α − p)`` of a side quoted at ``δ`` and its derivative ``−λ(δ)`` in ``p``;
     an unquoted side (``δ = +inf``) contributes nothing."""
@@ -47,7 +47,7 @@ def _fixed_side_term(p, A, k, z, alpha, quote):
     return lam * (quote - alpha - p), -lam
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _jump_field_row(h, phi_q2, A, k, z, alpha, optimal, ask, bid, F, diag, lower, upper):
     """Right-hand side ``F`` and tridiagonal Jacobian of one price node's inventory row.
 
@@ -85,7 +85,7 @@ def _jump_field_row(h, phi_q2, A, k, z, alpha, optimal, ask, bid, F, diag, lower
         upper[j] = -d
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _thomas_factor(a, b, c, cp, inv_m):
     """LU-factor the tridiagonal matrix ``(a, b, c)`` (sub-, main, super-diagonal) once.
 
@@ -100,7 +100,7 @@ def _thomas_factor(a, b, c, cp, inv_m):
         cp[j] = c[j] * inv_m[j]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _thomas_solve(a, cp, inv_m, r, x):
     """Solve with a factorisation from :func:`_thomas_factor`; ``r`` is left intact."""
     n = cp.size
@@ -111,7 +111,7 @@ def _thomas_solve(a, cp, inv_m, r, x):
         x[j] -= cp[j] * x[j + 1]
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, error_model="numpy")
 def _ros2_jump_step(h, dtau, phi_q2, A, k, z, alpha, optimal,
                     ask0, bid0, ask1, bid1):
     """One ROS2 step of the jump ODE for every price node, in place.
@@ -162,7 +162,7 @@ def _ros2_jump_step(h, dtau, phi_q2, A, k, z, alpha, optimal,
             row[j] += dtau * (1.5 * k1[j] + 0.5 * k2[j])
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, error_model="numpy")
 def _propagate_prices(P, first, last, beta, q, g, out):
     """``out = P g + β ⊗ q`` with ``P`` used only inside each row's band ``[first[i], last[i]]``.
 
@@ -189,7 +189,7 @@ def _propagate_prices_numpy(P, first, last, beta, q, g, out):
     out[:] = Pb @ g + beta[:, None] * q[None, :]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _all_finite(x):
     for v in x.ravel():
         if not np.isfinite(v):

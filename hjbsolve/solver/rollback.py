@@ -46,24 +46,19 @@ def rollback(h_T: np.ndarray, t: np.ndarray, save: np.ndarray, propagator, jumps
         k -= 1
     N = t.size - 1
     strang = scheme.splitting == "strang"
-    pending = False  # a half jump step owed from the previous Strang step (merged)
     bar = tqdm(total=N, desc="hjbsolve: backward steps", disable=not progress, leave=False)
     for n in range(N, 0, -1):
         t_hi, t_lo = t[n], t[n - 1]
         dt = t_hi - t_lo
         if strang:
+            # J(dt/2) P(dt) J(dt/2). Consecutive half jump steps are deliberately NOT merged
+            # into one ROS2 step: measured at the paper's parameters, two ROS2 half steps are
+            # ~3x more accurate than one full step for the same work (the ROS2 error
+            # dominates the splitting error there).
             t_mid = 0.5 * (t_hi + t_lo)
-            if not pending:
-                jumps.step(h, t_hi, t_mid)
+            jumps.step(h, t_hi, t_mid)
             h = propagator.apply(h, dt)
-            if save[n - 1] or n == 1:
-                jumps.step(h, t_mid, t_lo)
-                pending = False
-            else:
-                # merge this half step with the next step's first half: J(t_mid → next t_mid)
-                t_next_mid = 0.5 * (t_lo + t[n - 2])
-                jumps.step(h, t_mid, t_next_mid)
-                pending = True
+            jumps.step(h, t_mid, t_lo)
         else:
             h = propagator.apply(h, dt)
             jumps.step(h, t_hi, t_lo)

@@ -21,8 +21,8 @@ class Scheme:
     ----------
     name : str
     splitting : {"strang", "lie"}
-        ``"strang"``: ``J(dt/2) P(dt) J(dt/2)`` (second order; consecutive half jump steps
-        between output times are merged). ``"lie"``: ``P(dt) J(dt)`` (first order).
+        ``"strang"``: ``J(dt/2) P(dt) J(dt/2)`` (second order). ``"lie"``: ``P(dt) J(dt)``
+        (first order).
     order : int
         Order of convergence in ``dt`` (asserted by the tests).
     """

@@ -1,0 +1,84 @@
+"""Golden values of the closed forms and the exact references (regression tests of the formulas).
+
+``tests/golden/golden.json`` is written by ``python -m validation.make_golden`` (see its
+docstring for what is stored and why the tolerances are what they are). These tests recompute
+every stored quantity with the same code and fail if one drifts beyond its stated tolerance. A
+change that moves a golden value must say why: regenerate the file and explain the change.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import hjbsolve as hs
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # the validation/ folder of the checkout
+from validation.make_golden import TOL, cases, compute  # noqa: E402
+
+GOLDEN = json.loads((Path(__file__).parent / "golden" / "golden.json").read_text())
+QUANTITIES = ("ask", "bid", "spread", "centre", "value")
+
+
+def test_golden_file_matches_the_generator_cases():
+    """The stored models, settings and points are the generator's (no silent edits of either)."""
+    cs = cases()
+    assert set(GOLDEN["cases"]) == set(cs)
+    assert GOLDEN["tolerances"] == json.loads(json.dumps(TOL))
+    for name, c in cs.items():
+        g = GOLDEN["cases"][name]
+        assert hs.Model.from_dict(g["model"]) == c["model"]
+        assert g["fd_settings"] == {k: (list(v) if isinstance(v, tuple) else v) for k, v in c["fd"].items()}
+
+
+def test_golden_tolerances_are_justified():
+    """FD tolerance: far above the measured rounding spread (numba vs numpy twin) and below the
+    solver's own discretisation error at the stored settings (so any change of scheme is caught)."""
+    atol = TOL["fd_quotes"]["atol"]
+    acc = [c["fd_accuracy"]["quotes"] for c in GOLDEN["cases"].values()]
+    for c in GOLDEN["cases"].values():
+        assert c["fd_rounding"]["quotes"] * 100 < atol
+        assert c["fd_rounding"]["values_relative"] * 100 < TOL["fd_values"]["rtol"]
+    assert max(acc) > 100 * atol and min(acc) > atol
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN["cases"]))
+def test_golden_values(name):
+    case = cases()[name]
+    got = compute(case)
+    stored = GOLDEN["cases"][name]["values"]
+    assert set(got) == set(stored)
+    failures = []
+    for src, vals in stored.items():
+        for k in QUANTITIES:
+            if src == "fd":
+                tol = TOL["fd_values"] if k == "value" else TOL["fd_quotes"]
+            elif src == "exact_brownian":
+                tol = TOL["exact_brownian"]
+            else:
+                tol = TOL["closed_form"]
+            a, b = np.asarray(got[src][k]), np.asarray(vals[k])
+            bad = ~np.isclose(a, b, rtol=tol["rtol"], atol=tol["atol"])
+            if bad.any():
+                i = int(np.argmax(np.abs(a - b)))
+                failures.append(f"{src}.{k}: {int(bad.sum())} points drift, worst {a[i]!r} vs golden {b[i]!r} "
+                                f"at (t, q, s) = {GOLDEN['cases'][name]['points'][i]}")
+    assert not failures, f"{name}: golden values moved (regenerate with `python -m validation.make_golden` " \
+                         "and say why):\n" + "\n".join(failures)
+
+
+def test_golden_order1_is_closer_to_exact_than_order0_at_small_inventory():
+    """A sanity relation inside the stored table: the references, not only the formulas, are in it."""
+    for name, c in GOLDEN["cases"].items():
+        v = c["values"]
+        ref = v["exact_brownian"] if "exact_brownian" in v else v["fd"]
+        pts = c["points"]
+        for i, (t, q, s) in enumerate(pts):
+            if q == 0 and t == 0.0:
+                e1 = abs(v["order1"]["ask"][i] - ref["ask"][i])
+                e0 = abs(v["order0"]["ask"][i] - ref["ask"][i])
+                assert e1 < e0, (name, t, q, s)
