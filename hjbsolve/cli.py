@@ -65,12 +65,19 @@ def _cmd_solve(args) -> int:
     return 0
 
 
-def _cmd_paper(args) -> int:
+def _from_validation(module: str, name: str):
+    """A function of the source checkout's ``validation/`` folder (suite, §4 reproduction)."""
+    import importlib
+
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     try:
-        from validation.paper_section4 import run_paper_section4
+        return getattr(importlib.import_module(f"validation.{module}"), name)
     except ImportError as e:  # pragma: no cover - only outside a source checkout
-        raise ValueError(f"the paper's §4 reproduction needs the source checkout's validation/ folder ({e})")
+        raise ValueError(f"'{module}' needs the source checkout's validation/ folder ({e})") from None
+
+
+def _cmd_paper(args) -> int:
+    run_paper_section4 = _from_validation("paper_section4", "run_paper_section4")
     path = run_paper_section4(args.out, n_paths=args.paths, n_steps=args.steps, seed=args.seed,
                               progress=not args.no_progress)
     print(f"wrote {path}")
@@ -78,11 +85,7 @@ def _cmd_paper(args) -> int:
 
 
 def _cmd_validate(args) -> int:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    try:
-        from validation.suite import run_validation
-    except ImportError as e:  # pragma: no cover - only outside a source checkout
-        raise ValueError(f"the validation suite needs the source checkout's validation/ folder ({e})")
+    run_validation = _from_validation("suite", "run_validation")
     path = run_validation(args.out, quick=args.quick, progress=not args.no_progress)
     print(f"wrote {path}")
     return 0

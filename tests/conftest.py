@@ -9,6 +9,8 @@ matplotlib.use("Agg")
 import numpy as np
 import pytest
 
+import hjbsolve as hs
+
 
 @pytest.fixture(autouse=True)
 def _numerics():
@@ -17,3 +19,15 @@ def _numerics():
     np.random.seed(12345)
     with np.errstate(invalid="raise", divide="raise"):
         yield
+
+
+@pytest.fixture(scope="session")
+def brownian():
+    """The paper's §4 model with a martingale mid-price."""
+    return hs.paper_model("brownian")
+
+
+@pytest.fixture(scope="session")
+def ou():
+    """The paper's §4 model (Ornstein–Uhlenbeck mid-price)."""
+    return hs.paper_model("ou")

@@ -95,7 +95,7 @@ def test_matches_a_30_digit_matrix_exponential():
     (|h| ≈ 421) may carry ~200 slices × 1 ulp (6e-14) of rounding: tolerance 1e-11 on h and on
     the quotes (measured: 3e-13 and 6e-14).
     """
-    mp = pytest.importorskip("mpmath")
+    import mpmath as mp
     mp.mp.dps = 30
     m = paper_model("brownian", eps=0.05)
     Q = 15

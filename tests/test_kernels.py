@@ -25,11 +25,13 @@ def test_ros2_step_twins(optimal):
     ask1, bid1 = ask0 + 0.01, bid0 - 0.01
     ask0[:, 0] = ask1[:, 0] = np.inf
     bid0[:, -1] = bid1[:, -1] = np.inf
-    a, b = g.copy(), g.copy()
+    a, b, c = g.copy(), g.copy(), g.copy()
     args = (0.013, phi_q2, 1000.0, 1.0, 0.5, 0.05, optimal, ask0, bid0, ask1, bid1)
     K._ros2_jump_step(a, *args)
     K._ros2_jump_step_numpy(b, *args)
+    K._ros2_jump_step_serial(c, *args)
     assert np.abs(a - b).max() < 1e-12 * np.abs(g).max()
+    assert np.array_equal(a, c)
     assert np.abs(a - g).max() > 1e-3  # the step did something
 
 

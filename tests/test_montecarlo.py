@@ -25,16 +25,6 @@ def within(a, b, se, n_se=3.0, extra=0.0):
 
 
 @pytest.fixture(scope="module")
-def brownian():
-    return hs.paper_model("brownian")
-
-
-@pytest.fixture(scope="module")
-def ou():
-    return hs.paper_model("ou")
-
-
-@pytest.fixture(scope="module")
 def exact_b(brownian):
     from hjbsolve.exact import exact_brownian
     return exact_brownian(brownian, q_max=200, t=np.linspace(0.0, brownian.T, 1001))

@@ -22,16 +22,6 @@ SR = (2995.0, 3005.0)
 
 
 @pytest.fixture(scope="module")
-def brownian():
-    return hs.paper_model("brownian")
-
-
-@pytest.fixture(scope="module")
-def ou():
-    return hs.paper_model("ou")
-
-
-@pytest.fixture(scope="module")
 def ou_solution(ou):
     return solve(ou, q_max=600, s_range=SR)
 

@@ -139,7 +139,7 @@ def test_run_validation_quick_end_to_end(tmp_path):
     path = run_validation(tmp_path, quick=True, progress=False)
     assert path == tmp_path / "report.md" and path.exists()
     text = path.read_text()
-    for n in range(1, 9):
+    for n in range(1, 10):
         assert f"## {n}." in text
     res = json.loads((tmp_path / "results.json").read_text())      # written with allow_nan=False
     for sec in SECTIONS:
@@ -158,7 +158,7 @@ def test_run_validation_quick_end_to_end(tmp_path):
     for sec in SECTIONS:
         vals = list(numbers(res[sec]))
         assert vals and all(math.isfinite(v) for v in vals), sec
-    for png in ("errors_vs_eps", "error_maps", "collapse", "convergence"):
+    for png in ("errors_vs_eps", "error_maps", "collapse", "convergence", "heuristic_objective"):
         assert (tmp_path / f"{png}.png").stat().st_size > 1000
     # headline numbers: slopes ≈ 2 / 1 for the Brownian case, the collapse, Monte Carlo agreement
     sl = {(s["case"], s["order"], s["q"], s["quantity"]): s for s in res["expansion_errors"]["slopes"]}

@@ -48,7 +48,7 @@ from scipy import optimize
 from tqdm.auto import tqdm
 
 import hjbsolve as hs
-from hjbsolve.montecarlo import pnl_statistics, price_range
+from hjbsolve.montecarlo import price_range
 
 try:
     from .report import check_finite, fmt, jsonable, md_table
@@ -376,6 +376,10 @@ def run_heuristic_comparison(out_dir, quick: bool = False, progress: bool = True
             bar.update(1)
             runs.append({"gamma": g, "exact": search.value(b_eps0, g), **_mc_summary(r, search.value(b_eps0, g))})
         grid_runs[mk] = runs
+        reach = max([r_best.q_min.min(), r_zero.q_min.min()], key=abs), max(r_best.q_max.max(), r_zero.q_max.max())
+        reach = max(abs(int(reach[0])), abs(int(reach[1])), *(r["inventory"]["reach"] for r in runs))
+        if reach >= 0.8 * Qh:
+            log(f"{mk}: a heuristic's inventory reached {reach} of its limit {Qh}: the limit shapes its value")
         gap_best = v_opt[mk] - best_v
         gap_zero = v_opt[mk] - search.value(b_eps0, 0.0)
         pg_c = paired_difference(r_opt, r_best, "compensated")
@@ -484,7 +488,8 @@ def _plot_objective(out, st, bases, search, v_opt, best, grid_runs, mc_best) -> 
     dense = np.logspace(math.log10(lo_g), math.log10(hi_g), 31)
     for name, b in curves.items():
         if name in ("eps0", "joint"):
-            ax.plot(dense, search.grid(b, dense), "-", lw=1.2, color=colors[name], label=f"heuristic, base {b:.5g} (exact)")
+            ax.plot(dense, search.grid(b, dense), "-", lw=1.2, color=colors[name],
+                    label=f"heuristic, base {b:.5g} (exact)")
     runs = [r for r in grid_runs["brownian"] if lo_g <= r["gamma"] <= hi_g]
     ax.errorbar([r["gamma"] for r in runs], [r["mean"] for r in runs], yerr=[3 * r["stderr"] for r in runs], fmt="o",
                 ms=3, mfc="none", color=colors["eps0"], capsize=2, lw=0.8,
@@ -554,24 +559,26 @@ def _pm(m, se):
 
 
 def _markdown(R, st) -> str:
-    S = R["search"]
-    M = R["markets"]
-    mb = R["settings"]["model_brownian"]
+    S, M = R["search"], R["markets"]
+    mb, mo = R["settings"]["model_brownian"], R["settings"]["model_ou"]
     best = S["best"]
-    n, steps = st.n_paths, st.mc_steps
+    B, O = M["brownian"], M["ou"]
+    v_b, v_o = B["optimal"]["value_exact"], O["optimal"]["value_exact"]
+    par = (f"A = {mb['A']:g}, k = {mb['k']:g}, z = {mb['z']:g}, σ = {mb['price']['sigma']:g}, T = {mb['T']:g}, "
+           f"ε = {mb['eps']:g}, η = {mb['eta']:g}, ν = {mb['nu']:g}, α = {mb['alpha']:g}")
     lines = [
         "## Heuristic vs optimal: the article's inventory skew on the Fodra–Labadie market", "",
-        "The article's rule as `hs.InventorySkew(base, γ)`: quote `base` on both sides and widen the side that would "
-        "grow `|q|` by `γ|q|`. It trades the paper's §4 market (A = 1000, k = 1, z = 0.5, σ = 0.5, T = 1, ε = 1e-3, "
-        f"α = {mb['alpha']:g}; Brownian, and OU with a = 0.1, μ = 3009; S0 = 3000, q0 = 0) against the HJB-optimal "
-        f"quotes (`hs.solve`). The search over `(base, γ)` uses exact policy evaluation (`hs.evaluate`, "
-        f"{st.fd_steps} time steps, inventory bound {st.q_max_heuristic}, the optimal solve on the same grids); "
-        f"{R['timings']['n_evaluations']} evaluations, refined around the best grid point. Monte Carlo "
-        f"(`hs.simulate`, {n} paths, {steps} steps, seed {R['settings']['seed']}) uses the same random numbers for "
-        "every policy of a market; levels by the `control` estimator, paired differences by the `compensated` "
-        "estimator (both unbiased for any policy).", "",
+        "The article's rule as `hs.InventorySkew(base, γ)`: quote `base` on both sides and widen the side that "
+        f"would grow `|q|` by `γ|q|`. It trades the paper's §4 market ({par}; a Brownian mid-price, and the OU "
+        f"one with a = {mo['price']['a']:g}, μ = {mo['price']['mu']:g}; S0 = {S0:g}, q0 = 0) against the "
+        "HJB-optimal quotes (`hs.solve`). The search over `(base, γ)` uses exact policy evaluation "
+        f"(`hs.evaluate`, {st.fd_steps} time steps, inventory bound {st.q_max_heuristic}; the optimal solve on the "
+        f"same grids): {R['timings']['n_evaluations']} evaluations, refined around the best grid point. Monte "
+        f"Carlo (`hs.simulate`, {st.n_paths} paths, {st.mc_steps} steps, seed {R['settings']['seed']}) uses the "
+        "same random numbers for every policy of a market; levels by the `control` estimator, paired differences "
+        "by the `compensated` estimator (both unbiased for any policy).", "",
         f"**Best heuristic** (exact search): base **{best['half_spread']:.5g}**, **γ = {best['gamma']:.4g}** "
-        f"(the same on both markets, see the identity below).", "",
+        "(the same on both markets, see the OU finding below).", "",
     ]
     rows = []
     for mk in MARKETS:
@@ -583,19 +590,19 @@ def _markdown(R, st) -> str:
     lines += [md_table(["market", "optimal (exact)", "best heuristic (exact)", "γ = 0, base 1/k+α (exact)",
                         "gap optimal − best (exact)", "gap, MC paired", "gap / s.e.", "gap optimal − γ=0"], rows), ""]
 
-    # γ grid
-    hdr = ["γ"] + [f"base {b['half_spread']:.5g}: objective" for b in S["bases"].values()] + \
-          ["MC (base 1/k+α) ± s.e.", "gap Brownian (base 1/k+α)", "gap OU (base 1/k+α)"]
+    # the γ grid
     eps0 = S["bases"]["eps0"]
+    hdr = (["γ"] + [f"base {b['half_spread']:.5g}: objective" for b in S["bases"].values()]
+           + ["MC (base 1/k+α) ± s.e.", "gap Brownian (base 1/k+α)", "gap OU (base 1/k+α)"])
     rows = []
     for i, g in enumerate(S["gammas"]):
-        r = M["brownian"]["grid_mc"][i]
-        rows.append([fmt(g, 3)] + [fmt(b["values_exact"][i], 8) for b in S["bases"].values()] +
-                    [_pm(r["mean"], r["stderr"]), fmt(eps0["gap_brownian"][i], 4), fmt(eps0["gap_ou"][i], 4)])
+        r = B["grid_mc"][i]
+        rows.append([fmt(g, 3)] + [fmt(b["values_exact"][i], 8) for b in S["bases"].values()]
+                    + [_pm(r["mean"], r["stderr"]), fmt(eps0["gap_brownian"][i], 4), fmt(eps0["gap_ou"][i], 4)])
     lines += [f"Exact expected objective over the γ grid (identical on both markets); Monte Carlo on the Brownian "
               f"market with {st.n_paths_grid} paths per γ.", "", md_table(hdr, rows), ""]
-    rows = [[f"{b['half_spread']:.5g}" + (" (joint)" if name == "joint" else ""), fmt(b["best_grid_gamma"], 3), fmt(b["refined_gamma"], 4),
-             fmt(b["refined_value"], 8), fmt(M["brownian"]["optimal"]["value_exact"] - b["refined_value"], 4)]
+    rows = [[f"{b['half_spread']:.5g}" + (" (joint)" if name == "joint" else ""), fmt(b["best_grid_gamma"], 3),
+             fmt(b["refined_gamma"], 4), fmt(b["refined_value"], 8), fmt(v_b - b["refined_value"], 4)]
             for name, b in S["bases"].items()]
     lines += ["Best γ per base half-spread (exact evaluation; refined in log γ, then jointly in (base, log γ)):", "",
               md_table(["base", "best grid γ", "refined γ", "objective", "gap to optimal (Brownian)"], rows), ""]
@@ -610,58 +617,56 @@ def _markdown(R, st) -> str:
                          fmt(pn["sharpe"], 3), fmt(pn["q0.01"], 5), fmt(pn["q0.5"], 5), fmt(pn["q0.99"], 5),
                          f"{fmt(inv['q_min_q0.01'])} / {fmt(inv['q_min_q0.5'])}",
                          f"{fmt(inv['q_max_q0.5'])} / {fmt(inv['q_max_q0.99'])}", fmt(inv["mean_abs_q_final"], 3)])
-    lines += [f"Monte Carlo ({n} paths, common random numbers): objective (control estimator), PnL "
+    lines += [f"Monte Carlo ({st.n_paths} paths, common random numbers): objective (control estimator), PnL "
               "`X_T + Q_T S_T` and intraday inventory ranges (quantiles over paths).", "",
               md_table(["market", "policy", "objective ± s.e.", "PnL mean", "PnL std", "Sharpe (daily)", "PnL 1 %",
                         "PnL median", "PnL 99 %", "min q: 1 % / median", "max q: median / 99 %", "mean |Q_T|"], rows),
               ""]
 
     # findings
-    pb, po = M["brownian"]["paired"]["optimal_minus_best"], M["ou"]["paired"]["optimal_minus_best"]
-    sb = R["optimal_skew_slopes"]["brownian"]
-    so = R["optimal_skew_slopes"]["ou"]
-    z0 = M["brownian"]["paired"]["best_minus_gamma0"]
-    idt = R["ou_identity"]
-    bz = M["brownian"]["best"]
+    pb, po = B["paired"]["optimal_minus_best"], O["paired"]["optimal_minus_best"]
+    sb, so = R["optimal_skew_slopes"]["brownian"], R["optimal_skew_slopes"]["ou"]
+    z0 = B["paired"]["best_minus_gamma0"]
+    gap_b, gap_o = B["best"]["gap_exact"], O["best"]["gap_exact"]
+    opt_mc = "; ".join(
+        f"{mk} {_pm(M[mk]['optimal']['mean'], M[mk]['optimal']['stderr'])} against "
+        f"{fmt(M[mk]['optimal']['value_exact'], 8)} ± {fmt(M[mk]['optimal']['value_error'], 2)} "
+        f"(z = {fmt(M[mk]['optimal']['z_vs_exact'], 2)})" for mk in MARKETS)
     lines += [
         "Findings:", "",
-        f"- **Brownian market.** The best heuristic (base {best['half_spread']:.5g}, γ = {best['gamma']:.4g}) comes "
-        f"within {fmt(M['brownian']['best']['gap_exact'], 3)} of the optimum {fmt(M['brownian']['optimal']['value_exact'], 8)} "
-        f"({fmt(100 * M['brownian']['best']['gap_exact'] / M['brownian']['optimal']['value_exact'], 2)} %); on common "
-        f"random numbers the paired gap is {_pm(pb['mean'], pb['stderr'])} ({fmt(pb['z_vs_zero'], 3)} s.e. above 0; "
-        f"{fmt(pb['z_vs_exact'], 2)} s.e. from the exact gap). The raw objectives cannot see it: their plain paired "
-        f"difference is {_pm(pb['plain_mean'], pb['plain_stderr'])} (the daily PnL std is "
-        f"{fmt(bz['pnl']['std'], 3)}). Its improvement over γ = 0 at base 1/k+α is "
-        f"{fmt(z0['exact'], 3)} exactly and {_pm(z0['mean'], z0['stderr'])} by Monte Carlo.",
-        f"- **Why the heuristic cannot close the gap.** The optimal quotes are skewed on *both* sides: on |q| ≤ 20 "
-        f"dδ⁻/dq = {fmt(sb['bid_t0'], 3)} and dδ⁺/dq = {fmt(sb['ask_t0'], 3)} at t = 0 ({fmt(sb['bid_tmid'], 3)} and "
-        f"{fmt(sb['ask_tmid'], 3)} at t = T/2), i.e. a long market maker widens its bid *and* tightens its ask, "
-        "while the article only widens the side that would grow |q|. The best heuristic uses base "
-        f"{best['half_spread']:.5g} ({best['half_spread'] - M['brownian']['gamma0']['half_spread']:+.3g} from 1/k+α) "
-        f"and a one-sided slope γ = {best['gamma']:.3g} ({fmt(best['gamma'] / sb['bid_t0'], 3)} × the optimal "
-        "bid slope at t = 0).",
-        f"- **OU market.** The optimum ({fmt(M['ou']['optimal']['value_exact'], 8)}) trades the drift towards μ = 3009: "
-        f"at q = 0, t = 0 it quotes δ⁺ = {fmt(so['ask_q0_t0'], 4)}, δ⁻ = {fmt(so['bid_q0_t0'], 4)} (buying more "
-        f"readily than selling) and it holds a long inventory (median intraday max "
-        f"{fmt(M['ou']['optimal']['inventory']['q_max_q0.5'])}). The price-blind, symmetric heuristic cannot: its "
-        f"expected objective on the OU market equals that on the Brownian market (E[Q_t] = 0 and Q independent of S; "
-        f"checked on the OU price grid to {fmt(idt['max_abs_diff'], 2)}), so the gap is "
-        f"{fmt(M['ou']['best']['gap_exact'], 4)} ({fmt(100 * M['ou']['best']['gap_exact'] / M['ou']['optimal']['value_exact'], 3)} % "
-        f"of the optimum); Monte Carlo paired: {_pm(po['mean'], po['stderr'])}.",
+        f"- **Brownian market.** The best heuristic (base {best['half_spread']:.5g}, γ = {best['gamma']:.4g}) "
+        f"comes within {fmt(gap_b, 3)} of the optimum {fmt(v_b, 8)} ({fmt(100 * gap_b / v_b, 2)} %); on common "
+        f"random numbers the paired gap is {_pm(pb['mean'], pb['stderr'])} ({fmt(pb['z_vs_zero'], 3)} s.e. above "
+        f"0; {fmt(pb['z_vs_exact'], 2)} s.e. from the exact gap). The raw objectives cannot see it: their plain "
+        f"paired difference is {_pm(pb['plain_mean'], pb['plain_stderr'])} (the daily PnL std is "
+        f"{fmt(B['best']['pnl']['std'], 3)}). Its improvement over γ = 0 at base 1/k+α is {fmt(z0['exact'], 3)} "
+        f"exactly and {_pm(z0['mean'], z0['stderr'])} by Monte Carlo.",
+        "- **Why the heuristic cannot close the gap.** The optimal quotes are skewed on *both* sides: on "
+        f"|q| ≤ 20 dδ⁻/dq = {fmt(sb['bid_t0'], 3)} and dδ⁺/dq = {fmt(sb['ask_t0'], 3)} at t = 0 "
+        f"({fmt(sb['bid_tmid'], 3)} and {fmt(sb['ask_tmid'], 3)} at t = T/2), i.e. a long market maker widens its "
+        "bid *and* tightens its ask, while the article only widens the side that would grow |q|. The best "
+        f"heuristic uses base {best['half_spread']:.5g} ({best['half_spread'] - B['gamma0']['half_spread']:+.3g} "
+        f"from 1/k+α) and a one-sided slope γ = {best['gamma']:.3g} ({fmt(best['gamma'] / sb['bid_t0'], 3)} × the "
+        "optimal bid slope at t = 0).",
+        f"- **OU market.** The optimum ({fmt(v_o, 8)}) trades the drift towards μ = {mo['price']['mu']:g}: at "
+        f"q = 0, t = 0 it quotes δ⁺ = {fmt(so['ask_q0_t0'], 4)}, δ⁻ = {fmt(so['bid_q0_t0'], 4)} (buying more "
+        "readily than selling) and it holds a long inventory (median intraday maximum "
+        f"{fmt(O['optimal']['inventory']['q_max_q0.5'])}). The price-blind, symmetric heuristic cannot: its "
+        "expected objective on the OU market equals that on the Brownian market (E[Q_t] = 0 and Q independent of "
+        f"S; checked on the OU price grid to {fmt(R['ou_identity']['max_abs_diff'], 2)}), so the gap is "
+        f"{fmt(gap_o, 4)} ({fmt(100 * gap_o / v_o, 3)} % of the optimum); Monte Carlo paired: "
+        f"{_pm(po['mean'], po['stderr'])}.",
         f"- **Monte Carlo vs exact.** Every Monte Carlo level of a heuristic is within {fmt(_max_abs_z(M), 2)} "
         "standard errors of its exact value (control estimator; the heuristic's simulation has no time-step bias "
-        "since its quotes depend on q only); the optimal policy's: "
-        + "; ".join(f"{mk} {_pm(M[mk]['optimal']['mean'], M[mk]['optimal']['stderr'])} against "
-                    f"{fmt(M[mk]['optimal']['value_exact'], 8)} ± {fmt(M[mk]['optimal']['value_error'], 2)} "
-                    f"(z = {fmt(M[mk]['optimal']['z_vs_exact'], 2)})" for mk in MARKETS)
-        + ". The optimal values are finite-difference values on the heuristic's grids; their error is measured "
-        "against the matrix-exponential solution (Brownian) or estimated by Richardson extrapolation in Δt (OU, "
-        "which leaves the price-grid error of a few 1e-3).",
+        f"since its quotes depend on q only); the optimal policy's: {opt_mc}. The optimal values are "
+        "finite-difference values on the heuristic's grids; their error is measured against the "
+        "matrix-exponential solution (Brownian) or estimated by Richardson extrapolation in Δt (OU, which leaves "
+        "the price-grid error of a few 1e-3).",
         "",
         f"![Objective against γ]({R['figures'][0]})", "",
-        "*Expected objective of the inventory-skew heuristic against γ (exact evaluation, one curve per base "
-        "half-spread; Monte Carlo ± 3 s.e. for base 1/k+α), the optimal level dashed, the best heuristic starred; "
-        "right: value lost to the optimum (log scale).*", "",
+        "*Left: expected objective of the inventory-skew heuristic against γ (exact evaluation, one curve per base "
+        "half-spread) and the optimal levels; middle: zoom near the best γ with Monte Carlo ± 3 s.e.; right: value "
+        "lost to the optimum (log scale).*", "",
         f"![Inventory ranges]({R['figures'][1]})", "",
         "*Intraday minimum and maximum inventory over paths (median and 1–99 % band) against γ, the optimal "
         "policy's as dashed lines and hatched bands.*", "",

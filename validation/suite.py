@@ -35,7 +35,7 @@ from .settings import Settings
 __all__ = ["run_validation", "plan_tasks", "SECTIONS"]
 
 #: Top-level keys of results.json, one per report section (tests check that all are present).
-SECTIONS = ("eps0", "expansion_errors", "error_maps", "collapse", "value_loss", "monte_carlo", "convergence",
+SECTIONS = ("eps0", "expansion_errors", "error_maps", "collapse", "value_loss", "monte_carlo", "convergence", "heuristic",
             "errata")
 
 
@@ -72,6 +72,19 @@ class _Sections:
     def assemble(self):
         for n in sorted(self.parts):
             self.ctx.md.extend(self.parts[n])
+
+
+def _section_heuristic(ctx) -> None:
+    """Section 9 (issue 5): the article's inventory-skew heuristic against the optimal policy."""
+    from validation.heuristic import run_heuristic_comparison
+
+    res = run_heuristic_comparison(ctx.out, quick=ctx.settings.quick, progress=False)
+    md = res.pop("markdown").replace("## Heuristic vs optimal", "## 9. Heuristic vs optimal", 1)
+    ctx.add(md)
+    ctx.results["heuristic"] = res
+    for name in ("heuristic_objective.png", "heuristic_inventory.png"):
+        if (ctx.out / name).exists():
+            ctx.figures.append(name)
 
 
 def run_validation(out_dir, quick: bool = False, progress: bool = True, executor=None) -> Path:
@@ -134,6 +147,7 @@ def run_validation(out_dir, quick: bool = False, progress: bool = True, executor
     if bar:
         bar.update(2)
     S.run(8, NS.section_errata, R)
+    S.run(9, _section_heuristic)
     if bar:
         bar.update()
         bar.close()

@@ -111,10 +111,45 @@ def _thomas_solve(a, cp, inv_m, r, x):
         x[j] -= cp[j] * x[j + 1]
 
 
+@njit(cache=True, error_model="numpy")
+def _ros2_row(row, dtau, phi_q2, A, k, z, alpha, optimal, ask0, bid0, ask1, bid1):
+    """One ROS2 step of the jump ODE of one price node's inventory row, in place (all ``(n_q,)``)."""
+    n_q = row.size
+    g = GAMMA_ROS2 * dtau
+    F = np.empty(n_q)
+    dg = np.empty(n_q)
+    lo = np.empty(n_q)
+    up = np.empty(n_q)
+    k1 = np.empty(n_q)
+    k2 = np.empty(n_q)
+    y = np.empty(n_q)
+    _jump_field_row(row, phi_q2, A, k, z, alpha, optimal, ask0, bid0, F, dg, lo, up)
+    for j in range(n_q):
+        dg[j] = 1.0 - g * dg[j]
+        lo[j] = -g * lo[j]
+        up[j] = -g * up[j]
+    cp = np.empty(n_q)
+    inv_m = np.empty(n_q)
+    _thomas_factor(lo, dg, up, cp, inv_m)
+    _thomas_solve(lo, cp, inv_m, F, k1)
+    for j in range(n_q):
+        y[j] = row[j] + dtau * k1[j]
+    # second stage: the field at the end point; the Jacobian stays frozen (W-method)
+    F2 = np.empty(n_q)
+    d2 = np.empty(n_q)
+    l2 = np.empty(n_q)
+    u2 = np.empty(n_q)
+    _jump_field_row(y, phi_q2, A, k, z, alpha, optimal, ask1, bid1, F2, d2, l2, u2)
+    for j in range(n_q):
+        F2[j] -= 2.0 * k1[j]
+    _thomas_solve(lo, cp, inv_m, F2, k2)
+    for j in range(n_q):
+        row[j] += dtau * (1.5 * k1[j] + 0.5 * k2[j])
+
+
 @njit(cache=True, parallel=True, error_model="numpy")
-def _ros2_jump_step(h, dtau, phi_q2, A, k, z, alpha, optimal,
-                    ask0, bid0, ask1, bid1):
-    """One ROS2 step of the jump ODE for every price node, in place.
+def _ros2_jump_step(h, dtau, phi_q2, A, k, z, alpha, optimal, ask0, bid0, ask1, bid1):
+    """One ROS2 step of the jump ODE for every price node, in place (parallel over nodes).
 
     Parameters
     ----------
@@ -127,39 +162,16 @@ def _ros2_jump_step(h, dtau, phi_q2, A, k, z, alpha, optimal,
     ask0, bid0, ask1, bid1 : ndarray, shape (n_s, n_q)
         Fixed quotes at start and end (ignored when ``optimal``).
     """
-    n_s, n_q = h.shape
-    g = GAMMA_ROS2 * dtau
-    for i in prange(n_s):
-        F = np.empty(n_q)
-        dg = np.empty(n_q)
-        lo = np.empty(n_q)
-        up = np.empty(n_q)
-        k1 = np.empty(n_q)
-        k2 = np.empty(n_q)
-        y = np.empty(n_q)
-        row = h[i]
-        _jump_field_row(row, phi_q2, A, k, z, alpha, optimal, ask0[i], bid0[i], F, dg, lo, up)
-        for j in range(n_q):
-            dg[j] = 1.0 - g * dg[j]
-            lo[j] = -g * lo[j]
-            up[j] = -g * up[j]
-        cp = np.empty(n_q)
-        inv_m = np.empty(n_q)
-        _thomas_factor(lo, dg, up, cp, inv_m)
-        _thomas_solve(lo, cp, inv_m, F, k1)
-        for j in range(n_q):
-            y[j] = row[j] + dtau * k1[j]
-        # second stage: the field at the end point; the Jacobian stays frozen (W-method)
-        F2 = np.empty(n_q)
-        d2 = np.empty(n_q)
-        l2 = np.empty(n_q)
-        u2 = np.empty(n_q)
-        _jump_field_row(y, phi_q2, A, k, z, alpha, optimal, ask1[i], bid1[i], F2, d2, l2, u2)
-        for j in range(n_q):
-            F2[j] -= 2.0 * k1[j]
-        _thomas_solve(lo, cp, inv_m, F2, k2)
-        for j in range(n_q):
-            row[j] += dtau * (1.5 * k1[j] + 0.5 * k2[j])
+    for i in prange(h.shape[0]):
+        _ros2_row(h[i], dtau, phi_q2, A, k, z, alpha, optimal, ask0[i], bid0[i], ask1[i], bid1[i])
+
+
+@njit(cache=True, error_model="numpy")
+def _ros2_jump_step_serial(h, dtau, phi_q2, A, k, z, alpha, optimal, ask0, bid0, ask1, bid1):
+    """:func:`_ros2_jump_step` without threads, for a handful of price nodes (a martingale
+    price has one): a parallel region with one iteration costs more than the work."""
+    for i in range(h.shape[0]):
+        _ros2_row(h[i], dtau, phi_q2, A, k, z, alpha, optimal, ask0[i], bid0[i], ask1[i], bid1[i])
 
 
 @njit(cache=True, parallel=True, error_model="numpy")

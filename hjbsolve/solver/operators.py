@@ -157,7 +157,12 @@ class InventoryJumps:
         self.policy = policy
         self.q = inventory.q.astype(float)
         self.phi_q2 = model.running_penalty * self.q**2
-        self._step = _kernels._ros2_jump_step if compiled else _kernels._ros2_jump_step_numpy
+        if not compiled:
+            self._step = _kernels._ros2_jump_step_numpy
+        elif prices.n < 4:  # threads cost more than they save on a few rows
+            self._step = _kernels._ros2_jump_step_serial
+        else:
+            self._step = _kernels._ros2_jump_step
         shape = (prices.n, inventory.n)
         self._none = np.zeros(shape)
         self._cache_t, self._cache_q = None, None
