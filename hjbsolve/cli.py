@@ -78,8 +78,12 @@ def _from_validation(module: str, name: str):
 
 def _cmd_paper(args) -> int:
     run_paper_section4 = _from_validation("paper_section4", "run_paper_section4")
+    readings = tuple(r.strip() for r in args.readings.split(",") if r.strip())
+    bad = set(readings) - {"printed", "per-step"}
+    if bad or not readings:
+        raise ValueError(f"--readings must be a comma-separated subset of printed,per-step; got {args.readings!r}")
     path = run_paper_section4(args.out, n_paths=args.paths, n_steps=args.steps, seed=args.seed,
-                              progress=not args.no_progress)
+                              progress=not args.no_progress, readings=readings)
     print(f"wrote {path}")
     return 0
 
@@ -113,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     pp.add_argument("--steps", type=int, default=1000)
     pp.add_argument("--seed", type=int, default=2013)
     pp.add_argument("--out", default="hjbsolve-out/paper")
+    pp.add_argument("--readings", default="printed,per-step",
+                    help="readings of the paper's units: 'printed' (a, σ per day) and/or 'per-step' (per event)")
     pp.add_argument("--no-progress", action="store_true")
     pp.set_defaults(func=_cmd_paper)
     v = sub.add_parser("validate", help="how wrong are the closed forms: report.md, figures, results.json")

@@ -144,7 +144,7 @@ def price_grid(model: Model, s_range=None, ds=None, n_sd: float = 6.0, max_nodes
 
 
 def time_grid(T: float, n_steps: int, t_eval=None, max_saved: int = 101,
-              terminal_refinement: int = 8) -> tuple[np.ndarray, np.ndarray]:
+              terminal_refinement: int = 4) -> tuple[np.ndarray, np.ndarray]:
     """Time nodes ``0 = t_0 < … < t_N = T`` and which of them are stored.
 
     Without ``t_eval`` the grid is uniform with ``n_steps`` steps and about ``max_saved``
@@ -154,8 +154,8 @@ def time_grid(T: float, n_steps: int, t_eval=None, max_saved: int = 101,
     stored.
 
     The last step before ``T`` is then split geometrically into ``terminal_refinement``
-    extra steps (lengths ``…, dt/4, dt/2``): the terminal penalty starts a fast transient
-    at large ``|q|``, which one full step would blur (measured against the matrix
+    extra steps (lengths ``dt/16, …, dt/4, dt/2``): the terminal penalty starts a fast
+    transient at large ``|q|``, which one full step would blur (measured against the matrix
     exponential at the paper's parameters: the error of the edge quotes one step before
     ``T`` drops from 1.3e-2 to 6e-3; at ``t = 0`` nothing changes).
 

@@ -26,7 +26,8 @@ def test_ros2_step_twins(optimal):
     ask0[:, 0] = ask1[:, 0] = np.inf
     bid0[:, -1] = bid1[:, -1] = np.inf
     a, b, c = g.copy(), g.copy(), g.copy()
-    args = (0.013, phi_q2, 1000.0, 1.0, 0.5, 0.05, optimal, ask0, bid0, ask1, bid1)
+    work = np.empty((g.shape[0], K.N_WORK, g.shape[1]))
+    args = (0.013, phi_q2, 1000.0, 1.0, 0.5, 0.05, optimal, ask0, bid0, ask1, bid1, work)
     K._ros2_jump_step(a, *args)
     K._ros2_jump_step_numpy(b, *args)
     K._ros2_jump_step_serial(c, *args)

@@ -179,9 +179,9 @@ def test_price_convergence_order_ou(ou):
 OU_ = hs.OrnsteinUhlenbeck
 REGIMES = {
     "paper_ou": (hs.paper_model("ou"), SR, 600),
-    "strong_reversion": (hs.Model(OU_(5.0, 100.5, 1.0), A=500.0, k=1.0, z=0.5, T=1.0, eps=1e-3), (99.0, 101.0), 300),
+    "strong_reversion": (hs.Model(OU_(5.0, 100.5, 1.0), A=500.0, k=1.0, z=0.5, T=1.0, eps=1e-3), (99.5, 100.5), 150),
     "large_eps": (hs.Model(OU_(1.0, 101.0, 0.5), A=200.0, k=1.5, z=0.2, T=1.0, eps=1e-2, alpha=0.02), (99.0, 101.0), 250),
-    "rebate_volatile": (hs.Model(OU_(0.3, 50.5, 2.0), A=300.0, k=1.0, z=0.3, T=2.0, eps=1e-3, alpha=-0.02), (49.5, 50.5), 150),
+    "rebate_volatile": (hs.Model(OU_(0.3, 50.5, 2.0), A=300.0, k=1.0, z=0.3, T=2.0, eps=1e-3, alpha=-0.02), (49.5, 50.5), 100),
     "brownian_large_eps": (hs.Model(hs.Brownian(0.3), A=100.0, k=2.0, z=0.1, T=1.0, eps=0.01), None, 100),
 }
 

@@ -89,6 +89,7 @@ def _run(model, inventory, prices, t, save, scheme, progress, policy, compiled, 
     h_T = np.broadcast_to(-model.terminal_penalty * q**2, (prices.n, inventory.n)).copy()
     b = model.price.drift(prices.s) if not prices.degenerate else np.zeros(1)
     propagator = PricePropagator(price_generator(model, prices), b, q, compiled=compiled)
+    propagator.prepare(np.diff(t))
     jumps = InventoryJumps(model, inventory, prices, policy=policy, compiled=compiled)
     h = rollback(h_T, t, save, propagator, jumps, scheme, progress=progress)
     wall = time.perf_counter() - t0

@@ -111,34 +111,32 @@ def _thomas_solve(a, cp, inv_m, r, x):
         x[j] -= cp[j] * x[j + 1]
 
 
+#: rows of the per-price-node scratch array of :func:`_ros2_row`
+N_WORK = 13
+
+
 @njit(cache=True, error_model="numpy")
-def _ros2_row(row, dtau, phi_q2, A, k, z, alpha, optimal, ask0, bid0, ask1, bid1):
-    """One ROS2 step of the jump ODE of one price node's inventory row, in place (all ``(n_q,)``)."""
+def _ros2_row(row, dtau, phi_q2, A, k, z, alpha, optimal, ask0, bid0, ask1, bid1, work):
+    """One ROS2 step of the jump ODE of one price node's inventory row, in place.
+
+    Shapes: ``row, phi_q2, ask*, bid*`` ``(n_q,)``; ``work`` ``(N_WORK, n_q)`` scratch (passed in:
+    allocating inside a parallel loop serialises the threads on the allocator).
+    """
     n_q = row.size
     g = GAMMA_ROS2 * dtau
-    F = np.empty(n_q)
-    dg = np.empty(n_q)
-    lo = np.empty(n_q)
-    up = np.empty(n_q)
-    k1 = np.empty(n_q)
-    k2 = np.empty(n_q)
-    y = np.empty(n_q)
+    F, dg, lo, up, k1, k2, y = work[0], work[1], work[2], work[3], work[4], work[5], work[6]
     _jump_field_row(row, phi_q2, A, k, z, alpha, optimal, ask0, bid0, F, dg, lo, up)
     for j in range(n_q):
         dg[j] = 1.0 - g * dg[j]
         lo[j] = -g * lo[j]
         up[j] = -g * up[j]
-    cp = np.empty(n_q)
-    inv_m = np.empty(n_q)
+    cp, inv_m = work[7], work[8]
     _thomas_factor(lo, dg, up, cp, inv_m)
     _thomas_solve(lo, cp, inv_m, F, k1)
     for j in range(n_q):
         y[j] = row[j] + dtau * k1[j]
     # second stage: the field at the end point; the Jacobian stays frozen (W-method)
-    F2 = np.empty(n_q)
-    d2 = np.empty(n_q)
-    l2 = np.empty(n_q)
-    u2 = np.empty(n_q)
+    F2, d2, l2, u2 = work[9], work[10], work[11], work[12]
     _jump_field_row(y, phi_q2, A, k, z, alpha, optimal, ask1, bid1, F2, d2, l2, u2)
     for j in range(n_q):
         F2[j] -= 2.0 * k1[j]
@@ -148,7 +146,7 @@ def _ros2_row(row, dtau, phi_q2, A, k, z, alpha, optimal, ask0, bid0, ask1, bid1
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
-def _ros2_jump_step(h, dtau, phi_q2, A, k, z, alpha, optimal, ask0, bid0, ask1, bid1):
+def _ros2_jump_step(h, dtau, phi_q2, A, k, z, alpha, optimal, ask0, bid0, ask1, bid1, work):
     """One ROS2 step of the jump ODE for every price node, in place (parallel over nodes).
 
     Parameters
@@ -161,17 +159,19 @@ def _ros2_jump_step(h, dtau, phi_q2, A, k, z, alpha, optimal, ask0, bid0, ask1, 
         Running penalty ``φ q²``.
     ask0, bid0, ask1, bid1 : ndarray, shape (n_s, n_q)
         Fixed quotes at start and end (ignored when ``optimal``).
+    work : ndarray, shape (n_s, N_WORK, n_q)
+        Scratch space (contents irrelevant).
     """
     for i in prange(h.shape[0]):
-        _ros2_row(h[i], dtau, phi_q2, A, k, z, alpha, optimal, ask0[i], bid0[i], ask1[i], bid1[i])
+        _ros2_row(h[i], dtau, phi_q2, A, k, z, alpha, optimal, ask0[i], bid0[i], ask1[i], bid1[i], work[i])
 
 
 @njit(cache=True, error_model="numpy")
-def _ros2_jump_step_serial(h, dtau, phi_q2, A, k, z, alpha, optimal, ask0, bid0, ask1, bid1):
+def _ros2_jump_step_serial(h, dtau, phi_q2, A, k, z, alpha, optimal, ask0, bid0, ask1, bid1, work):
     """:func:`_ros2_jump_step` without threads, for a handful of price nodes (a martingale
     price has one): a parallel region with one iteration costs more than the work."""
     for i in range(h.shape[0]):
-        _ros2_row(h[i], dtau, phi_q2, A, k, z, alpha, optimal, ask0[i], bid0[i], ask1[i], bid1[i])
+        _ros2_row(h[i], dtau, phi_q2, A, k, z, alpha, optimal, ask0[i], bid0[i], ask1[i], bid1[i], work[i])
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
@@ -262,7 +262,7 @@ def _thomas_numpy(a, b, c, r):
 
 
 def _ros2_jump_step_numpy(h, dtau, phi_q2, A, k, z, alpha, optimal,
-                          ask0, bid0, ask1, bid1):
+                          ask0, bid0, ask1, bid1, work=None):
     """Numpy twin of :func:`_ros2_jump_step` (same arguments, updates ``h`` in place)."""
     g = GAMMA_ROS2 * dtau
     F, diag, lower, upper = _jump_field_numpy(h, phi_q2, A, k, z, alpha, optimal, ask0, bid0)

@@ -101,6 +101,7 @@ class PricePropagator:
         self.q = np.asarray(q, float)
         self._cache: dict[float, tuple] = {}
         self._kernel = _kernels._propagate_prices if compiled else _kernels._propagate_prices_numpy
+        self._buffers: list[np.ndarray] = []  # two reused outputs: fresh pages would fault in the kernels
 
     @property
     def trivial(self) -> bool:
@@ -124,12 +125,25 @@ class PricePropagator:
             self._cache[key] = out
         return out
 
+    def prepare(self, dts) -> None:
+        """Compute the propagators of all step lengths up front (before the time loop, so that
+        scipy's threaded linear algebra does not compete with the compiled kernels' threads)."""
+        if not self.trivial:
+            for dt in np.unique(np.round(np.asarray(dts, float), 14)):
+                self.matrices(float(dt))
+
     def apply(self, g: np.ndarray, dt: float) -> np.ndarray:
-        """Return ``e^{dt 𝓛_h} g + β ⊗ q`` for ``g`` of shape ``(n_s, n_q)``."""
+        """Return ``e^{dt 𝓛_h} g + β ⊗ q`` for ``g`` of shape ``(n_s, n_q)``.
+
+        The result lives in one of two buffers owned by the propagator (alternating), so it is
+        overwritten two calls later: callers keep copies of what they store.
+        """
         if self.trivial:
             return g
         P, first, last, beta = self.matrices(dt)
-        out = np.empty_like(g)
+        if not self._buffers or self._buffers[0].shape != g.shape:
+            self._buffers = [np.empty_like(g), np.empty_like(g)]
+        out = self._buffers[1] if g is self._buffers[0] else self._buffers[0]
         self._kernel(P, first, last, beta, self.q, g, out)
         return out
 
@@ -165,6 +179,7 @@ class InventoryJumps:
             self._step = _kernels._ros2_jump_step
         shape = (prices.n, inventory.n)
         self._none = np.zeros(shape)
+        self._work = np.empty((prices.n, _kernels.N_WORK, inventory.n))
         self._cache_t, self._cache_q = None, None
 
     def _quotes(self, t: float):
@@ -200,4 +215,4 @@ class InventoryJumps:
         a0, b0 = self._quotes(t_from)
         a1, b1 = self._quotes(t_to)
         self._step(h, t_from - t_to, self.phi_q2,
-                   m.A, m.k, m.z, m.alpha, self.policy is None, a0, b0, a1, b1)
+                   m.A, m.k, m.z, m.alpha, self.policy is None, a0, b0, a1, b1, self._work)
