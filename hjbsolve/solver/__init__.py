@@ -116,10 +116,6 @@ def _changes(fine: Solution, coarse: Solution) -> tuple[float, float]:
     return quotes, float(np.abs(g[0] - g[1]).max())
 
 
-def _quote_change(fine: Solution, coarse: Solution) -> float:
-    """Largest change of the optimal quotes at ``t = 0`` (see :func:`_changes`)."""
-    return _changes(fine, coarse)[0]
-
 
 def solve(model: Model, q_max: int | None = None, s_range=None, *, n_steps: int | None = None,
           ds: float | None = None, t_eval=None, scheme: str = "strang", tol: float = 1e-5,
