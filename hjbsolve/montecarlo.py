@@ -621,26 +621,22 @@ def simulate(model: Model, policy, n_paths: int = 10_000, n_steps: int = 1000, s
         engine_used = "numpy"
     wall = time.perf_counter() - t_start
 
-    n_out = iout[:, K.I_OUT]
-    if np.any(n_out > 0):
-        bad = np.flatnonzero(n_out > 0)
+    def _left(count, lo_r, hi_r, what):
         lo, hi = price_range(model, s0, n_paths)
         raise ValueError(
-            f"{bad.size} of {n_paths} paths left the policy's price range [{tab.s[0]:g}, {tab.s[-1]:g}] "
-            f"(mid-prices reached [{fout[:, K.F_SMIN].min():g}, {fout[:, K.F_SMAX].max():g}]); quotes there would be "
-            f"extrapolated. Solve or tabulate with a wider s_range, e.g. hs.montecarlo.price_range(model, s0, "
-            f"n_paths) = ({lo:.6g}, {hi:.6g})")
+            f"{count} of {n_paths} paths left the policy's {what} [{lo_r:g}, {hi_r:g}] (mid-prices reached "
+            f"[{fout[:, K.F_SMIN].min():g}, {fout[:, K.F_SMAX].max():g}]), where its quotes would be extrapolated "
+            f"or are not guaranteed. Solve or tabulate with a wider s_range, e.g. "
+            f"hs.montecarlo.price_range(model, s0, n_paths) = ({lo:.6g}, {hi:.6g})")
 
+    n_out = iout[:, K.I_OUT]
+    if np.any(n_out > 0):
+        _left(int(np.count_nonzero(n_out > 0)), tab.s[0], tab.s[-1], "price range")
     if tab is not None and tab.s_dependent and s_range is not None:
         lo_i, hi_i = (float(v) for v in s_range)
         out = (fout[:, K.F_SMIN] < lo_i) | (fout[:, K.F_SMAX] > hi_i)
         if out.any():
-            lo, hi = price_range(model, s0, n_paths)
-            raise ValueError(
-                f"{int(out.sum())} of {n_paths} paths left the policy's s_range [{lo_i:g}, {hi_i:g}] (mid-prices "
-                f"reached [{fout[:, K.F_SMIN].min():g}, {fout[:, K.F_SMAX].max():g}]), where its quotes are not "
-                f"guaranteed. Solve with a wider s_range, e.g. hs.montecarlo.price_range(model, s0, n_paths) = "
-                f"({lo:.6g}, {hi:.6g})")
+            _left(int(out.sum()), lo_i, hi_i, "s_range")
 
     paths_rec = None
     if record:

@@ -315,27 +315,19 @@ def _reading_section(reading, out, runner, log):
     sol_m, M, t_m = runner.run(mb, m, q_max=200)
     log(f"[{reading}] OU controls")
     sol_o, OU, t_o = runner.run(m, m, q_max=400)
-    eps_runs, alpha_runs, checks = {}, {}, []
-    for name, sol, res in (("martingale controls", sol_m, M), ("OU controls", sol_o, OU)):
-        checks.append((name, sol, res))
-    for eps in EPS_VALUES if studies else ():
-        if eps == m.eps:
-            eps_runs[eps] = (sol_o, OU)
-            continue
-        log(f"[{reading}] OU controls, ε = {eps:g}")
-        me = m.replace(eps=eps)
-        sol, res, _ = runner.run(me, me, q_max=400, record=0)
-        eps_runs[eps] = (sol, res)
-        checks.append((f"OU controls, ε = {eps:g}", sol, res))
-    for alpha in ALPHA_VALUES if studies else ():
-        if alpha == m.alpha:
-            alpha_runs[alpha] = (sol_o, OU)
-            continue
-        log(f"[{reading}] OU controls, α = {alpha:g}")
-        ma = m.replace(alpha=alpha)
-        sol, res, _ = runner.run(ma, ma, q_max=400, record=0)
-        alpha_runs[alpha] = (sol, res)
-        checks.append((f"OU controls, α = {alpha:g}", sol, res))
+    checks = [(name, sol, res) for name, sol, res in (("martingale controls", sol_m, M), ("OU controls", sol_o, OU))]
+    study_runs = {"eps": {}, "alpha": {}}
+    for pname, symbol, values in (("eps", "ε", EPS_VALUES), ("alpha", "α", ALPHA_VALUES)) if studies else ():
+        for val in values:
+            if val == getattr(m, pname):
+                study_runs[pname][val] = (sol_o, OU)
+                continue
+            log(f"[{reading}] OU controls, {symbol} = {val:g}")
+            mv = m.replace(**{pname: val})
+            sol, res, _ = runner.run(mv, mv, q_max=400, record=0)
+            study_runs[pname][val] = (sol, res)
+            checks.append((f"OU controls, {symbol} = {val:g}", sol, res))
+    eps_runs, alpha_runs = study_runs["eps"], study_runs["alpha"]
 
     figs = {
         2: plot_day(M, "A trading day with martingale controls (Δ = 0 quotes, OU market)", out / f"fig2_martingale_day{tag}.png",
