@@ -275,12 +275,15 @@ def _paper_index(grid, value):
     return i
 
 
+def _scan_axes(st):
+    """Brownian scan times, time-to-maturity, the index of T − t = 1, and the Brownian/OU inventories."""
+    t_br, tau_br = br_times(st)
+    return t_br, tau_br, int(np.argmin(np.abs(tau_br - 1.0))), np.asarray(st.br_q), np.asarray(st.ou_q)
+
+
 def section_errors(ctx, R):
     st = ctx.settings
-    t_br, tau_br = br_times(st)
-    i_tau1 = int(np.argmin(np.abs(tau_br - 1.0)))
-    qb = np.asarray(st.br_q)
-    qo = np.asarray(st.ou_q)
+    t_br, tau_br, i_tau1, qb, qo = _scan_axes(st)
     i_eps_br = _paper_index(st.br_eps, 1e-3)
     i_eps_ou = _paper_index(st.ou_eps, 1e-3)
     out = {"slopes": [], "vs_q": {}, "vs_tau": {}, "vs_eps": {}}
@@ -459,10 +462,7 @@ def _edges(v, log: bool):
 
 def section_maps(ctx, R):
     st = ctx.settings
-    t_br, tau_br = br_times(st)
-    i_tau1 = int(np.argmin(np.abs(tau_br - 1.0)))
-    qb = np.asarray(st.br_q)
-    qo = np.asarray(st.ou_q)
+    t_br, tau_br, i_tau1, qb, qo = _scan_axes(st)
     out = {"definition": {"relative": "max_side |δ₁ − δ| / |δ|",
                           "of_correction": "max_side |δ₁ − δ| / max_side |δ − δ₀|"},
            "thresholds": list(QUOTE_THRESHOLDS)}
