@@ -10,21 +10,22 @@ Quick start::
 """
 
 from . import article
-from .exact import ExactBrownian, exact_brownian
+from .exact import exact_brownian
 from .expansion import Expansion, expansion
-from .model import PAPER_S0, Brownian, Model, OrnsteinUhlenbeck, paper_model
+from .model import PAPER_S0, Model, paper_model
 from .montecarlo import SimulationResult, price_range, simulate
 from .policies import ConstantSpread, InventorySkew, Policy, TabulatedPolicy
+from .prices import Brownian, OrnsteinUhlenbeck
 from .solution import Solution
-from .solver import SCHEMES, NonFiniteError, evaluate, solve
+from .solver import SCHEMES, BoundWarning, NonFiniteError, evaluate, solve
 
 __all__ = [
     "Brownian", "OrnsteinUhlenbeck", "Model", "paper_model", "PAPER_S0",
-    "solve", "evaluate", "Solution", "SCHEMES", "NonFiniteError",
-    "expansion", "Expansion", "exact_brownian", "ExactBrownian",
+    "solve", "evaluate", "Solution", "SCHEMES", "NonFiniteError", "BoundWarning",
+    "expansion", "Expansion", "exact_brownian",
     "Policy", "TabulatedPolicy", "ConstantSpread", "InventorySkew",
     "simulate", "SimulationResult", "price_range",
     "article",
 ]
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -3,9 +3,13 @@
 The market of one path over one grid step ``[t_i, t_{i+1}]``
 ------------------------------------------------------------
 1. ``S_{t_{i+1}}`` is drawn from the exact Gaussian transition of the price
-   (``S' = ρ S + c + std·Z``, stream 0 of the path).
-2. The quotes are set at ``(t_i, S_{t_i}, Q)``; each side's fill intensity
-   ``λ = A e^{−k(z+δ)}`` is then constant until the next fill or ``t_{i+1}``.
+   ``dS = (c₀ − a S) dt + σ dW`` (:meth:`hjbsolve.prices.Brownian.kernel_params`;
+   ``S' = ρ S + c + std·Z``, stream 0 of the path).
+2. The quotes are set at ``(t_i, S_{t_i}, Q)`` through the one table interpolation
+   (:mod:`hjbsolve.interpolation`) and the inventory-limit rule (:mod:`hjbsolve.grid`); each
+   side's fill intensity ``λ = exp(ℓ − kδ)`` (:mod:`hjbsolve.hamiltonian`, coefficients from
+   :class:`hjbsolve.coefficients.MarketCoefficients`) is then constant until the next fill or
+   ``t_{i+1}``.
 3. Fills are the events of two Poisson clocks (ask, bid) run by the *modified next
    reaction method* (Anderson 2007): each side carries a unit-exponential threshold
    ``E`` (streams 1, 2) and its integrated intensity ``I``; it fires when ``I`` reaches
@@ -16,7 +20,10 @@ The market of one path over one grid step ``[t_i, t_{i+1}]``
    fill times depend only on the past, so this is the exact joint law, and the grid-time
    prices are the same whatever the policy (common random numbers across policies).
    The fill is executed at ``S_τ ± δ`` and the quotes are re-set at ``(τ, S_τ, Q_τ)``.
-5. ``∫ Q² dt`` is accumulated exactly (``Q`` is constant between events).
+5. ``∫ Q² dt`` is accumulated exactly (``Q`` is constant between events); the objective uses the
+   penalty forms ``φ`` and ``ϖ`` of the coefficients.
+6. A path that reaches ``max_events`` fills stops and is flagged (``I_BUDGET``): fill rates that
+   cannot be simulated end in an error instead of a hang.
 
 Random numbers
 --------------
@@ -25,6 +32,12 @@ Counter-based: the ``n``-th 64-bit output of stream ``j`` of path ``p`` is
 with ``key_{p,j} = mix(base_j + p·γ₂)`` and ``base`` drawn from
 ``numpy.random.SeedSequence(seed)``. A path's numbers depend only on ``(seed, p)``, never on
 the thread that runs it, and the numpy twin reproduces them exactly.
+
+Side coefficients
+-----------------
+``side`` has shape (2, 3): ``(ℓ, k, α)`` of the ask (row 0) and the bid (row 1), so that
+``λ(δ) = exp(ℓ − kδ)`` and a fill books ``δ − α``; ``phi``/``varpi`` are the running and
+terminal penalty coefficients.
 
 Martingale controls (per path; each has mean zero for any policy)
 ------------------------------------------------------------------
@@ -43,6 +56,10 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from .grid import ask_quoted_nb, bid_quoted_nb
+from .hamiltonian import fill_intensity, fill_intensity_nb
+from .interpolation import interpolate_nb, stencil_nb
+
 # ----------------------------------------------------------------------------- random numbers
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _GAMMA2 = np.uint64(0xD1B54A32D192ED03)
@@ -59,9 +76,9 @@ _TWO_PI = 2.0 * math.pi
 N_STREAMS = 4          # 0: price at grid times, 1: ask clock, 2: bid clock, 3: bridge prices
 N_CONTROLS = 8
 CONTROL_NAMES = ("G", "S", "N_ask", "N_bid", "SD", "W", "WD", "WT")
-# per-path integer outputs
-I_QMIN, I_QMAX, I_NASK, I_NBID, I_QT, I_OUT = range(6)
-N_IOUT = 6
+# per-path integer outputs (I_BUDGET: the path hit the event budget and was stopped)
+I_QMIN, I_QMAX, I_NASK, I_NBID, I_QT, I_OUT, I_BUDGET = range(7)
+N_IOUT = 7
 # per-path float outputs
 F_OBJ, F_PNL, F_X, F_S, F_PEN, F_SMIN, F_SMAX = range(7)
 N_FOUT = 7
@@ -139,6 +156,14 @@ def path_keys_np(base, paths):
 
 # ----------------------------------------------------------------------------- price helpers
 @njit(cache=True, inline="always")
+def _phi1(a, tau):
+    """``(1 − e^{−aτ})/a`` (``τ`` when ``a = 0``)."""
+    if a == 0.0:
+        return tau
+    return -math.expm1(-a * tau) / a
+
+
+@njit(cache=True, inline="always")
 def _var(a, sig2, tau):
     """Transition variance over ``tau`` (``a = 0``: Brownian)."""
     if a == 0.0:
@@ -147,155 +172,57 @@ def _var(a, sig2, tau):
 
 
 @njit(cache=True, inline="always")
-def _bridge(x, y, tau1, tau2, a, mu, sig2, zn):
+def _bridge(x, y, tau1, tau2, a, c0, sig2, zn):
     """Price at ``u + tau1`` given ``S_u = x`` and ``S_{u+tau1+tau2} = y`` (exact Gaussian bridge)."""
     rho1 = math.exp(-a * tau1)
     rho2 = math.exp(-a * tau2)
     v1 = _var(a, sig2, tau1)
     v2 = _var(a, sig2, tau2)
-    m1 = rho1 * x + mu * (1.0 - rho1)
+    m1 = rho1 * x + c0 * _phi1(a, tau1)
     vt = rho2 * rho2 * v1 + v2
     if vt <= 0.0:
         return m1
-    my = rho2 * m1 + mu * (1.0 - rho2)
+    my = rho2 * m1 + c0 * _phi1(a, tau2)
     return m1 + rho2 * v1 / vt * (y - my) + math.sqrt(v1 * v2 / vt) * zn
 
 
 # ----------------------------------------------------------------------------- policy tables
-@njit(cache=True, inline="always")
-def _locate(nodes, x, j):
-    """``(j, w)`` with ``x ≈ (1−w)·nodes[j] + w·nodes[j+1]``, clamped to the ends.
-
-    ``j`` on input is a guess (the previous index of the same path): the search walks from it,
-    which is O(1) for the slowly moving ``t`` and ``s`` of a path.
-    """
-    n = nodes.size
-    if n == 1:
-        return 0, 0.0
-    if x <= nodes[0]:
-        return 0, 0.0
-    if x >= nodes[n - 1]:
-        return n - 2, 1.0
-    if j > n - 2:
-        j = n - 2
-    if j < 0:
-        j = 0
-    while x >= nodes[j + 1]:
-        j += 1
-    while x < nodes[j]:
-        j -= 1
-    return j, (x - nodes[j]) / (nodes[j + 1] - nodes[j])
+def kernel_table(ask, bid):
+    """The kernel's table layout ``(n_q, 2, n_t, n_s)`` from ``ask, bid`` of shape (n_t, n_s, n_q):
+    the ``(t, s)`` stencil of one inventory and side is contiguous in memory."""
+    return np.ascontiguousarray(np.stack([ask, bid], axis=0).transpose(3, 0, 1, 2))
 
 
 @njit(cache=True, inline="always")
-def _bilinear(tab, qi, it, wt, js, ws, side):
-    """Weighted corners of ``tab[qi, it:it+2, js:js+2, side]`` with nonzero weight; ``+inf`` if one is."""
-    acc = 0.0
-    for da in range(2):
-        w1 = wt if da == 1 else 1.0 - wt
-        if w1 <= 0.0:
-            continue
-        for db in range(2):
-            w = w1 * (ws if db == 1 else 1.0 - ws)
-            if w <= 0.0:
-                continue
-            v = tab[qi, it + da, js + db, side]
-            if v == np.inf:
-                return np.inf
-            acc += w * v
-    return acc
+def _quote(tt, ts, tab, order, q_min, t, s, q, it, js, wt, ws):
+    """Quotes of a tabulated policy at ``(t, s, q)`` (:mod:`hjbsolve.interpolation`).
 
-
-@njit(cache=True, inline="always")
-def _quote(tt, ts, tab, q_min, t, s, q, it, js):
-    """Quotes of a tabulated policy.
-
-    ``tab`` has shape (n_q, n_t, n_s, 2) (``[..., 0]`` ask, ``[..., 1]`` bid: a path's
-    neighbouring nodes are contiguous in memory). Returns ``(δ⁺, δ⁻, outside, it, js)`` with
-    ``outside`` = ``s`` beyond the table's range and ``it, js`` the located indices.
+    ``tab`` has shape (n_q, 2, n_t, n_s). Returns ``(δ⁺, δ⁻, outside, it, js)`` with ``outside`` =
+    ``s`` beyond the table's range and ``it, js`` the located intervals (the next search's guess).
     """
     n_q = tab.shape[0]
     outside = ts.size > 1 and (s < ts[0] or s > ts[ts.size - 1])
     qi = q - q_min
-    it, wt = _locate(tt, t, it)
-    js, ws = _locate(ts, s, js)
-    if qi <= 0 or qi > n_q - 1:
-        da = np.inf
-    else:
-        da = _bilinear(tab, qi, it, wt, js, ws, 0)
-    if qi >= n_q - 1 or qi < 0:
-        db = np.inf
-    else:
-        db = _bilinear(tab, qi, it, wt, js, ws, 1)
+    i0, mt, it = stencil_nb(tt, t, order, it, wt)
+    j0, ms, js = stencil_nb(ts, s, order, js, ws)
+    if qi < 0 or qi > n_q - 1:
+        return np.inf, np.inf, outside, it, js
+    da = interpolate_nb(tab[qi, 0], i0, mt, wt, j0, ms, ws) if ask_quoted_nb(qi, n_q) else np.inf
+    db = interpolate_nb(tab[qi, 1], i0, mt, wt, j0, ms, ws) if bid_quoted_nb(qi, n_q) else np.inf
     return da, db, outside, it, js
-
-
-@njit(cache=True, parallel=True)
-def _interleave(ask, bid, out):
-    n_t, n_s, n_q = ask.shape
-    for i in prange(n_t):
-        for j in range(n_s):
-            for k in range(n_q):
-                out[k, i, j, 0] = ask[i, j, k]
-                out[k, i, j, 1] = bid[i, j, k]
-
-
-def interleave(ask, bid):
-    """The kernel's table layout (n_q, n_t, n_s, 2) from ``ask, bid`` of shape (n_t, n_s, n_q)."""
-    out = np.empty((ask.shape[2], ask.shape[0], ask.shape[1], 2))
-    _interleave(np.ascontiguousarray(ask), np.ascontiguousarray(bid), out)
-    return out
-
-
-def quote_table_np(tt, ts, ask, bid, q_min, t, s, q):
-    """Numpy twin of :func:`_quote`, vectorised: ``(δ⁺, δ⁻, outside)`` arrays of shape (n,)."""
-    t = np.broadcast_to(np.asarray(t, float), np.shape(s))
-    s = np.asarray(s, float)
-    q = np.asarray(q, np.int64)
-    n_q = ask.shape[2]
-    outside = np.zeros(s.shape, bool) if ts.size == 1 else (s < ts[0]) | (s > ts[-1])
-
-    def locate(nodes, x):
-        if nodes.size == 1:
-            return np.zeros(x.shape, np.int64), np.zeros(x.shape)
-        j = np.clip(np.searchsorted(nodes, x, side="right") - 1, 0, nodes.size - 2)
-        w = (x - nodes[j]) / (nodes[j + 1] - nodes[j])
-        w = np.where(x <= nodes[0], 0.0, np.where(x >= nodes[-1], 1.0, w))
-        return j, w
-
-    it, wt = locate(tt, t)
-    js, ws = locate(ts, s)
-    qc = np.clip(q - q_min, 0, n_q - 1)
-    out = []
-    for tab in (ask, bid):
-        acc = np.zeros(s.shape)
-        inf = np.zeros(s.shape, bool)
-        for da_, w1 in ((0, 1.0 - wt), (1, wt)):
-            for db_, w2 in ((0, 1.0 - ws), (1, ws)):
-                w = w1 * w2
-                v = tab[np.minimum(it + da_, tt.size - 1), np.minimum(js + db_, ts.size - 1), qc]
-                use = w > 0.0
-                inf |= use & (v == np.inf)
-                acc += np.where(use & (v != np.inf), w * np.where(np.isfinite(v), v, 0.0), 0.0)
-        out.append(np.where(inf, np.inf, acc))
-    qi = q - q_min
-    out[0] = np.where((qi <= 0) | (qi > n_q - 1), np.inf, out[0])
-    out[1] = np.where((qi >= n_q - 1) | (qi < 0), np.inf, out[1])
-    return out[0], out[1], outside
 
 
 # ----------------------------------------------------------------------------- the path kernel
 @njit(cache=True, inline="always")
-def _intensity(A, k, z, d):
+def _intensity(side, j, d):
     if d == np.inf:
         return 0.0
-    return A * math.exp(-k * (z + d))
+    return fill_intensity_nb(d, side[j, 0], side[j, 1])
 
 
 @njit(cache=True, parallel=True)
-def simulate_tabulated(keys, paths, n_steps, T, a, mu, sig, s0, q0,
-                       A, k, z, alpha, phi, varpi,
-                       tt, ts, tab, q_min,
+def simulate_tabulated(keys, paths, n_steps, T, a, c0, sig, s0, q0, side, phi, varpi,
+                       tt, ts, tab, order, q_min, max_events,
                        fout, iout, ctrl, n_rec, rec_s, rec_q, rec_x, rec_a, rec_b):
     """Simulate the paths ``paths`` (global indices) with a tabulated policy.
 
@@ -307,16 +234,22 @@ def simulate_tabulated(keys, paths, n_steps, T, a, mu, sig, s0, q0,
         Global path indices (recording uses ``paths[j] < n_rec``).
     n_steps, T : int, float
         Grid ``t_i = T i / n_steps``.
-    a, mu, sig : float
-        Price: ``a = 0`` Brownian, else Ornstein–Uhlenbeck.
+    a, c0, sig : float
+        Price ``dS = (c₀ − a S) dt + σ dW``.
     s0, q0 : float, int
         Initial state (cash 0).
-    A, k, z, alpha, phi, varpi : float
-        Intensity, cost, running penalty rate ``φ = ενσ²`` and terminal ``ϖ = εηz``.
+    side : float array, shape (2, 3)
+        ``(ℓ, k, α)`` of ask and bid (module docstring).
+    phi, varpi : float
+        Running and terminal penalty coefficients.
     tt, ts : float arrays, shapes (n_t,), (n_s,)
-    tab : float array, shape (n_q, n_t, n_s, 2)
-        Ask (``[..., 0]``) and bid quotes (:func:`interleave`).
+    tab : float array, shape (n_q, 2, n_t, n_s)
+        :func:`kernel_table`.
+    order : int
+        Interpolation degree of the table (1 or 3).
     q_min : int
+    max_events : int
+        Fills after which a path is stopped and flagged (``iout[:, I_BUDGET]``).
     fout : float array, shape (n, N_FOUT)       (written)
     iout : int64 array, shape (n, N_IOUT)       (written)
     ctrl : float array, shape (n, N_CONTROLS)   (written)
@@ -327,12 +260,16 @@ def simulate_tabulated(keys, paths, n_steps, T, a, mu, sig, s0, q0,
     sig2 = sig * sig
     dt = T / n_steps
     rho_dt = math.exp(-a * dt)
-    c_dt = mu * (1.0 - rho_dt)
+    c_dt = c0 * _phi1(a, dt)
     std_dt = math.sqrt(_var(a, sig2, dt))
+    alpha_a = side[0, 2]
+    alpha_b = side[1, 2]
     dcy_grid = np.empty(n_steps)          # e^{−a(T−t_i)}
     for i in range(n_steps):
         dcy_grid[i] = math.exp(-a * (T - T * i / n_steps))
     for j in prange(n):
+        wt = np.empty(4)
+        ws = np.empty(4)
         p = paths[j]
         k0 = keys[j, 0]
         k1 = keys[j, 1]
@@ -364,6 +301,7 @@ def simulate_tabulated(keys, paths, n_steps, T, a, mu, sig, s0, q0,
         n_ask = 0
         n_bid = 0
         n_out = 0
+        stopped = 0
         smin = s0
         smax = s0
         rec = p < n_rec
@@ -384,7 +322,7 @@ def simulate_tabulated(keys, paths, n_steps, T, a, mu, sig, s0, q0,
             dcy0 = dcy_grid[i]
             u = t0
             Su = S
-            da, db, outside, it, js = _quote(tt, ts, tab, q_min, u, Su, q, it, js)
+            da, db, outside, it, js = _quote(tt, ts, tab, order, q_min, u, Su, q, it, js, wt, ws)
             if outside:
                 n_out += 1
             if rec and i == 0:
@@ -394,8 +332,8 @@ def simulate_tabulated(keys, paths, n_steps, T, a, mu, sig, s0, q0,
                 rec_a[p, 0] = da
                 rec_b[p, 0] = db
             while True:
-                la = _intensity(A, k, z, da)
-                lb = _intensity(A, k, z, db)
+                la = _intensity(side, 0, da)
+                lb = _intensity(side, 1, db)
                 ta = (Ea - Ia) / la if la > 0.0 else np.inf
                 tb = (Eb - Ib) / lb if lb > 0.0 else np.inf
                 tau = u + min(ta, tb)
@@ -405,26 +343,25 @@ def simulate_tabulated(keys, paths, n_steps, T, a, mu, sig, s0, q0,
                 # interval [u, end] at constant q and quotes
                 pen += q * q * d
                 if la > 0.0:
-                    g_ctl -= la * (da - alpha) * d
+                    g_ctl -= la * (da - alpha_a) * d
                     na_ctl -= la * d
                 if lb > 0.0:
-                    g_ctl -= lb * (db - alpha) * d
+                    g_ctl -= lb * (db - alpha_b) * d
                     nb_ctl -= lb * d
                 if fire:
-                    Send = _bridge(Su, S1, d, t1 - end, a, mu, sig2, _normal(k3, c3))
+                    Send = _bridge(Su, S1, d, t1 - end, a, c0, sig2, _normal(k3, c3))
                     c3 += 1
                 else:
                     Send = S1
                 if u == t0 and not fire:
                     rho = rho_dt
                     dcy = dcy0
-                elif a == 0.0:
-                    rho = 1.0
-                    dcy = 1.0
+                    mean = rho_dt * Su + c_dt
                 else:
                     rho = math.exp(-a * d)
                     dcy = math.exp(-a * (T - u))
-                dev = Send - (rho * Su + mu * (1.0 - rho))
+                    mean = rho * Su + c0 * _phi1(a, d)
+                dev = Send - mean
                 s_ctl += q * dev
                 sd_ctl += q * dcy * dev
                 w_ctl += dev
@@ -445,10 +382,10 @@ def simulate_tabulated(keys, paths, n_steps, T, a, mu, sig, s0, q0,
                     Ea = _exponential(k1, c1)
                     c1 += 1
                     Ib += lb * d
-                    x += Su + da - alpha
+                    x += Su + da - alpha_a
                     q -= 1
                     n_ask += 1
-                    g_ctl += da - alpha
+                    g_ctl += da - alpha_a
                     na_ctl += 1.0
                     if q < qlo:
                         qlo = q
@@ -457,16 +394,21 @@ def simulate_tabulated(keys, paths, n_steps, T, a, mu, sig, s0, q0,
                     Eb = _exponential(k2, c2)
                     c2 += 1
                     Ia += la * d
-                    x -= Su - db + alpha
+                    x -= Su - db + alpha_b
                     q += 1
                     n_bid += 1
-                    g_ctl += db - alpha
+                    g_ctl += db - alpha_b
                     nb_ctl += 1.0
                     if q > qhi:
                         qhi = q
-                da, db, outside, it, js = _quote(tt, ts, tab, q_min, u, Su, q, it, js)
+                if n_ask + n_bid >= max_events:
+                    stopped = 1
+                    break
+                da, db, outside, it, js = _quote(tt, ts, tab, order, q_min, u, Su, q, it, js, wt, ws)
                 if outside:
                     n_out += 1
+            if stopped:
+                break
             S = S1
             if S < smin:
                 smin = S
@@ -476,7 +418,7 @@ def simulate_tabulated(keys, paths, n_steps, T, a, mu, sig, s0, q0,
                 rec_s[p, i + 1] = S
                 rec_q[p, i + 1] = q
                 rec_x[p, i + 1] = x
-                da, db, outside, it, js = _quote(tt, ts, tab, q_min, t1, S, q, it, js)
+                da, db, outside, it, js = _quote(tt, ts, tab, order, q_min, t1, S, q, it, js, wt, ws)
                 rec_a[p, i + 1] = da
                 rec_b[p, i + 1] = db
         pnl = x + q * S
@@ -493,6 +435,7 @@ def simulate_tabulated(keys, paths, n_steps, T, a, mu, sig, s0, q0,
         iout[j, I_NBID] = n_bid
         iout[j, I_QT] = q
         iout[j, I_OUT] = n_out
+        iout[j, I_BUDGET] = stopped
         ctrl[j, 0] = g_ctl
         ctrl[j, 1] = s_ctl
         ctrl[j, 2] = na_ctl
@@ -504,6 +447,11 @@ def simulate_tabulated(keys, paths, n_steps, T, a, mu, sig, s0, q0,
 
 
 # ----------------------------------------------------------------------------- numpy twin
+def _phi1_np(a, tau):
+    tau = np.asarray(tau, float)
+    return tau if a == 0.0 else -np.expm1(-a * tau) / a
+
+
 def _var_np(a, sig2, tau):
     tau = np.asarray(tau, float)
     if a == 0.0:
@@ -511,36 +459,38 @@ def _var_np(a, sig2, tau):
     return sig2 * (-np.expm1(-2.0 * a * tau)) / (2.0 * a)
 
 
-def _bridge_np(x, y, tau1, tau2, a, mu, sig2, zn):
+def _bridge_np(x, y, tau1, tau2, a, c0, sig2, zn):
     rho1 = np.exp(-a * tau1)
     rho2 = np.exp(-a * tau2)
     v1 = _var_np(a, sig2, tau1)
     v2 = _var_np(a, sig2, tau2)
-    m1 = rho1 * x + mu * (1.0 - rho1)
+    m1 = rho1 * x + c0 * _phi1_np(a, tau1)
     vt = rho2 * rho2 * v1 + v2
-    my = rho2 * m1 + mu * (1.0 - rho2)
+    my = rho2 * m1 + c0 * _phi1_np(a, tau2)
     safe = np.where(vt > 0.0, vt, 1.0)
     return np.where(vt > 0.0, m1 + rho2 * v1 / safe * (y - my) + np.sqrt(v1 * v2 / safe) * zn, m1)
 
 
-def _intensity_np(A, k, z, d):
+def _intensity_np(side, j, d):
+    d = np.asarray(d, float)
     with np.errstate(over="ignore"):
-        return np.where(d == np.inf, 0.0, A * np.exp(-k * (z + np.where(d == np.inf, 0.0, d))))
+        return np.where(d == np.inf, 0.0, fill_intensity(np.where(d == np.inf, 0.0, d), side[j, 0], side[j, 1]))
 
 
-def simulate_numpy(quote_fn, keys, paths, n_steps, T, a, mu, sig, s0, q0, A, k, z, alpha, phi, varpi,
+def simulate_numpy(quote_fn, keys, paths, n_steps, T, a, c0, sig, s0, q0, side, phi, varpi, max_events,
                    n_rec, step_callback=None):
     """Numpy twin of :func:`simulate_tabulated`: vectorised over paths, a Python loop over steps.
 
     Within a step, paths with a fill are processed in *rounds* (one fill per path per round,
     then the quotes of those paths are re-set), until no path has a fill left in the step:
-    the same exact event times and the same random numbers as the compiled kernel.
+    the same exact event times and the same random numbers as the compiled kernel. A path that
+    reaches ``max_events`` fills is stopped and flagged, as in the kernel.
 
     Parameters
     ----------
     quote_fn : callable
-        ``quote_fn(t, q, s) -> (δ⁺, δ⁻, outside)`` for ``t`` float, ``q`` int64 array (m,),
-        ``s`` float array (m,): validated arrays of shape (m,).
+        ``quote_fn(t, q, s) -> (δ⁺, δ⁻, outside)`` for ``t`` float or array (m,), ``q`` int64
+        array (m,), ``s`` float array (m,): validated arrays of shape (m,).
     step_callback : callable, optional
         Called with no argument after each step (progress bar).
 
@@ -553,8 +503,9 @@ def simulate_numpy(quote_fn, keys, paths, n_steps, T, a, mu, sig, s0, q0, A, k, 
     sig2 = sig * sig
     dt = T / n_steps
     rho_dt = math.exp(-a * dt)
-    c_dt = mu * (1.0 - rho_dt)
+    c_dt = c0 * float(_phi1_np(a, dt))
     std_dt = math.sqrt(float(_var_np(a, sig2, dt)))
+    alpha_a, alpha_b = side[0, 2], side[1, 2]
     k0, k1, k2, k3 = (keys[:, j] for j in range(N_STREAMS))
     c1 = np.ones(n, np.int64)
     c2 = np.ones(n, np.int64)
@@ -573,6 +524,7 @@ def simulate_numpy(quote_fn, keys, paths, n_steps, T, a, mu, sig, s0, q0, A, k, 
     n_ask = np.zeros(n, np.int64)
     n_bid = np.zeros(n, np.int64)
     n_out = np.zeros(n, np.int64)
+    stopped = np.zeros(n, bool)
     smin = S.copy()
     smax = S.copy()
     recm = paths < n_rec
@@ -581,18 +533,22 @@ def simulate_numpy(quote_fn, keys, paths, n_steps, T, a, mu, sig, s0, q0, A, k, 
     for i in range(n_steps):
         t0 = T * i / n_steps
         t1 = T * (i + 1) / n_steps if i + 1 < n_steps else T
-        S1 = rho_dt * S + c_dt + std_dt * _normal_np(k0, np.full(n, i))
+        live = ~stopped
+        S1 = np.where(live, rho_dt * S + c_dt + std_dt * _normal_np(k0, np.full(n, i)), S)
         u = np.full(n, t0)
         Su = S.copy()
-        da, db, out = quote_fn(t0, q, Su)
-        n_out += out
+        act = np.flatnonzero(live)
+        u = u[act]
+        Su = Su[act]
+        da, db, out = quote_fn(t0, q[act], Su)
+        n_out[act] += out
         if i == 0 and ridx.size:
-            for r, v in zip(rec, (S, q, x, da, db)):
+            for r, v in zip(rec, (S, q, x, *quote_fn(t0, q, S)[:2])):
                 r[:, 0] = v[ridx]
-        act = np.arange(n)
+        first = True
         while act.size:
-            la = _intensity_np(A, k, z, da)
-            lb = _intensity_np(A, k, z, db)
+            la = _intensity_np(side, 0, da)
+            lb = _intensity_np(side, 1, db)
             with np.errstate(divide="ignore"):
                 ta = np.where(la > 0.0, (Ea[act] - Ia[act]) / np.where(la > 0.0, la, 1.0), np.inf)
                 tb = np.where(lb > 0.0, (Eb[act] - Ib[act]) / np.where(lb > 0.0, lb, 1.0), np.inf)
@@ -602,8 +558,8 @@ def simulate_numpy(quote_fn, keys, paths, n_steps, T, a, mu, sig, s0, q0, A, k, 
             d = end - u
             qa = q[act]
             pen[act] += qa * qa * d
-            ga = np.where(la > 0.0, la * (np.where(la > 0.0, da, 0.0) - alpha) * d, 0.0)
-            gb = np.where(lb > 0.0, lb * (np.where(lb > 0.0, db, 0.0) - alpha) * d, 0.0)
+            ga = np.where(la > 0.0, la * (np.where(la > 0.0, da, 0.0) - alpha_a) * d, 0.0)
+            gb = np.where(lb > 0.0, lb * (np.where(lb > 0.0, db, 0.0) - alpha_b) * d, 0.0)
             ctl[act, 0] -= ga
             ctl[act, 0] -= gb
             ctl[act, 2] -= np.where(la > 0.0, la * d, 0.0)
@@ -612,12 +568,20 @@ def simulate_numpy(quote_fn, keys, paths, n_steps, T, a, mu, sig, s0, q0, A, k, 
             f = np.flatnonzero(fire)
             if f.size:
                 fa = act[f]
-                Send[f] = _bridge_np(Su[f], S1[fa], d[f], t1 - end[f], a, mu, sig2, _normal_np(k3[fa], c3[fa]))
+                Send[f] = _bridge_np(Su[f], S1[fa], d[f], t1 - end[f], a, c0, sig2, _normal_np(k3[fa], c3[fa]))
                 c3[fa] += 1
-            rho = np.exp(-a * d)
-            dev = Send - (rho * Su + mu * (1.0 - rho))
+            if first:      # the whole step from t0 without a fill: the kernel's precomputed constants
+                plain = ~fire
+                rho = np.where(plain, rho_dt, np.exp(-a * d))
+                mean = np.where(plain, rho_dt * Su + c_dt, rho * Su + c0 * _phi1_np(a, d))
+                dcy = np.where(plain, math.exp(-a * (T - t0)), np.exp(-a * (T - u)))
+            else:
+                rho = np.exp(-a * d)
+                mean = rho * Su + c0 * _phi1_np(a, d)
+                dcy = np.exp(-a * (T - u))
+            first = False
+            dev = Send - mean
             ctl[act, 1] += qa * dev
-            dcy = np.exp(-a * (T - u))
             ctl[act, 4] += qa * dcy * dev
             ctl[act, 5] += dev
             ctl[act, 6] += dcy * dev
@@ -642,28 +606,32 @@ def simulate_numpy(quote_fn, keys, paths, n_steps, T, a, mu, sig, s0, q0, A, k, 
             Ea[pa] = _exponential_np(k1[pa], c1[pa])
             c1[pa] += 1
             Ib[pa] += lb[A_] * d[A_]
-            x[pa] += Send[A_] + da[A_] - alpha
+            x[pa] += Send[A_] + da[A_] - alpha_a
             q[pa] -= 1
             n_ask[pa] += 1
-            ctl[pa, 0] += da[A_] - alpha
+            ctl[pa, 0] += da[A_] - alpha_a
             ctl[pa, 2] += 1.0
             qlo[pa] = np.minimum(qlo[pa], q[pa])
             Ib[pb] = 0.0
             Eb[pb] = _exponential_np(k2[pb], c2[pb])
             c2[pb] += 1
             Ia[pb] += la[B_] * d[B_]
-            x[pb] -= Send[B_] - db[B_] + alpha
+            x[pb] -= Send[B_] - db[B_] + alpha_b
             q[pb] += 1
             n_bid[pb] += 1
-            ctl[pb, 0] += db[B_] - alpha
+            ctl[pb, 0] += db[B_] - alpha_b
             ctl[pb, 3] += 1.0
             qhi[pb] = np.maximum(qhi[pb], q[pb])
-            act = fa
-            u = uf
-            Su = sf
-            da, db, out = quote_fn(uf, q[fa], sf)
-            n_out[fa] += out
-        S = S1
+            over = (n_ask[fa] + n_bid[fa]) >= max_events
+            stopped[fa[over]] = True
+            cont = ~over
+            act = fa[cont]
+            u = uf[cont]
+            Su = sf[cont]
+            if act.size:
+                da, db, out = quote_fn(u, q[act], Su)
+                n_out[act] += out
+        S = np.where(stopped, S, S1)
         smin = np.minimum(smin, S)
         smax = np.maximum(smax, S)
         if ridx.size:
@@ -673,6 +641,8 @@ def simulate_numpy(quote_fn, keys, paths, n_steps, T, a, mu, sig, s0, q0, A, k, 
                 r[:, i + 1] = v
         if step_callback is not None:
             step_callback()
+        if stopped.all():
+            break
     fout = np.empty((n, N_FOUT))
     iout = np.empty((n, N_IOUT), np.int64)
     pnl = x + q * S
@@ -689,4 +659,16 @@ def simulate_numpy(quote_fn, keys, paths, n_steps, T, a, mu, sig, s0, q0, A, k, 
     iout[:, I_NBID] = n_bid
     iout[:, I_QT] = q
     iout[:, I_OUT] = n_out
+    iout[:, I_BUDGET] = stopped
     return fout, iout, ctl, rec
+
+
+def table_quotes_np(tab, t, q, s):
+    """``(δ⁺, δ⁻, outside)`` of a :class:`~hjbsolve.policies.TabulatedPolicy` at arrays ``t, q, s``
+    (the numpy twin of :func:`_quote`)."""
+    s = np.asarray(s, float)
+    outside = np.zeros(s.shape, bool) if tab.s.size == 1 else (s < tab.s[0]) | (s > tab.s[-1])
+    ask, bid = tab._quotes_checked(np.broadcast_to(np.asarray(t, float), s.shape), np.asarray(q, np.int64),
+                                   np.clip(s, tab.s[0], tab.s[-1]))
+    return ask, bid, outside
+

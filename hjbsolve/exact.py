@@ -1,24 +1,24 @@
-"""The Brownian case solved exactly: the linearised h-system propagated by matrix exponentials.
+"""``method="expm"``: the price-independent problem solved exactly by matrix exponentials.
 
-The equations (paper eqs. 11 and 25 with ``Δ = 0``)
-----------------------------------------------------
-For a martingale mid-price ``dS = σ dW`` the ansatz ``u = x + v_q(t, s)`` with
-``v_q(t, s) = q s + h_q(t)`` removes ``s``: the jump terms only see ``p⁺ = h_q − h_{q−1}`` and
-``p⁻ = h_q − h_{q+1}`` (:mod:`hjbsolve.hamiltonian` with ``Δ = 0``) and the HJB system becomes
-the ``2Q + 1`` ordinary differential equations ::
+The equations (paper eqs. 11 and 25)
+------------------------------------
+For a Brownian mid-price ``dS = b dt + σ dW`` the ansatz ``v_q(t, s) = q s + h_q(t)`` removes
+``s``: the jump terms only see ``p⁺ = h_q − h_{q−1}`` and ``p⁻ = h_q − h_{q+1}``
+(:mod:`hjbsolve.hamiltonian`) and the HJB system becomes ``2Q + 1`` ordinary differential
+equations in backward time ``τ = T − t`` ::
 
-    h_q' + C [ e^{k(h_{q−1} − h_q)} 1{q > −Q} + e^{k(h_{q+1} − h_q)} 1{q < Q} ] = φ q²,
-    h_q(T) = −ϖ q²,            C = A e^{−k(z+α)} / (e k),
+    ∂_τ h_q = o⁺ λ⁺_q 1{q > −Q} + o⁻ λ⁻_q 1{q < Q} + q b − φ q²,      h_q(T) = −ϖ q²,
+    λ⁺_q = exp(ℓ⁺ − k(o⁺ + α + p⁺_q)),   λ⁻_q = exp(ℓ⁻ − k(o⁻ + α + p⁻_q)),   o± = 1/k,
 
-with ``φ = ε ν σ²`` (:attr:`Model.running_penalty`) and ``ϖ = ε η z``
-(:attr:`Model.terminal_penalty`). The substitution ``ω_q = e^{k h_q}`` makes it linear::
+with the side coefficients of :class:`hjbsolve.coefficients.MarketCoefficients`. When both
+sides share the decay ``k`` (``A⁺ ≠ A⁻`` is fine), the substitution ``ω_q = e^{k h_q}`` makes it
+linear::
 
-    ω' = M ω,    M = diag(k φ q²) − k C J,
+    ∂_τ ω = M ω,    M = diag(k (q b − φ q²)) + c⁺ J₋ + c⁻ J₊,    c± = exp(ℓ± − k(o± + α)),
 
-where ``J`` is the adjacency matrix of the inventory path ``−Q … Q`` (ones on the first sub-
-and super-diagonals, nothing across the limits). Hence ``ω(t) = expm(−(T − t) M) ω(T)`` with
-``ω_q(T) = e^{−k ϖ q²}``; ``−M`` has non-negative off-diagonals, so ``ω`` stays positive. This
-is Cartea–Jaimungal–Penalva (2015) eq. (10.11) in their parametrisation, ``kC = λ/e``.
+where ``J₋`` (``J₊``) has ones on the sub- (super-) diagonal, nothing across the limits. Hence
+``ω(t) = expm((T − t) M) ω(T)``; ``M`` has non-negative off-diagonals, so ``ω`` stays positive.
+This is Cartea–Jaimungal–Penalva (2015) eq. (10.11) in their parametrisation.
 
 The numerics
 ------------
@@ -27,12 +27,11 @@ The numerics
 overflows or loses every digit near the limits. We therefore work in the log domain and march
 backwards over short slices. Over a slice of length ``τ``, with ``D = diag(ω_old)``, ::
 
-    ω_new / ω_old = D⁻¹ expm(−τ M) D 1 = expm(τ G) 1,    G = −D⁻¹ M D,
+    ω_new / ω_old = D⁻¹ expm(τ M) D 1 = expm(τ G) 1,    G = D⁻¹ M D,
 
-and ``G`` has bounded entries: its off-diagonals are the optimal fill intensities
-``λ⁺_q = k C e^{k(h_{q−1}−h_q)}`` (row ``q``, column ``q−1``) and ``λ⁻_q`` (column ``q+1``),
-computed by :func:`hjbsolve.hamiltonian.optimal_intensity`, and its diagonal is ``−k φ q²``.
-With ``c = k φ Q²`` the shifted matrix ``B = G + c I`` is entrywise non-negative, so ::
+and ``G`` has bounded entries: its off-diagonals are the optimal fill intensities ``λ⁺_q`` (row
+``q``, column ``q−1``) and ``λ⁻_q`` (column ``q+1``), and its diagonal is ``k(q b − φ q²)``. With
+``c = max_q k(φ q² − q b)`` the shifted matrix ``B = G + c I`` is entrywise non-negative, so ::
 
     expm(τ G) 1 = e^{−cτ} Σ_n (τB)^n 1 / n!
 
@@ -40,39 +39,43 @@ is a sum of non-negative vectors: every entry is obtained without cancellation, 
 accuracy of a few ulps (the truncation is bounded rigorously, see :func:`_expm_ones`). Then
 ``h_new = h_old + (log Σ − cτ) / k``. Slices are sized so that ``τ ‖B‖∞ ≤ slice_norm``
 (default 4: about 26 terms per slice); the result is exact for any slicing, and halving the
-slices changes it only by rounding (``tests/test_exact.py``). The same step agrees with
-``scipy.sparse.linalg.expm_multiply`` to ~1e-13 but is about three times faster here.
+slices changes it only by rounding (``tests/test_exact.py``).
+
+The values are exact at the stored times; between them a :class:`~hjbsolve.solution.Solution`
+interpolates (cubic in ``t``). :func:`solve_expm` stores the nodes of a time grid graded towards
+``T`` and refines it until the interpolation error estimate meets the tolerance.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
+from tqdm.auto import tqdm
 
-from ._validation import check_int, check_real
-from .hamiltonian import ask_marginal, bid_marginal, optimal_intensity, optimal_quote
-from .model import Brownian, Model
-from .policies import TabulatedPolicy
+from ._validation import check_real
+from .coefficients import MarketCoefficients
+from .grid import StateGrid, graded_time_grid, halve_steps
+from .model import Model
+from .solution import Solution
 
-__all__ = ["exact_brownian", "ExactBrownian"]
+__all__ = ["solve_expm", "exact_brownian", "expm_values"]
 
 _EPS = float(np.finfo(float).eps)
 #: Safety net against parameters whose fill rates make the number of slices explode.
 _MAX_SLICES = 2_000_000
-#: Largest ``k |h_q − h_{q±1}|`` whose exponential (a fill rate) is safely finite.
-_MAX_LOG_RATE = 690.0
 
 
-def _fill_rates(h: np.ndarray, model: Model) -> tuple[np.ndarray, np.ndarray]:
+def _fill_rates(h: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Optimal fill intensities on the inventory path (the off-diagonals of ``G``).
 
     Parameters
     ----------
     h : ndarray, shape (n_q,)
         ``h_q`` for ``q = −Q … Q``.
+    c : ndarray, shape (2, 4)
+        Side coefficients ``(ℓ, k, α, o)`` of ask and bid.
 
     Returns
     -------
@@ -81,9 +84,10 @@ def _fill_rates(h: np.ndarray, model: Model) -> tuple[np.ndarray, np.ndarray]:
     bid : ndarray, shape (n_q − 1,)
         ``λ⁻_q`` for ``q = −Q … Q−1`` (a bid fill, ``q → q+1``).
     """
-    A, k, z, alpha = model.A, model.k, model.z, model.alpha
-    ask = optimal_intensity(ask_marginal(h[1:], h[:-1], 0.0), A, k, z, alpha)
-    bid = optimal_intensity(bid_marginal(h[:-1], h[1:], 0.0), A, k, z, alpha)
+    from .hamiltonian import ask_marginal, bid_marginal, optimal_intensity
+
+    ask = optimal_intensity(ask_marginal(h[1:], h[:-1], 0.0), *c[0])
+    bid = optimal_intensity(bid_marginal(h[:-1], h[1:], 0.0), *c[1])
     return ask, bid
 
 
@@ -122,223 +126,152 @@ def _expm_ones(ask: np.ndarray, bid: np.ndarray, bdiag: np.ndarray, tau: float) 
             raise RuntimeError("series for expm(τB)·1 did not converge")
 
 
-@dataclass(frozen=True, eq=False)
-class ExactBrownian:
-    """The exact solution ``v_q(t, s) = q s + h_q(t)`` of the Brownian problem on stored times.
-
-    Built by :func:`exact_brownian`. Arrays are read-only.
-
-    Attributes
-    ----------
-    model : Model
-        The problem solved (Brownian mid-price).
-    q_max : int
-        Inventory limit ``Q``: ``q ∈ {−Q, …, Q}``.
-    t : ndarray, shape (n_t,)
-        Increasing times in ``[0, T]`` at which ``h`` is stored.
-    h : ndarray, shape (n_t, 2 Q + 1)
-        ``h[i, q + Q] = h_q(t[i])`` (same units as the price).
-    info : dict
-        Diagnostics: ``slices``, ``wall_time`` (s), ``slice_norm``, ``max_terms``,
-        ``mean_terms``, ``method``.
-    """
-
-    model: Model
-    q_max: int
-    t: np.ndarray
-    h: np.ndarray
-    info: dict = field(default_factory=dict)
-
-    @property
-    def q(self) -> np.ndarray:
-        """Inventories ``−Q … Q``, shape ``(2 Q + 1,)``."""
-        return np.arange(-self.q_max, self.q_max + 1)
-
-    # ------------------------------------------------------------------ lookups
-    def _time_index(self, t) -> np.ndarray:
-        """Index into :attr:`t` of each requested time; ``ValueError`` if one is not stored."""
-        t = np.asarray(t, dtype=float)
-        if not np.all(np.isfinite(t)):
-            raise ValueError(f"t must be finite, got {t!r}")
-        j = np.clip(np.searchsorted(self.t, t), 0, self.t.size - 1)
-        jm = np.clip(j - 1, 0, self.t.size - 1)
-        j = np.where(np.abs(self.t[jm] - t) < np.abs(self.t[j] - t), jm, j)
-        tol = 1e-12 * max(self.model.T, 1.0)
-        bad = ~np.isclose(self.t[j], t, rtol=1e-12, atol=tol)
-        if np.any(bad):
-            raise ValueError(
-                f"t must be one of the stored times ex.t (no interpolation); "
-                f"got {np.asarray(t)[bad].ravel()[:5]!r}. Pass them to exact_brownian(model, t=...)")
-        return j
-
-    def _inventory_index(self, q) -> np.ndarray:
-        q = np.asarray(q)
-        qf = q.astype(float)
-        if not np.all(np.isfinite(qf)) or np.any(qf != np.round(qf)):
-            raise ValueError(f"q must be integer inventories, got {q!r}")
-        if np.any(np.abs(qf) > self.q_max):
-            raise ValueError(f"q must lie in [-{self.q_max}, {self.q_max}], "
-                             f"got values up to |q| = {np.max(np.abs(qf)):g}")
-        return qf.astype(np.int64) + self.q_max
-
-    def _broadcast(self, t, q, s):
-        t, q, s = np.broadcast_arrays(np.asarray(t, dtype=float), np.asarray(q), np.asarray(s, dtype=float))
-        if not np.all(np.isfinite(s)):
-            raise ValueError(f"s must be finite, got {s!r}")
-        return t, q, s, self._time_index(t), self._inventory_index(q)
-
-    # ------------------------------------------------------------------ public evaluation
-    def value(self, t, q, s):
-        """``v_q(t, s) = q s + h_q(t)``; broadcasts over ``t, q, s``.
-
-        ``t`` must be stored times (:attr:`t`, compared with ``np.isclose``); ``q`` integers in
-        ``[−Q, Q]``. The full value function is ``u = x + v``.
-        """
-        t, q, s, it, iq = self._broadcast(t, q, s)
-        out = q * s + self.h[it, iq]
-        return out[()]
-
-    def quotes(self, t, q, s):
-        """Optimal half-spreads ``(δ⁺, δ⁻)``; broadcasts over ``t, q, s``.
-
-        ``δ⁺ = 1/k + α + h_q − h_{q−1}`` and ``δ⁻ = 1/k + α + h_q − h_{q+1}`` (paper eqs. 3, 26),
-        evaluated through :mod:`hjbsolve.hamiltonian` with ``Δ = model.delta(t, s) = 0``.
-        The side that would leave ``[−Q, Q]`` is not quoted: ``δ⁺ = +inf`` at ``q = −Q``,
-        ``δ⁻ = +inf`` at ``q = Q``.
-        """
-        t, q, s, it, iq = self._broadcast(t, q, s)
-        m, n_q = self.model, self.h.shape[1]
-        delta = m.delta(t, s)
-        hq = self.h[it, iq]
-        ask = optimal_quote(ask_marginal(hq, self.h[it, np.maximum(iq - 1, 0)], delta), m.k, m.alpha)
-        bid = optimal_quote(bid_marginal(hq, self.h[it, np.minimum(iq + 1, n_q - 1)], delta), m.k, m.alpha)
-        ask = np.where(iq == 0, np.inf, ask)
-        bid = np.where(iq == n_q - 1, np.inf, bid)
-        return ask[()], bid[()]
-
-    def tabulate(self, model=None, n_t=None) -> TabulatedPolicy:
-        """The optimal quotes as a :class:`~hjbsolve.policies.TabulatedPolicy` on the stored times.
-
-        ``model`` and ``n_t`` are accepted for the policy interface; the table uses :attr:`t`
-        (the quotes do not depend on ``s``). Between stored times the policy interpolates
-        linearly, so store enough times for the use at hand.
-        """
-        if model is not None and model != self.model:
-            raise ValueError("model differs from the model this exact solution was computed for")
-        tt = self.t[:, None]
-        ask, bid = self.quotes(tt, self.q[None, :], 0.0)
-        return TabulatedPolicy(self.t, np.array([0.0]), -self.q_max, self.q_max,
-                               ask[:, None, :], bid[:, None, :], name="exact_brownian")
+def check_applicable(model: Model) -> None:
+    """``ValueError`` unless the exponential substitution linearises the model's HJB system."""
+    if model.price.depends_on_price:
+        raise ValueError(
+            f"method='expm' needs a price-independent problem (a Brownian mid-price, any drift); "
+            f"{type(model.price).__name__} makes the value depend on s (the substitution ω = e^(k h) "
+            f"does not linearise the price part): use method='fd'")
+    if model.k_plus != model.k_minus:
+        raise ValueError(
+            f"method='expm' needs the same intensity decay on both sides (the substitution ω = e^(k h) "
+            f"linearises both jump terms only then), got k=(k_plus={model.k_plus}, k_minus={model.k_minus}); "
+            f"use method='fd'")
 
 
-def _check_times(t, T: float) -> np.ndarray:
-    if t is None:
-        return np.linspace(0.0, T, 101)
-    try:
-        arr = np.array(t, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError(f"t must be a 1-d array of times in [0, T], got {t!r}") from None
-    arr = np.atleast_1d(arr)
-    if arr.ndim != 1 or arr.size < 1:
-        raise ValueError(f"t must be a non-empty 1-d array of times, got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"t must be finite, got {arr!r}")
-    if np.any(np.diff(arr) <= 0):
-        raise ValueError("t must be strictly increasing")
-    if arr[0] < 0.0 or arr[-1] > T * (1.0 + 1e-12):
-        raise ValueError(f"t must lie in [0, T] = [0, {T}], got [{arr[0]}, {arr[-1]}]")
-    arr[-1] = min(arr[-1], T)
-    return arr
-
-
-def exact_brownian(model: Model, q_max: int = 600, t=None, *, slice_norm: float = 4.0) -> ExactBrownian:
-    """Solve the Brownian market-making problem exactly (matrix exponential, log domain).
-
-    Parameters
-    ----------
-    model : Model
-        Problem with a :class:`~hjbsolve.model.Brownian` mid-price (any ``ε``, ``η``, ``ν``, ``α``).
-    q_max : int
-        Inventory limit ``Q >= 1``: the market maker stops quoting the side that would leave
-        ``[−Q, Q]``. Use a ``Q`` large enough for the limit not to matter where you look.
-    t : array_like, optional
-        Strictly increasing times in ``[0, T]`` at which ``h`` is stored; default 101 uniform
-        times on ``[0, T]``. Only these times can be queried.
-    slice_norm : float
-        Target ``τ ‖B‖∞`` per slice (module docstring), in ``(0, 100]``. Changes the cost,
-        not the answer (beyond rounding).
+def expm_values(coef: MarketCoefficients, grid: StateGrid, drift: float, T: float, times: np.ndarray,
+                slice_norm: float = 4.0, bar=None) -> tuple[np.ndarray, dict]:
+    """``h(t)`` at the increasing ``times`` (ending at ``T``), exactly, in the log domain.
 
     Returns
     -------
-    ExactBrownian
-        ``h`` of shape ``(len(t), 2 Q + 1)``, ``value``/``quotes`` evaluators and ``info``.
-
-    Raises
-    ------
-    ValueError
-        If ``model.price`` is not Brownian, a parameter is out of range, or the terminal
-        penalty is so steep that fill rates at ``T`` overflow (``k ϖ (2Q − 1) > 690``).
+    h : ndarray, shape (len(times), n_cells)
+    info : dict
+        ``slices``, ``max_terms``, ``mean_terms``.
     """
-    if not isinstance(model, Model):
-        raise ValueError(f"model must be a hjbsolve Model, got {type(model).__name__}")
-    if not isinstance(model.price, Brownian):
-        raise ValueError(
-            f"model.price must be Brownian for the exact solution, got {type(model.price).__name__}; "
-            "the exact matrix-exponential solution needs Δ = 0 (a martingale mid-price)")
-    q_max = check_int("q_max", q_max, ge=1)
-    slice_norm = check_real("slice_norm", slice_norm, gt=0.0, le=100.0)
-    T, k = model.T, model.k
-    times = _check_times(t, T)
-
-    q = np.arange(-q_max, q_max + 1, dtype=float)
-    wpen = model.terminal_penalty
-    if k * wpen * (2 * q_max - 1) > _MAX_LOG_RATE:
-        raise ValueError(
-            f"terminal_penalty too steep for q_max: k*terminal_penalty*(2*q_max-1) = "
-            f"{k * wpen * (2 * q_max - 1):.4g} > {_MAX_LOG_RATE} log-units, so the fill rates at T "
-            f"overflow; reduce q_max (got {q_max}) or the terminal penalty (eps*eta*z = {wpen!r})")
-    dpen = k * model.running_penalty * q**2        # −diag(G), >= 0
-    c = float(dpen.max())
-    bdiag = c - dpen                                # diag(B) = diag(G) + c >= 0
-
-    start = time.perf_counter()
-    h = -wpen * q**2
+    c = coef.packed()[0, 0]                         # (2, 4): one state, one axis
+    k = float(c[0, 1])
+    q = grid.q_cells(0).astype(float)
+    dpen = k * (coef.running[0] - q * drift)        # −diag(G)
+    shift = float(dpen.max())
+    bdiag = shift - dpen                            # diag(B) = diag(G) + shift >= 0
+    h = coef.terminal[0].copy()
     out = np.empty((times.size, q.size))
-    n_slices, max_terms, tot_terms = 0, 0, 0
+    n_slices = max_terms = tot_terms = 0
     now = T
     with np.errstate(under="ignore", over="ignore"):
         for i in range(times.size - 1, -1, -1):
             remaining = now - times[i]
             while remaining > 0.0:
-                ask, bid = _fill_rates(h, model)
+                ask, bid = _fill_rates(h, c)
                 if not (np.all(np.isfinite(ask)) and np.all(np.isfinite(bid))):
-                    raise ValueError(  # pragma: no cover - excluded by the terminal check
-                        "fill rates overflowed: the inventory penalties are too steep for this q_max")
+                    raise ValueError("fill rates overflowed: the inventory penalties are too steep for this q_max")
                 norm_b = float(np.max(bdiag + np.r_[0.0, ask] + np.r_[bid, 0.0]))
                 n_sub = max(1, math.ceil(remaining * norm_b / slice_norm))
                 tau = remaining / n_sub
                 total, n_terms = _expm_ones(ask, bid, bdiag, tau)
-                h = h + (np.log(total) - c * tau) / k
+                h = h + (np.log(total) - shift * tau) / k
                 remaining = 0.0 if n_sub == 1 else remaining - tau
                 n_slices += 1
                 max_terms = max(max_terms, n_terms)
                 tot_terms += n_terms
                 if n_slices > _MAX_SLICES:
                     raise ValueError(
-                        f"more than {_MAX_SLICES} slices needed (fill rates × T too large); "
-                        f"increase slice_norm (got {slice_norm})")
+                        f"method='expm' needed more than {_MAX_SLICES} slices (fill rates × horizon "
+                        f"≈ {remaining * norm_b:.3g} at t={now - (T - now) * 0:.6g}): the rates are too fast for this "
+                        f"horizon; use method='fd'")
             out[i] = h
             now = times[i]
-    wall = time.perf_counter() - start
+            if bar is not None:
+                bar.update(1)
+    return out, {"slices": n_slices, "max_terms": max_terms, "mean_terms": tot_terms / max(n_slices, 1),
+                 "slice_norm": slice_norm}
 
-    times.setflags(write=False)
-    out.setflags(write=False)
-    info = {
-        "method": "log-domain slices, rescaled generator, non-negative Taylor series",
-        "slices": n_slices,
-        "slice_norm": slice_norm,
-        "max_terms": max_terms,
-        "mean_terms": tot_terms / max(n_slices, 1),
-        "wall_time": wall,
-    }
-    return ExactBrownian(model=model, q_max=q_max, t=times, h=out, info=info)
+
+def solve_expm(model: Model, q_max: int | None = None, *, t_eval=None, tol: float = 1e-5,
+               value_rtol: float = 1e-6, slice_norm: float = 4.0, progress: bool = False) -> Solution:
+    """``hs.solve(model, method="expm")``: the exact solution on a graded set of stored times.
+
+    The values are exact (to rounding) at the stored times: the times of a grid graded towards
+    ``T`` (:func:`hjbsolve.grid.graded_time_grid`) and ``t_eval``. The grid is refined until the
+    error of the cubic interpolation between stored times (estimated as in
+    :func:`hjbsolve.solve`) meets ``tol`` (quotes, units of ``1/k``) and ``value_rtol``.
+
+    Raises
+    ------
+    ValueError
+        A price-dependent model or ``k⁺ ≠ k⁻`` (:func:`check_applicable`); rates too fast for the
+        horizon.
+    """
+    from .solver.api import TAU_EXCLUDED, _INTERP_RATIO, _interp_error, _per_node
+    from .solver.setup import default_n_steps, state_grid, terminal_rate
+
+    if not isinstance(model, Model):
+        raise ValueError(f"model must be an hjbsolve.Model, got {type(model).__name__}")
+    check_applicable(model)
+    slice_norm = check_real("slice_norm", slice_norm, gt=0.0, le=100.0)
+    t0 = time.perf_counter()
+    grid = state_grid(model, q_max)
+    coef = model.coefficients(grid)
+    drift = float(model.price.drift_at(0.0))
+    T, k = model.T, model.k_plus
+    qmask = np.abs(grid.inventory[0].q) <= grid.inventory[0].q_max // 2
+    scale = np.array([tol, value_rtol])
+    r_fast = max(terminal_rate(coef, grid), model.base_rate, 1.0 / T)
+    tau_0 = max(1.0 / r_fast, 64.0 * _EPS * T)
+    h_max, growth = T / default_n_steps(model), 0.5
+    worst_prev = math.inf
+    bar = tqdm(total=0, desc="hjbsolve: matrix exponential", unit="time", disable=not progress, leave=False)
+    try:
+        for _ in range(8):
+            times = halve_steps(graded_time_grid(T, h_max, growth, tau_0, t_eval))
+            if 8.0 * times.size * grid.n_cells > 3e9:
+                raise ValueError(f"method='expm' would store {times.size} times × {grid.n_cells} inventories; "
+                                 "loosen tol/value_rtol or lower q_max")
+            bar.total += times.size
+            bar.refresh()
+            h, info = expm_values(coef, grid, drift, T, times, slice_norm, bar)
+            est = np.zeros(2)
+            if times.size >= 9:
+                node = _per_node(_interp_error(times, h[:, None, :], 0)[:, 0, :] / _INTERP_RATIO, h[1::2], qmask, k)
+                node[T - times[1::2] < TAU_EXCLUDED * T] = 0.0
+                est = node.max(axis=0)
+            worst = float(np.max(est / scale))
+            if worst <= 1.0:
+                break
+            if worst > worst_prev / 1.3:
+                raise ValueError(f"method='expm': the interpolation error estimate stalls at {worst:.3g} times the "
+                                 "tolerance; loosen tol/value_rtol")
+            worst_prev = worst
+            m = min(4.0, max(1.5, (2.0 * worst) ** 0.25))
+            h_max /= m
+            growth /= m
+        else:
+            raise ValueError("method='expm': the stored times did not reach the tolerance in 8 rounds")
+    finally:
+        bar.close()
+    quote_est, value_est = map(float, est)
+    info.update(method="expm", kind="hjb", q_max=int(grid.inventory[0].q_max), n_q=int(grid.n_cells),
+                n_stored=int(times.size), error_estimate=quote_est, value_error_estimate=value_est,
+                error_estimates={"t_interpolation": (quote_est, value_est)}, tol=tol, value_rtol=value_rtol,
+                wall_time=time.perf_counter() - t0)
+    return Solution(model, times, np.zeros(1), (-math.inf, math.inf), grid.inventory[0].q.copy(),
+                    h[:, None, :], info, "hjb")
+
+
+def exact_brownian(model: Model, q_max: int = 600, t=None, *, slice_norm: float = 4.0) -> Solution:
+    """The exact matrix-exponential solution of a Brownian model (alias of ``solve(model, method="expm")``).
+
+    Parameters
+    ----------
+    model : Model
+        A price-independent model (Brownian mid-price) with ``k⁺ = k⁻``.
+    q_max : int
+        Inventory limit ``Q >= 1``.
+    t : array_like, optional
+        Times stored exactly (besides the automatic graded nodes).
+    slice_norm : float
+        Target ``τ ‖B‖∞`` per slice, in ``(0, 100]``: changes the cost, not the answer.
+    """
+    return solve_expm(model, q_max, t_eval=t, slice_norm=slice_norm)

@@ -1,79 +1,97 @@
-"""The paper's closed forms: the exact ε = 0 solution and the first-order ε expansion.
+"""The paper's closed forms: the exact zero-penalty solution and the first-order expansion.
 
-Fodra & Labadie (2013), §2.4 (eq. 9), §3.4–3.6 (eqs. 16–24) and §3.8 (eq. 26), for the two
-price processes of :mod:`hjbsolve.model`, re-derived from the HJB equation (eqs. 11, 25)
-with the project's sign conventions (see ``validation/ERRATA.md`` for where the paper's
-printed formulas differ).
+Fodra & Labadie (2013), §2.4 (eq. 9), §3.4–3.6 (eqs. 16–24) and §3.8 (eq. 26), generalised to
+per-side intensities ``A± e^{−k±(z+δ±)}`` (the paper's §2.5 remark), to any mid-price of
+:mod:`hjbsolve.prices` (Brownian with a constant drift, Ornstein–Uhlenbeck) and to penalties
+``φ``, ``ϖ`` set directly. Re-derived from the HJB equation (eqs. 11, 25) with the project's
+sign conventions; the full derivation, with every step checkable, is in
+``validation/DERIVATIONS.md`` and the places where the paper's printed formulas differ are in
+``validation/ERRATA.md``.
 
-Derivation in one screen
-------------------------
-Write ``v_q(t, s) = q (s + Δ) + h_q(t, s)`` with ``Δ(t, s) = E_{t,s}[S_T] − s``. Because
-``(∂_t + L)(s + Δ) = 0`` the HJB equation (25) becomes, with
-``C_α = A e^{−k(z+α)} / (e k)`` (= :func:`hamiltonian.side_hamiltonian` at ``p = 0``)::
+The formulas in one screen
+--------------------------
+Write ``v_q(t, s) = q (s + Δ) + h_q(t, s)`` with ``Δ(t, s) = E_{t,s}[S_T] − s``. Since
+``(∂_t + L)(s + Δ) = 0``, eq. (25) becomes, with the side constants ::
 
-    (∂_t + L) h_q + C_α e^{−k(Δ + h_q − h_{q−1})} + C_α e^{−k(−Δ + h_q − h_{q+1})} = ε ν σ² q²,
-    h_q(T, s) = −ε η z q².
+    C± = A± e^{−k±(z+α)} / (e k±)          (= hamiltonian.side_hamiltonian at p = 0)
+    a±(Δ) = k± C± e^{∓k± Δ}                 (the optimal fill rates of the ε = 0 quotes)
 
-* **Order 0** (ε = 0, exact; eqs. 9, 16): ``h`` does not depend on ``q`` and ::
+    (∂_t + L) h_q + C⁺ e^{−k⁺(Δ + h_q − h_{q−1})} + C⁻ e^{−k⁻(−Δ + h_q − h_{q+1})} = φ q²,
+    h_q(T, s) = −ϖ q².
 
-      h⁰(t, s) = 2 C_α ∫_t^T E_{t,s}[cosh(k Δ(ξ, S_ξ))] dξ,        δ^± = 1/k + α ± Δ.
+* **Order 0** (``φ = ϖ = 0``: exact; eqs. 9, 16): ``h`` does not depend on ``q`` and ::
 
-* **Order 1** (eqs. 17–20): ``h_q = h⁰ + ε (θ₀¹ + q θ₁¹ + q² θ₂¹) + O(ε²)``. Expanding the
-  exponentials to first order and collecting powers of ``q``::
+      h⁰(t, s) = ∫_t^T E_{t,s}[C⁺ e^{−k⁺Δ_ξ} + C⁻ e^{k⁻Δ_ξ}] dξ,      δ± = 1/k± + α ± Δ.
 
-      θ₂¹(t)    = −π̃(t),   π̃(t) = η z + ν σ² (T − t)                          (18)
-      θ₁¹(t, s) = −∫_t^T E_{t,s}[H(ξ, S_ξ)] π̃(ξ) dξ,   H = 4 k C_α sinh(k Δ)   (19)
-      θ₀¹(t, s) = ∫_t^T E_{t,s}[2 k C_α (θ₁¹ sinh(kΔ) + θ₂¹ cosh(kΔ))](ξ) dξ    (20)
+* **Order 1** (eqs. 17–20): with ``ε̂ π̃(t) = ϖ + φ (T − t)`` (``= model.pi_eps(t)``; ``ε̂ = ε``
+  and ``π̃ = ηz + νσ²(T − t)`` for the paper's penalties, eq. 24) and
+  ``h_q = h⁰ + ε̂ (θ₀ + q θ₁ + q² θ₂) + O(ε̂²)``::
 
-  (``4 k C_α = (4/e) A e^{−k(z+α)}``, the paper's ``H(α)`` of §3.8.) The quotes (eq. 26) are
-  ``δ^± = 1/k + α + p^±`` with ``p⁺ = Δ + ε[θ₁¹ − (1 − 2q) θ₂¹]`` and
-  ``p⁻ = −Δ + ε[−θ₁¹ − (1 + 2q) θ₂¹]``; spread ``ψ = 2/k + 2α + 2 ε π̃`` (eq. 22) and centre
-  ``r = s + Δ + ε (θ₁¹ − 2 q π̃)`` (eq. 23).
+      θ₂(t)    = −π̃(t)                                                         (18)
+      θ₁(t, s) = ∫_t^T E_{t,s}[2 (a⁺ − a⁻)(Δ_ξ)] π̃(ξ) dξ  = −E∫ H π̃ dξ,         (19)
+      θ₀(t, s) = ∫_t^T E_{t,s}[−(a⁺ − a⁻) θ₁ − (a⁺ + a⁻) π̃](ξ) dξ,              (20)
 
-Gaussian closed forms (OU price)
---------------------------------
-``Δ(ξ, x)`` is affine in ``x`` with slope ``−c_ξ``, ``c_ξ = 1 − e^{−a(T−ξ)}``, and ``S_ξ`` given
-``S_t = s`` is Gaussian, so ``Δ_ξ = Δ(ξ, S_ξ)`` is Gaussian with mean
-``m_ξ = Δ(ξ, E_{t,s}[S_ξ])`` and variance ``c_ξ² Var(S_ξ)``; for ``u ≥ ξ``,
-``Cov(Δ_ξ, Δ_u) = c_ξ c_u Var(S_ξ) e^{−a(u−ξ)}``. For Gaussian ``X, Y`` (means ``m_X, m_Y``,
-variances ``v_X, v_Y``, covariance ``c``)::
+  ``H = 2 (a⁻ − a⁺)`` (symmetric: ``4kC sinh(kΔ)``, the paper's ``H(α)`` of §3.8). The quotes
+  (eq. 26) are ``δ± = 1/k± + α + p±`` with ``p⁺ = Δ + ε̂[θ₁ + (1 − 2q) π̃]`` and
+  ``p⁻ = −Δ + ε̂[−θ₁ + (1 + 2q) π̃]``; spread ``ψ = 1/k⁺ + 1/k⁻ + 2α + 2ε̂π̃`` (eq. 22),
+  centre ``r = s + Δ + (1/k⁺ − 1/k⁻)/2 + ε̂(θ₁ − 2qπ̃)`` (eq. 23). The paper's symmetric
+  formulas are the case ``A⁺ = A⁻``, ``k⁺ = k⁻``.
 
-    E cosh X = cosh(m_X) e^{v_X/2},     E sinh X = sinh(m_X) e^{v_X/2},
+Cancellation-free Gaussian closed forms
+---------------------------------------
+A pair of opposite exponentials is written ``P e^{−k⁺X} + M e^{k⁻X} = 2g e^{βX} cosh(k̄X + ℓ)``
+and ``M e^{k⁻X} − P e^{−k⁺X} = 2g e^{βX} sinh(k̄X + ℓ)`` with ``g = √(PM)``,
+``ℓ = ½ log(M/P)``, ``k̄ = (k⁺ + k⁻)/2``, ``β = (k⁻ − k⁺)/2`` (:class:`_Pair`; ``(P, M) =
+(C⁺, C⁻)`` for ``h⁰`` and ``(u, w) = (k⁺C⁺, k⁻C⁻)`` for the rates, so that
+``a⁺ − a⁻ = −2√(uw) e^{βΔ} sinh(k̄Δ + ℓ)``). ``Δ_ξ = Δ(ξ, S_ξ)`` given ``S_t = s`` is Gaussian
+(:meth:`hjbsolve.prices.Brownian.delta_law`: mean ``m``, variance ``v``; for ``ξ ≤ u``,
+``Cov(Δ_ξ, Δ_u) = c_ξ c_u Var(S_ξ) e^{−a(u−ξ)}``). Exponential tilting,
+``E[e^{βX} f(X)] = e^{βm + β²v/2} E f(X')`` with ``X' ~ N(m + βv, v)`` (and, for a pair,
+means shifted by ``β(v_X + c)``, ``β(v_Y + c)``), reduces everything to ::
+
+    E cosh X = cosh(m) e^{v/2},     E sinh X = sinh(m) e^{v/2},
     E[sinh X sinh Y] = e^{(v_X+v_Y)/2} [cosh m_X cosh m_Y sinh c + sinh m_X sinh m_Y cosh c],
 
 the last written without the cancellation of ``½(E cosh(X+Y) − E cosh(X−Y))``. By the tower
-property ``E_{t,s}[θ₁¹(ξ, S_ξ) sinh(kΔ_ξ)] = −4kC_α ∫_ξ^T π̃(u) E[sinh(kΔ_ξ) sinh(kΔ_u)] du``,
-so ``θ₀¹`` is a double integral over ``t ≤ ξ ≤ u ≤ T`` of closed-form integrands. The time
+property ``E_{t,s}[θ₁(ξ, S_ξ)(a⁺ − a⁻)(Δ_ξ)] = 2∫_ξ^T π̃(u) E[(a⁺−a⁻)(Δ_ξ)(a⁺−a⁻)(Δ_u)] du``,
+so ``θ₀`` is a double integral over ``t ≤ ξ ≤ u ≤ T`` of closed-form integrands. The time
 integrals use a composite Gauss–Legendre rule on ``[t, T]`` (fixed nodes in the reduced
 variable ``(ξ − t)/(T − t)``, so a whole ``(t, s)`` grid is one vectorised evaluation), graded
-towards both ends when ``a T`` is large (boundary layers of width ``1/a``).
+towards both ends when ``a T`` (OU) or ``max(k±)|b| T`` (drifted Brownian) is large.
 
-For a Brownian price every ``sinh`` term vanishes: ``h⁰ = 2 C_α (T − t)``, ``θ₁¹ = 0`` and
-``θ₀¹ = −2 k C_α [η z (T − t) + ν σ² (T − t)² / 2]``.
+A martingale Brownian price (``Δ ≡ 0``) has closed-form time integrals (the fast path): with
+``τ = T − t``, ``P(t) = ∫_t^T π̃ = π̃₀τ + π̃₁τ²/2`` (``π̃ = π̃₀ + π̃₁(T − t)``)::
+
+    h⁰ = (C⁺ + C⁻) τ,     θ₁ = 2(u − w) P(t),
+    θ₀ = −(u + w) P(t) − 2(u − w)² (π̃₀τ²/2 + π̃₁τ³/6).
+
+A drifted Brownian price (``Δ = b(T − ξ)``, deterministic) goes through the general path with
+zero variances.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ._validation import check_int
 from .hamiltonian import ask_marginal, bid_marginal, optimal_quote, side_hamiltonian
-from .model import Brownian, Model
+from .model import Model
 from .policies import TabulatedPolicy
 
 __all__ = ["expansion", "Expansion", "ORDERS", "DEFAULT_N_QUAD"]
 
-#: Orders of the expansion that are implemented: 0 (exact at ε = 0) and 1 (first order in ε).
+#: Orders of the expansion that are implemented: 0 (exact at zero penalty) and 1 (first order).
 ORDERS = (0, 1)
 
 #: Gauss–Legendre nodes per panel of the time quadrature (see :func:`_unit_rule`).
 DEFAULT_N_QUAD = 48
 
-# Above this value of a·T the unit interval is split into panels graded towards both ends.
+# Above this value of the rate λ (a·T, or max(k±)|b|·T) the unit interval is split into graded panels.
 _GRADING_THRESHOLD = 2.0
-# Bound on the number of (point, node, node) triples held at once by the θ₀¹ double integral.
+# Bound on the number of (point, node, node) triples held at once by the θ₀ double integral.
 _CHUNK_ELEMENTS = 2_000_000
 
 
@@ -84,8 +102,10 @@ def _unit_rule(lam: float, n: int) -> tuple[np.ndarray, np.ndarray]:
     Parameters
     ----------
     lam : float
-        ``a T``: the integrands have layers of width ``1/lam`` at both ends of the unit
-        interval. For ``lam <= 2`` one panel is used; otherwise panels
+        Rate of the integrands in the reduced variable (``a T`` for an OU price, whose
+        integrands have layers of width ``1/lam`` at both ends; ``max(k±)|b| T`` for a drifted
+        Brownian price, whose integrands are ``e^{±k± b (T−ξ)}`` times polynomials). For
+        ``lam <= 2`` one panel is used; otherwise panels
         ``[0, 1/lam], [1/lam, 2/lam], [2/lam, 4/lam], … , [·, 1/2]`` and their mirror images.
     n : int
         Nodes per panel.
@@ -113,35 +133,21 @@ def _unit_rule(lam: float, n: int) -> tuple[np.ndarray, np.ndarray]:
     return x, w
 
 
+def _rule_rate(model: Model) -> float:
+    """``λ`` of :func:`_unit_rule` for the model's price (dimensionless)."""
+    price = model.price
+    a = price.mean_reversion
+    if a > 0.0:
+        return a * model.T
+    b = float(price.drift_at(0.0))           # constant drift of a Brownian price
+    return max(model.k_plus, model.k_minus) * abs(b) * model.T
+
+
 # ---------------------------------------------------------------------------- Gaussian moments
 def _delta_law(model: Model, t, s, xi):
-    """Law of ``Δ_ξ = Δ(ξ, S_ξ)`` given ``S_t = s`` (``t <= ξ``); arrays broadcast.
-
-    Returns
-    -------
-    mean : ndarray
-        ``m_ξ = E_{t,s}[Δ_ξ] = Δ(ξ, E_{t,s}[S_ξ])`` (``Δ`` is affine in the price). For an OU
-        price it is evaluated as ``−c_ξ (s − μ) e^{−a(ξ−t)}``, which equals
-        ``model.delta(ξ, price.mean(s, ξ − t))`` but avoids the cancellation of two numbers of
-        the size of ``s`` (an absolute error ~1e-13·|s| that would otherwise dominate ``θ₁¹``
-        when ``Δ`` is small).
-    slope : ndarray
-        ``c_ξ = 1 − e^{−a(T−ξ)} = −∂Δ(ξ, x)/∂x`` (0 for a Brownian price; evaluated with
-        ``expm1``, equal to ``1 − price.decay(T − ξ)``).
-    var : ndarray
-        ``Var_{t,s}[Δ_ξ] = c_ξ² Var_{t,s}[S_ξ]``.
-    """
-    price = model.price
-    xi = np.asarray(xi, dtype=float)
-    if isinstance(price, Brownian):
-        slope = np.zeros_like(xi)
-        mean = np.zeros(np.broadcast_shapes(np.shape(t), np.shape(s), xi.shape))
-    else:
-        # 1 − price.decay(T − ξ), written with expm1: exact to rounding when a(T − ξ) is small
-        slope = -np.expm1(-price.a * (model.T - xi))
-        mean = -slope * (np.asarray(s, dtype=float) - price.mu) * price.decay(xi - t)
-    var = slope**2 * price.variance(xi - t)
-    return mean, slope, var
+    """Law of ``Δ_ξ = Δ(ξ, S_ξ)`` given ``S_t = s``: ``(mean, slope, var)``, arrays broadcast
+    (:meth:`hjbsolve.prices.Brownian.delta_law`; ``slope = var = 0`` for a Brownian price)."""
+    return model.price.delta_law(t, s, xi, model.T)
 
 
 def _e_cosh(m, v):
@@ -159,10 +165,84 @@ def _e_sinh_sinh(mx, my, vx, vy, c):
 
     Equal to ``½ (E cosh(X+Y) − E cosh(X−Y))``, rearranged as
     ``e^{(vx+vy)/2} (cosh mx cosh my sinh c + sinh mx sinh my cosh c)`` so that no cancellation
-    occurs when ``c >= 0`` and ``mx my >= 0`` (always the case for ``Δ_ξ, Δ_u`` of an OU price).
+    occurs when ``c >= 0`` and ``mx my >= 0`` (always the case for ``kΔ_ξ, kΔ_u`` of a symmetric
+    model with an OU price); otherwise the two terms have opposite signs only where the result
+    itself is small compared with them.
     """
     return np.exp(0.5 * (vx + vy)) * (np.cosh(mx) * np.cosh(my) * np.sinh(c)
                                       + np.sinh(mx) * np.sinh(my) * np.cosh(c))
+
+
+@dataclass(frozen=True)
+class _Pair:
+    """Two opposite exponentials ``P e^{−k⁺X}`` and ``M e^{k⁻X}`` in cancellation-free form.
+
+    ``P e^{−k⁺X} + M e^{k⁻X} = 2g e^{βX} cosh(k̄X + ℓ)``, ``M e^{k⁻X} − P e^{−k⁺X} =
+    2g e^{βX} sinh(k̄X + ℓ)`` with ``g = √(PM)``, ``ℓ = ½ log(M/P)``, ``k̄ = (k⁺ + k⁻)/2``,
+    ``β = (k⁻ − k⁺)/2`` (expand the right-hand sides: ``β ± k̄ = k⁻, −k⁺``). For ``P = M`` and
+    ``k⁺ = k⁻`` exactly: ``g = P``, ``ℓ = β = 0`` (set exactly, not computed), and every moment
+    below is the symmetric ``2P cosh``/``sinh`` closed form up to the order of the floating-point
+    operations.
+
+    All moments are for Gaussian arguments; exponential tilting
+    ``E[e^{βX} f(X)] = e^{βm + β²v/2} E[f(X')]``, ``X' ~ N(m + βv, v)``, moves the ``e^{βX}``
+    into the mean.
+    """
+
+    g: float
+    ell: float
+    kbar: float
+    beta: float
+
+    @classmethod
+    def of(cls, P: float, M: float, kp: float, km: float, log_P: float | None = None,
+           log_M: float | None = None) -> "_Pair":
+        """The pair for ``(P, M)``; pass ``log P``, ``log M`` when known (they stay finite when
+        ``P`` or ``M`` underflows, e.g. for a large ``k z``)."""
+        if P == M and kp == km:
+            g, ell = P, 0.0
+        else:
+            lp = math.log(P) if log_P is None else log_P
+            lm = math.log(M) if log_M is None else log_M
+            g, ell = math.exp(0.5 * (lp + lm)), 0.5 * (lm - lp)
+        return cls(g, ell, 0.5 * (kp + km), 0.5 * (km - kp))
+
+    def _tilt(self, m, v):
+        """``(log of the tilt factor e^{βm + (β² + k̄²)v/2}, k̄(m + βv) + ℓ)``."""
+        b, kb = self.beta, self.kbar
+        return b * m + 0.5 * (b * b + kb * kb) * v, kb * (m + b * v) + self.ell
+
+    def cosh_at(self, x):
+        """``P e^{−k⁺x} + M e^{k⁻x}`` at deterministic ``x``."""
+        return 2.0 * self.g * np.exp(self.beta * x) * np.cosh(self.kbar * x + self.ell)
+
+    def sinh_at(self, x):
+        """``M e^{k⁻x} − P e^{−k⁺x}`` at deterministic ``x``."""
+        return 2.0 * self.g * np.exp(self.beta * x) * np.sinh(self.kbar * x + self.ell)
+
+    def e_cosh(self, m, v):
+        """``E[P e^{−k⁺X} + M e^{k⁻X}]``, ``X ~ N(m, v)``."""
+        lf, arg = self._tilt(m, v)
+        return 2.0 * self.g * np.exp(lf) * np.cosh(arg)
+
+    def e_sinh(self, m, v):
+        """``E[M e^{k⁻X} − P e^{−k⁺X}]``, ``X ~ N(m, v)``."""
+        lf, arg = self._tilt(m, v)
+        return 2.0 * self.g * np.exp(lf) * np.sinh(arg)
+
+    def e_sinh_sinh(self, mx, my, vx, vy, c):
+        """``E[(M e^{k⁻X} − P e^{−k⁺X})(M e^{k⁻Y} − P e^{−k⁺Y})]`` for jointly Gaussian ``X, Y``.
+
+        ``= 4g² E[e^{β(X+Y)} sinh(k̄X + ℓ) sinh(k̄Y + ℓ)]``; tilting by ``e^{β(X+Y)}`` multiplies
+        by ``e^{β(mx+my) + β²(vx+vy+2c)/2}`` and shifts the means by ``β(vx + c)``, ``β(vy + c)``
+        (covariances unchanged), leaving :func:`_e_sinh_sinh` of ``k̄X' + ℓ, k̄Y' + ℓ``.
+        """
+        b, kb, ell = self.beta, self.kbar, self.ell
+        lf = b * (mx + my) + 0.5 * b * b * (vx + vy + 2.0 * c)
+        sx = kb * (mx + b * (vx + c)) + ell
+        sy = kb * (my + b * (vy + c)) + ell
+        k2 = kb * kb
+        return 4.0 * self.g * self.g * np.exp(lf) * _e_sinh_sinh(sx, sy, k2 * vx, k2 * vy, k2 * c)
 
 
 # ---------------------------------------------------------------------------- input checks
@@ -211,16 +291,20 @@ class Expansion:
     """The paper's closed-form solution of one :class:`~hjbsolve.model.Model`, to a given order.
 
     Build it with :func:`expansion`. All methods broadcast their array arguments; ``t`` must
-    lie in ``[0, T]``, ``q`` must be integer-valued.
+    lie in ``[0, T]``, ``q`` must be integer-valued. Units: quotes, centres and values in price
+    units, ``t`` in the model's time unit.
 
     Attributes
     ----------
     model : Model
+        Any model: per-side intensities ``(A±, k±)``, Brownian (any drift) or OU price, the
+        paper's penalties or ``φ``, ``ϖ`` set directly.
     order : int
-        0: the exact ε = 0 solution (eq. 9, quotes ``1/k + α ± Δ``, eq. 26 at ε = 0);
-        1: the first-order expansion in ε (eqs. 16–24 with the costs of eq. 26).
+        0: the exact zero-penalty solution (eq. 9, quotes ``1/k± + α ± Δ``, eq. 26 at ε = 0);
+        1: the first-order expansion in the penalty size (eqs. 16–24 with the costs of eq. 26).
     n_quad : int
-        Gauss–Legendre nodes per panel of the time integrals (OU price only).
+        Gauss–Legendre nodes per panel of the time integrals (unused for a martingale
+        Brownian price, whose integrals are done in closed form).
     """
 
     model: Model
@@ -228,6 +312,9 @@ class Expansion:
     n_quad: int = DEFAULT_N_QUAD
     _x: np.ndarray = field(init=False, repr=False)
     _w: np.ndarray = field(init=False, repr=False)
+    _fills: _Pair = field(init=False, repr=False)
+    _rates: _Pair = field(init=False, repr=False)
+    _pen: tuple = field(init=False, repr=False)
 
     def __post_init__(self):
         if not isinstance(self.model, Model):
@@ -237,30 +324,76 @@ class Expansion:
             raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
         object.__setattr__(self, "order", order)
         object.__setattr__(self, "n_quad", check_int("n_quad", self.n_quad, ge=2))
-        lam = getattr(self.model.price, "a", 0.0) * self.model.T
-        x, w = _unit_rule(lam, self.n_quad)
+        x, w = _unit_rule(_rule_rate(self.model), self.n_quad)
         object.__setattr__(self, "_x", x)
         object.__setattr__(self, "_w", w)
+        m = self.model
+        (cp, cm), (kp, km) = self.side_constants, (m.k_plus, m.k_minus)
+        # log(k±C±) = log(A± e^{−k± z}) − 1 − k±α, finite even where C± underflows
+        lu, lw = (lr - 1.0 - k * m.alpha for lr, k in zip(m.log_rates(), (kp, km)))
+        object.__setattr__(self, "_fills", _Pair.of(cp, cm, kp, km, lu - math.log(kp), lw - math.log(km)))
+        object.__setattr__(self, "_rates", _Pair.of(kp * cp, km * cm, kp, km, lu, lw))
+        # π̃(t) = π̃₀ + π̃₁ (T − t) and the expansion parameter ε̂, with ε̂ π̃ = model.pi_eps
+        if m.phi is None and m.varpi is None:
+            pen = (m.eta * m.z, m.nu * m.sigma**2, m.eps)
+        else:
+            scale = m.eps if m.eps > 0.0 else 1.0
+            pen = (m.terminal_penalty / scale, m.running_penalty / scale, scale)
+        object.__setattr__(self, "_pen", pen)
 
-    # ------------------------------------------------------------------ helpers
+    # ------------------------------------------------------------------ constants
     @property
     def name(self) -> str:
         return f"expansion(order={self.order})"
 
     @property
-    def _brownian(self) -> bool:
-        return isinstance(self.model.price, Brownian)
+    def _martingale(self) -> bool:
+        """``Δ ≡ 0`` (a driftless Brownian price): the time integrals have closed forms."""
+        return self.model.price.mean_reversion == 0.0 and float(self.model.price.drift_at(0.0)) == 0.0
+
+    @property
+    def side_constants(self) -> tuple[float, float]:
+        """``(C⁺, C⁻)``, ``C± = A± e^{−k±(z+α)} / (e k±)``: each side's Hamiltonian at zero
+        marginal value (price units per time unit)."""
+        m = self.model
+        lr = m.log_rates()
+        return tuple(float(side_hamiltonian(0.0, lr[i], k, m.alpha, 1.0 / k))
+                     for i, k in enumerate((m.k_plus, m.k_minus)))
 
     @property
     def c_alpha(self) -> float:
-        """``C_α = A e^{−k(z+α)} / (e k)``: the one-side Hamiltonian at zero marginal value."""
-        m = self.model
-        return float(side_hamiltonian(0.0, m.A, m.k, m.z, m.alpha))
+        """``C_α = A e^{−k(z+α)} / (e k)`` of a symmetric model (use :attr:`side_constants`
+        otherwise).
+
+        Raises
+        ------
+        ValueError
+            The model has different intensities on the two sides.
+        """
+        cp, cm = self.side_constants
+        if cp != cm or self.model.k_plus != self.model.k_minus:
+            raise ValueError("c_alpha is defined for a symmetric model only (A⁺ = A⁻, k⁺ = k⁻); "
+                             "use side_constants for (C⁺, C⁻)")
+        return cp
+
+    @property
+    def scale(self) -> float:
+        """The expansion parameter ``ε̂`` (dimensionless), with ``ε̂ π̃(t) = model.pi_eps(t)``.
+
+        ``ε`` for the paper's penalties (``π̃ = ηz + νσ²(T − t)``, eq. 24); for penalties set
+        directly also ``ε`` when ``ε > 0`` (``π̃ = model.pi_eps / ε``), else 1
+        (``π̃ = model.pi_eps``). Order 1 is exact to first order in ``ε̂`` at fixed ``π̃``.
+        """
+        return self._pen[2]
 
     def pi_tilde(self, t):
-        """Unitary inventory-risk penalty ``π̃(t) = η z + ν σ² (T − t)`` (eq. 24); ``θ₂¹ = −π̃``."""
-        m = self.model
-        return m.eta * m.z + m.nu * m.sigma**2 * (m.T - np.asarray(t, dtype=float))
+        """Unitary inventory penalty ``π̃(t) = π̃₀ + π̃₁ (T − t)`` (eq. 24; ``θ₂ = −π̃``, eq. 18).
+
+        For the paper's penalties ``π̃₀ = η z``, ``π̃₁ = ν σ²``; in general
+        ``π̃ = model.pi_eps(t) / scale`` (price units per unit inventory squared).
+        """
+        p0, p1, _ = self._pen
+        return p0 + p1 * (self.model.T - np.asarray(t, dtype=float))
 
     def _nodes(self, t):
         """Nodes ``ξ`` on ``[t, T]`` and weights: shapes ``t.shape + (n,)``."""
@@ -269,30 +402,35 @@ class Expansion:
 
     # ------------------------------------------------------------------ the pieces
     def _h0(self, t, s):
-        """``h⁰(t, s)`` (eqs. 9, 16 with ``e^{−k(z+α)}``)."""
-        m, C = self.model, self.c_alpha
-        if self._brownian:
-            return 2.0 * C * (m.T - t) + 0.0 * s
+        """``h⁰(t, s) = ∫_t^T E[C⁺e^{−k⁺Δ_ξ} + C⁻e^{k⁻Δ_ξ}] dξ`` (eqs. 9, 16 with ``e^{−k±(z+α)}``)."""
+        m = self.model
+        if self._martingale:
+            cp, cm = self.side_constants
+            return (cp + cm) * (m.T - t) + 0.0 * s
         xi, w = self._nodes(t)
         mean, _, var = _delta_law(m, t[..., None], s[..., None], xi)
-        return 2.0 * C * np.sum(w * _e_cosh(m.k * mean, m.k**2 * var), axis=-1)
+        return np.sum(w * self._fills.e_cosh(mean, var), axis=-1)
 
     def _theta1(self, t, s):
-        """``θ₁¹(t, s) = −4kC_α ∫_t^T π̃(ξ) E[sinh(kΔ_ξ)] dξ`` (eq. 19)."""
-        m, C = self.model, self.c_alpha
-        if self._brownian:
-            return 0.0 * (t + s)
+        """``θ₁(t, s) = ∫_t^T 2 E[(a⁺ − a⁻)(Δ_ξ)] π̃(ξ) dξ`` (eq. 19; ``= −E∫Hπ̃``)."""
+        m = self.model
+        if self._martingale:
+            p0, p1, _ = self._pen
+            tau = m.T - t
+            return -2.0 * self._rates.sinh_at(0.0) * (p0 * tau + 0.5 * p1 * tau**2) + 0.0 * s
         xi, w = self._nodes(t)
         mean, _, var = _delta_law(m, t[..., None], s[..., None], xi)
-        integrand = self.pi_tilde(xi) * _e_sinh(m.k * mean, m.k**2 * var)
-        return -4.0 * m.k * C * np.sum(w * integrand, axis=-1)
+        return -2.0 * np.sum(w * self.pi_tilde(xi) * self._rates.e_sinh(mean, var), axis=-1)
 
     def _theta0(self, t, s):
-        """``θ₀¹(t, s)`` (eq. 20): a single plus a double integral of closed forms."""
-        m, C, k = self.model, self.c_alpha, self.model.k
-        if self._brownian:
+        """``θ₀(t, s)`` (eq. 20): a single plus a double integral of closed forms."""
+        m = self.model
+        if self._martingale:
+            p0, p1, _ = self._pen
             tau = m.T - t
-            return -2.0 * k * C * (m.eta * m.z * tau + 0.5 * m.nu * m.sigma**2 * tau**2) + 0.0 * s
+            d, su = self._rates.sinh_at(0.0), self._rates.cosh_at(0.0)     # w − u, u + w
+            return (-su * (p0 * tau + 0.5 * p1 * tau**2)
+                    - 2.0 * d * d * (0.5 * p0 * tau**2 + p1 * tau**3 / 6.0) + 0.0 * s)
         t, s = np.broadcast_arrays(t, s)
         out = np.empty(t.shape)
         tf, sf, of = t.ravel(), s.ravel(), out.reshape(-1)
@@ -303,22 +441,20 @@ class Expansion:
         return out
 
     def _theta0_flat(self, t, s):
-        m, C, k = self.model, self.c_alpha, self.model.k
+        """``θ₀ = −∫ π̃ E[a⁺ + a⁻] dξ − 2 ∫_t^T dξ ∫_ξ^T du π̃(u) E[(a⁺−a⁻)(Δ_ξ)(a⁺−a⁻)(Δ_u)]``."""
+        m, rates = self.model, self._rates
         price = m.price
         xi, w = self._nodes(t)                                    # (M, n)
         t3, s3 = t[:, None, None], s[:, None, None]
         mx, cx, vx = _delta_law(m, t3, s3, xi[..., None])         # (M, n, 1)
-        # single integral: −2kC ∫ π̃(ξ) E cosh(kΔ_ξ) dξ
-        single = np.sum(w * self.pi_tilde(xi) * _e_cosh(k * mx[..., 0], k**2 * vx[..., 0]), axis=-1)
-        # double integral: ∫_t^T dξ ∫_ξ^T du π̃(u) E[sinh(kΔ_ξ) sinh(kΔ_u)]
+        single = np.sum(w * self.pi_tilde(xi) * rates.e_cosh(mx[..., 0], vx[..., 0]), axis=-1)
         u = xi[..., None] + (m.T - xi)[..., None] * self._x       # (M, n, n)
         wu = (m.T - xi)[..., None] * self._w
         my, cy, vy = _delta_law(m, t3, s3, u)
         cov = cx * cy * price.variance(xi[..., None] - t3) * price.decay(u - xi[..., None])
-        inner = np.sum(wu * self.pi_tilde(u) * _e_sinh_sinh(k * mx, k * my, k**2 * vx, k**2 * vy, k**2 * cov),
-                       axis=-1)
+        inner = np.sum(wu * self.pi_tilde(u) * rates.e_sinh_sinh(mx, my, vx, vy, cov), axis=-1)
         double = np.sum(w * inner, axis=-1)
-        return -2.0 * k * C * single - 8.0 * (k * C) ** 2 * double
+        return -single - 2.0 * double
 
     def terms(self, t, s=None) -> dict:
         """The named pieces of the closed forms at broadcast ``(t, s)``.
@@ -332,30 +468,38 @@ class Expansion:
 
         Returns
         -------
-        dict of ndarray (shape ``broadcast(t, s)``) or float
-            ``Delta`` (Δ, §2.4), ``theta1_0`` (``θ₁⁰ = s + Δ``), ``h0`` (``θ₀⁰``, eq. 16),
-            ``pi_tilde`` (π̃, eq. 24), ``theta2_1`` (``−π̃``, eq. 18), ``theta1_1`` (eq. 19),
-            ``theta0_1`` (eq. 20), ``H`` (``4kC_α sinh(kΔ)`` at ``(t, s)``, eq. 26),
-            ``C_alpha`` (float).
+        dict
+            Arrays of shape ``broadcast(t, s)``: ``Delta`` (Δ, §2.4), ``theta1_0``
+            (``θ₁⁰ = s + Δ``), ``h0`` (``θ₀⁰``, eq. 16), ``pi_tilde`` (π̃, eq. 24), ``pi_eps``
+            (``ε̂π̃ = model.pi_eps``), ``theta2_1`` (``−π̃``, eq. 18), ``theta1_1`` (eq. 19),
+            ``theta0_1`` (eq. 20), ``H`` (``2(a⁻ − a⁺)`` at ``(t, s)``; symmetric:
+            ``4kC_α sinh(kΔ)``, eq. 26). Floats: ``scale`` (ε̂), ``C_plus``, ``C_minus`` and, for
+            a symmetric model, ``C_alpha``.
         """
         t = _check_t(t, self.model.T)
-        s = _check_s(s, required=not self._brownian)
+        s = _check_s(s, required=self.model.price.depends_on_price)
         t, s = np.broadcast_arrays(t, s)
         with np.errstate(under="ignore"):
             Delta = self.model.delta(t, s)
             pi = self.pi_tilde(t)
-            C, k = self.c_alpha, self.model.k
-            return {
+            cp, cm = self.side_constants
+            out = {
                 "Delta": Delta,
                 "theta1_0": s + Delta,
                 "h0": self._h0(t, s),
                 "pi_tilde": pi,
+                "pi_eps": self.scale * pi,
                 "theta2_1": -pi,
                 "theta1_1": self._theta1(t, s),
                 "theta0_1": self._theta0(t, s),
-                "H": 4.0 * k * C * np.sinh(k * Delta),
-                "C_alpha": C,
+                "H": 2.0 * self._rates.sinh_at(Delta),
+                "scale": self.scale,
+                "C_plus": cp,
+                "C_minus": cm,
             }
+            if self.model.k_plus == self.model.k_minus and cp == cm:
+                out["C_alpha"] = cp
+            return out
 
     # ------------------------------------------------------------------ answers
     def _marginals(self, t, q, s):
@@ -367,43 +511,65 @@ class Expansion:
             return ask_marginal(zero, zero, Delta), bid_marginal(zero, zero, Delta)
         th1 = self._theta1(t, s)
         th2 = -self.pi_tilde(t)
+        eps = self.scale
 
-        # q-dependent part of h_q; h⁰ + εθ₀¹ cancels in the marginals (left out for accuracy)
+        # q-dependent part of h_q; h⁰ + ε̂θ₀ cancels in the marginals (left out for accuracy)
         def g(qq):
-            return m.eps * (qq * th1 + qq**2 * th2)
+            return eps * (qq * th1 + qq**2 * th2)
 
         return ask_marginal(g(q), g(q - 1.0), Delta), bid_marginal(g(q), g(q + 1.0), Delta)
 
     def quotes(self, t, q, s=None):
         """Optimal half-spreads ``(δ⁺, δ⁻)`` (eq. 26; eq. 9 with costs at order 0).
 
+        Order 0: ``δ± = 1/k± + α ± Δ``. Order 1: ``δ⁺ = 1/k⁺ + α + Δ + ε̂[θ₁ + (1 − 2q)π̃]``,
+        ``δ⁻ = 1/k⁻ + α − Δ + ε̂[−θ₁ + (1 + 2q)π̃]``.
+
         Parameters
         ----------
         t, q, s : array_like
             Time in ``[0, T]``, integer inventory, mid-price (ignored — may be omitted — for a
-            Brownian price). Broadcast together.
+            Brownian price, any drift). Broadcast together.
 
         Returns
         -------
         ask, bid : ndarray, shape ``broadcast(t, q, s)``
+            Price units.
         """
         t = _check_t(t, self.model.T)
         q = _check_q(q)
-        s = _check_s(s, required=not self._brownian)
+        s = _check_s(s, required=self.model.price.depends_on_price)
         with np.errstate(under="ignore"):
             pp, pm = self._marginals(t, q, s)
         m = self.model
-        ask = optimal_quote(pp, m.k, m.alpha)
-        bid = optimal_quote(pm, m.k, m.alpha)
+        ask = optimal_quote(pp, m.alpha, 1.0 / m.k_plus)
+        bid = optimal_quote(pm, m.alpha, 1.0 / m.k_minus)
         shape = np.broadcast_shapes(t.shape, q.shape, s.shape)
         return np.broadcast_to(ask, shape).copy(), np.broadcast_to(bid, shape).copy()
 
-    def quotes_on_grid(self, t: float, s, q):
+    @property
+    def s_dependent(self) -> bool:
+        """Whether the quotes depend on the mid-price (policy protocol of :func:`hjbsolve.evaluate`)."""
+        return self.model.price.depends_on_price
+
+    @property
+    def s_range(self) -> tuple[float, float]:
+        """Prices where the quotes are defined: all of them (policy protocol)."""
+        return (-math.inf, math.inf)
+
+    def quotes_on_grid(self, t: float, s, q, compiled: bool = True):
         """Quotes at one time on a tensor grid ``s × q`` (the solvers' fast path).
 
         The closed-form quotes are affine in ``q`` (eq. 26), so they are computed at ``q = 0``
         and ``q = 1`` and extended exactly instead of evaluating the time integrals once per
-        inventory.
+        inventory. No inventory limit is applied (the solvers apply theirs).
+        ``compiled`` is accepted for the policy protocol and ignored.
+
+        Parameters
+        ----------
+        t : float
+        s : array_like, shape (n_s,)
+        q : array_like, shape (n_q,)
 
         Returns
         -------
@@ -411,19 +577,20 @@ class Expansion:
         """
         s = np.atleast_1d(np.asarray(s, float))
         q = np.asarray(q, float)
-        s_arg = None if self._brownian else s
+        s_arg = s if self.model.price.depends_on_price else None
         a0, b0 = (np.broadcast_to(x, s.shape) for x in self.quotes(float(t), 0, s_arg))
         a1, b1 = (np.broadcast_to(x, s.shape) for x in self.quotes(float(t), 1, s_arg))
         return (a0[:, None] + (a1 - a0)[:, None] * q[None, :],
                 b0[:, None] + (b1 - b0)[:, None] * q[None, :])
 
     def spread(self, t, q, s=None):
-        """``ψ = δ⁺ + δ⁻`` (eqs. 22, 26: ``2/k + 2α + 2επ̃`` at order 1)."""
+        """``ψ = δ⁺ + δ⁻`` (eqs. 22, 26: ``1/k⁺ + 1/k⁻ + 2α + 2ε̂π̃`` at order 1)."""
         ask, bid = self.quotes(t, q, s)
         return ask + bid
 
     def centre(self, t, q, s=None):
-        """``r = s + (δ⁺ − δ⁻)/2`` (eqs. 23, 26); for a Brownian price ``s`` defaults to 0."""
+        """``r = s + (δ⁺ − δ⁻)/2`` (eqs. 23, 26: ``s + Δ + (1/k⁺ − 1/k⁻)/2 + ε̂(θ₁ − 2qπ̃)``);
+        for a Brownian price ``s`` defaults to 0."""
         ask, bid = self.quotes(t, q, s)
         s0 = 0.0 if s is None else np.asarray(s, dtype=float)
         return s0 + 0.5 * (ask - bid)
@@ -432,7 +599,7 @@ class Expansion:
         """Value ``v_q(t, s)`` (``u = x + v_q``), the ``q s`` part included.
 
         Order 0: ``q (s + Δ) + h⁰`` (eq. 9). Order 1:
-        ``q (s + Δ) + h⁰ + ε (θ₀¹ + q θ₁¹ + q² θ₂¹)`` (eqs. 12, 16, 18–20).
+        ``q (s + Δ) + h⁰ + ε̂ (θ₀ + q θ₁ − q² π̃)`` (eqs. 12, 16, 18–20).
 
         Parameters
         ----------
@@ -442,12 +609,13 @@ class Expansion:
         Returns
         -------
         ndarray, shape ``broadcast(t, q, s)``
+            Price units.
 
         Notes
         -----
-        For an OU price ``θ₀¹`` is a double time integral: the cost is about
-        ``(n_panels · n_quad)²`` Gaussian evaluations per distinct ``(t, s)`` pair (2 304 for
-        ``a T <= 2``), so a value grid is slower than a quote grid.
+        Unless the price is a driftless Brownian motion, ``θ₀`` is a double time integral: the
+        cost is about ``(n_panels · n_quad)²`` Gaussian evaluations per distinct ``(t, s)`` pair
+        (2 304 for a one-panel rule), so a value grid is slower than a quote grid.
         """
         t = _check_t(t, self.model.T)
         q = _check_q(q)
@@ -461,23 +629,23 @@ class Expansion:
             Delta = m.delta(tt, ss)
             v = q * (ss + Delta) + self._h0(tt, ss)
             if self.order == 1:
-                v = v + m.eps * (self._theta0(tt, ss) + q * self._theta1(tt, ss) - q**2 * self.pi_tilde(tt))
+                v = v + self.scale * (self._theta0(tt, ss) + q * self._theta1(tt, ss) - q**2 * self.pi_tilde(tt))
         return np.broadcast_to(v, shape).copy()
 
     # ------------------------------------------------------------------ policies
-    def tabulate(self, model: Model | None = None, n_t: int = 201, s=None, q_max: int = 600) -> TabulatedPolicy:
-        """Quotes on a ``(t, s, q)`` grid for the compiled Monte Carlo engine.
+    def tabulate(self, model: Model | None = None, t=None, s=None, q_max: int = 600) -> TabulatedPolicy:
+        """Quotes on a ``(t, s, q)`` grid (cubic interpolation) for the compiled engines.
 
         Parameters
         ----------
         model : Model, optional
             The model the policy will be run in (protocol argument); only its horizon is used,
             and it must equal this expansion's ``T``.
-        n_t : int
-            Number of equally spaced times on ``[0, T]`` (``>= 2``).
+        t : array_like, shape (n_t,), optional
+            Strictly increasing times from 0 to ``T`` (default 201 equally spaced times).
         s : array_like, shape (n_s,), optional
-            Strictly increasing price nodes; required for an OU price, ignored (``[0.0]``) for
-            a Brownian one (the quotes do not depend on ``s``).
+            Strictly increasing price nodes; required for a price-dependent model, ignored
+            (``[0.0]``) otherwise (the quotes do not depend on ``s``).
         q_max : int
             Inventories ``−q_max … q_max``. At ``−q_max`` no ask, at ``q_max`` no bid is
             posted (``+inf``); the tables hold ``2 n_t n_s (2 q_max + 1)`` floats.
@@ -492,17 +660,19 @@ class Expansion:
                 raise ValueError(f"model must be an hjbsolve.Model, got {type(model).__name__}")
             if model.T != self.model.T:
                 raise ValueError(f"model.T must equal the expansion's horizon T={self.model.T}, got {model.T}")
-        n_t = check_int("n_t", n_t, ge=2)
         q_max = check_int("q_max", q_max, ge=1)
-        if self._brownian:
+        t = np.linspace(0.0, self.model.T, 201) if t is None else np.asarray(t, dtype=float)
+        if t.ndim != 1 or t.size < 2 or not np.all(np.isfinite(t)) or np.any(np.diff(t) <= 0) \
+                or t[0] != 0.0 or t[-1] != self.model.T:
+            raise ValueError(f"t must be strictly increasing times from 0 to T={self.model.T}")
+        if not self.model.price.depends_on_price:
             s = np.array([0.0])
         else:
             if s is None:
-                raise ValueError("s (1-d array of price nodes) is required for an OU price")
+                raise ValueError("s (1-d array of price nodes) is required for a price-dependent model")
             s = np.asarray(s, dtype=float)
             if s.ndim != 1 or s.size < 1 or not np.all(np.isfinite(s)) or np.any(np.diff(s) <= 0):
                 raise ValueError("s must be a finite, strictly increasing 1-d array")
-        t = np.linspace(0.0, self.model.T, n_t)
         q = np.arange(-q_max, q_max + 1, dtype=float)
         # The quotes are affine in q (eq. 26): fill the tables from q = 0 and q = 1, which costs
         # one multiply-add per entry instead of re-evaluating every piece for every q.
@@ -514,23 +684,27 @@ class Expansion:
         bid += bid0[..., None]
         ask[:, :, 0] = np.inf
         bid[:, :, -1] = np.inf
-        return TabulatedPolicy(t, s, -q_max, q_max, ask, bid, name=self.name)
+        return TabulatedPolicy(t, s, -q_max, q_max, ask, bid, name=self.name, order=3)
 
 
 def expansion(model: Model, order: int = 1, *, n_quad: int = DEFAULT_N_QUAD) -> Expansion:
-    """The paper's closed-form solution of ``model`` to order ``order`` in ε.
+    """The paper's closed-form solution of ``model`` to order ``order`` in the penalty size.
 
     Parameters
     ----------
     model : Model
-        Brownian or Ornstein–Uhlenbeck mid-price.
+        Brownian (any drift) or Ornstein–Uhlenbeck mid-price; equal or per-side intensities
+        ``(A±, k±)``; the paper's penalties (``ε η z``, ``ε ν σ²``) or ``φ``, ``ϖ`` set directly.
     order : {0, 1}
-        0: exact solution of the ε = 0 problem (eq. 9 with the costs of §3.8);
-        1: first-order expansion in ε (eqs. 16–24, 26).
+        0: exact solution of the zero-penalty problem (eq. 9 with the costs of §3.8; quotes
+        ``1/k± + α ± Δ``);
+        1: first-order expansion in the penalty size ``ε̂`` (eqs. 16–24, 26, generalised in
+        ``validation/DERIVATIONS.md``): the error of the quotes is ``O(ε̂²)``.
     n_quad : int
-        Gauss–Legendre nodes per panel of the time integrals (OU only). The default gives
-        about 1e-13 relative accuracy over the range checked (``a T`` up to 10³; exponents
-        ``k |Δ|`` and ``k² Var(Δ)/2`` up to ~40); doubling ``n_quad`` is the check.
+        Gauss–Legendre nodes per panel of the time integrals (unused for a driftless Brownian
+        price). The default gives about 1e-13 relative accuracy over the range checked
+        (``a T`` up to 10³; exponents ``k± |Δ|`` and ``k±² Var(Δ)/2`` up to ~40); doubling
+        ``n_quad`` is the check.
 
     Returns
     -------
@@ -539,8 +713,9 @@ def expansion(model: Model, order: int = 1, *, n_quad: int = DEFAULT_N_QUAD) -> 
     Examples
     --------
     >>> import hjbsolve as hs
-    >>> from hjbsolve.expansion import expansion
-    >>> ex = expansion(hs.paper_model("brownian"), order=1)
+    >>> ex = hs.expansion(hs.paper_model("brownian"), order=1)
     >>> ask, bid = ex.quotes(0.0, 10)
+    >>> asym = hs.expansion(hs.paper_model("ou", A=(1000.0, 800.0), k=(1.0, 1.3)), order=1)
+    >>> ask, bid = asym.quotes(0.0, 10, 3000.0)
     """
     return Expansion(model, order, n_quad)

@@ -1,8 +1,15 @@
-"""Grids: inventory, mid-price and time.
+"""Grids: inventory axes, the price axis, the state grid and time grids.
 
-The value array of every solver has the layout ``(n_s, n_q)`` — state axes first (price
-now; regimes later), inventory axes last (one now; one per asset later). Grids are frozen
-and know nothing of the equations.
+Grids are frozen and know nothing of the model or the equations; the solvers build them
+from a model in :mod:`hjbsolve.solver.setup`.
+
+Value arrays have the layout ``(n_rows, n_cells)``: the rows are the state nodes (regime ×
+price node, price fastest), the cells the inventory vectors (one axis per asset, C order:
+the last asset fastest). One asset and one regime: ``(n_s, 2 Q + 1)``.
+
+The inventory-limit rule lives here, once: on an axis with nodes ``−Q … Q`` the side whose
+fill would leave the box is not quoted — no ask at ``q = −Q`` (an ask fill lowers ``q``), no
+bid at ``q = +Q`` (:func:`ask_quoted`, :func:`bid_quoted` and their compiled twins).
 """
 
 from __future__ import annotations
@@ -11,27 +18,51 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from ._validation import check_int, check_real
-from .model import Model
 
-__all__ = ["InventoryGrid", "PriceGrid", "price_grid", "time_grid"]
+__all__ = ["InventoryAxis", "PriceAxis", "StateGrid", "ask_quoted", "bid_quoted", "uniform_time_grid",
+           "graded_time_grid", "halve_steps", "MAX_Q"]
+
+#: Largest inventory bound accepted on one axis (a 2·10⁶-node axis already needs minutes per step).
+MAX_Q = 1_000_000
 
 
+# ----------------------------------------------------------------------------- the limit rule
+def ask_quoted(j, n):
+    """Whether the ask is quoted at index ``j`` of an inventory axis of ``n`` nodes (``q > −Q``)."""
+    return np.asarray(j) > 0
+
+
+def bid_quoted(j, n):
+    """Whether the bid is quoted at index ``j`` of an inventory axis of ``n`` nodes (``q < Q``)."""
+    return np.asarray(j) < n - 1
+
+
+@njit(cache=True, inline="always")
+def ask_quoted_nb(j, n):
+    return j > 0
+
+
+@njit(cache=True, inline="always")
+def bid_quoted_nb(j, n):
+    return j < n - 1
+
+
+# ----------------------------------------------------------------------------- axes
 @dataclass(frozen=True)
-class InventoryGrid:
-    """Inventories ``q ∈ {−q_max, …, q_max}``; no ask at ``−q_max``, no bid at ``+q_max``.
+class InventoryAxis:
+    """Inventories ``q ∈ {−q_max, …, q_max}`` of one asset.
 
-    ``q_max`` should be large enough that the answers near ``q = 0`` do not depend on it:
-    the inventory diffuses by about ``sqrt(2 λ T)`` fills (λ ≈ ``model.base_rate``) and
-    drifts with the directional bet, so a bound several times that reach is safe
+    ``q_max`` should be large enough that the answers near ``q = 0`` do not depend on it
     (:func:`hjbsolve.solver.default_q_max`; check by doubling it).
     """
 
     q_max: int
 
     def __post_init__(self):
-        object.__setattr__(self, "q_max", check_int("q_max", self.q_max, ge=1))
+        object.__setattr__(self, "q_max", check_int("q_max", self.q_max, ge=1, le=MAX_Q))
 
     @property
     def q(self) -> np.ndarray:
@@ -41,27 +72,51 @@ class InventoryGrid:
     def n(self) -> int:
         return 2 * self.q_max + 1
 
-    def index(self, q) -> np.ndarray:
-        """Array index of inventory ``q``; ``ValueError`` outside ``[−q_max, q_max]`` or non-integer."""
+    def index(self, q, name: str = "q") -> np.ndarray:
+        """Array index of the inventories ``q`` (an array of integers in ``[−q_max, q_max]``).
+
+        Raises
+        ------
+        ValueError
+            Non-numeric, complex, non-finite or non-integer values, or values outside the bound.
+        """
         q = np.asarray(q)
-        qi = np.rint(q).astype(np.int64)
-        if np.any(np.abs(q - qi) > 1e-9):
-            raise ValueError(f"q must be integer inventories, got {q!r}")
-        if np.any(np.abs(qi) > self.q_max):
-            raise ValueError(f"q must lie in [-{self.q_max}, {self.q_max}] (q_max), got values up to {np.abs(qi).max()}")
-        return qi + self.q_max
+        if q.dtype.kind not in "iuf" or q.dtype == np.bool_:
+            raise ValueError(f"{name} must be integer inventories, got {_show(q)} of dtype {q.dtype}")
+        if q.dtype.kind == "f":
+            if not np.all(np.isfinite(q)):
+                raise ValueError(f"{name} must be finite integer inventories, got {_show(q)}")
+            qi = np.rint(q)
+            if np.any(q != qi):
+                raise ValueError(f"{name} must be integer inventories, got {_show(q)}")
+        else:
+            qi = q
+        if np.any(np.abs(qi.astype(float)) > self.q_max):
+            raise ValueError(f"{name} must lie in [-{self.q_max}, {self.q_max}] (the solution's q_max), "
+                             f"got values up to |{name}| = {np.abs(qi.astype(float)).max():g}")
+        return qi.astype(np.int64) + self.q_max
+
+
+def _show(x) -> str:
+    x = np.asarray(x)
+    return repr(x.ravel()[:5].tolist()) + ("…" if x.size > 5 else "")
 
 
 @dataclass(frozen=True, eq=False)
-class PriceGrid:
+class PriceAxis:
     """Uniform mid-price nodes and the sub-range where answers are wanted.
 
-    ``s`` has one node (``s = [0]``) when the reduced value does not depend on the price
-    (martingale mid-price and a price-independent problem).
+    ``s`` has one node (``s = [0]``) when the reduced value does not depend on the price.
+
+    Attributes
+    ----------
+    s : ndarray, shape (n,)
+    interest : (float, float)
+        Where answers may be asked (``(-inf, inf)`` for a price-independent problem).
     """
 
     s: np.ndarray
-    interest: tuple[float, float]
+    interest: tuple
 
     @property
     def n(self) -> int:
@@ -76,88 +131,144 @@ class PriceGrid:
         return self.s.size == 1
 
     @classmethod
-    def single(cls) -> "PriceGrid":
+    def single(cls) -> "PriceAxis":
         return cls(np.zeros(1), (-math.inf, math.inf))
 
+    @classmethod
+    def uniform(cls, lo: float, hi: float, ds: float, interest, min_nodes: int = 5) -> "PriceAxis":
+        """Nodes ``lo, lo + ds', …, hi`` with ``ds' ≤ ds`` (``ceil((hi − lo)/ds) + 1`` nodes, at least ``min_nodes``)."""
+        n = max(int(math.ceil((hi - lo) / ds)) + 1, min_nodes)
+        return cls(np.linspace(lo, hi, n), (float(interest[0]), float(interest[1])))
 
-def price_reach(model: Model, s_range, n_sd: float = 6.0) -> tuple[float, float]:
-    """Prices that paths started in ``s_range`` visit on ``[0, T]`` with overwhelming probability.
+    def refined(self) -> "PriceAxis":
+        """The same range with a node inserted between each pair (spacing halved; old nodes kept)."""
+        if self.degenerate:
+            return self
+        return PriceAxis(np.linspace(self.s[0], self.s[-1], 2 * self.n - 1), self.interest)
 
-    The mean path moves monotonically from ``s`` to ``E[S_T | s]``; around it the price
-    spreads by at most ``sd_T = sqrt(Var[S_T])``. The reach is the hull of both ends padded by
-    ``n_sd`` standard deviations (``n_sd = 6``: a two-sided Gaussian tail of 2e-9).
-    """
-    lo, hi = s_range
-    m_lo, m_hi = model.price.mean(lo, model.T), model.price.mean(hi, model.T)
-    sd = math.sqrt(float(model.price.variance(model.T)))
-    return float(min(lo, m_lo) - n_sd * sd), float(max(hi, m_hi) + n_sd * sd)
+    def coarsened(self) -> "PriceAxis | None":
+        """Every other node (spacing doubled), or ``None`` when that leaves fewer than 5 nodes or the
+        node count is even (the end node would be lost)."""
+        if self.degenerate or self.n % 2 == 0 or self.n < 9:
+            return None
+        return PriceAxis(self.s[::2].copy(), self.interest)
+
+    def inside(self, pad: int = 0) -> slice:
+        """Slice of the nodes covering :attr:`interest` plus ``pad`` nodes on each side."""
+        if self.degenerate:
+            return slice(0, 1)
+        lo, hi = self.interest
+        i0 = max(int(np.searchsorted(self.s, lo, side="right")) - 1 - pad, 0)
+        i1 = min(int(np.searchsorted(self.s, hi, side="left")) + 1 + pad, self.n)
+        return slice(i0, i1)
+
+    def check(self, s, name: str = "s") -> np.ndarray:
+        """``s`` as a float array inside :attr:`interest`; ``ValueError`` otherwise."""
+        s = _as_real_array(name, s)
+        lo, hi = self.interest
+        if not self.degenerate and (np.any(s < lo - 1e-9 * max(1.0, abs(lo))) or
+                                    np.any(s > hi + 1e-9 * max(1.0, abs(hi)))):
+            raise ValueError(f"{name} must lie in s_range=[{lo:.10g}, {hi:.10g}] where the solution was computed, "
+                             f"got values in [{s.min():.10g}, {s.max():.10g}]; solve again with a wider s_range")
+        return s
 
 
-def price_grid(model: Model, s_range=None, ds=None, n_sd: float = 6.0, max_nodes: int = 4001) -> PriceGrid:
-    """Uniform price grid for an OU (or s-dependent) problem.
+def _as_real_array(name, x) -> np.ndarray:
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "iuf" or arr.dtype == np.bool_:
+        raise ValueError(f"{name} must be real numbers, got {_show(arr)} of dtype {arr.dtype}")
+    arr = arr.astype(float)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be finite, got {_show(arr)}")
+    return arr
+
+
+@dataclass(frozen=True, eq=False)
+class StateGrid:
+    """The product grid of the state: regimes × price nodes (rows) × inventory axes (cells).
 
     Parameters
     ----------
-    model : Model
-    s_range : (float, float), optional
-        Where the user wants answers. Default: ``μ ± 4 max(σ sqrt(T), σ/sqrt(2a))``.
-    ds : float, optional
-        Node spacing. Default: the smallest of a quarter of ``sd_T`` (the price's standard
-        deviation over the horizon), the cell-Péclet bound ``σ² / max|b(s)|`` (central
-        differences stay monotone) and a fortieth of the scale ``1/(k (1 − e^{−aT}))`` on
-        which the directional bet changes the quotes by one ``1/k``.
-    n_sd : float
-        Padding in standard deviations (see :func:`price_reach`).
+    prices : PriceAxis
+    inventory : tuple of InventoryAxis
+        One axis per asset.
+    n_states : int
+        Number of regime states (1: no regimes).
     """
-    p = model.price
-    sd_T = math.sqrt(float(p.variance(model.T)))
-    if s_range is None:
-        mu = getattr(p, "mu", 0.0)
-        w = 4.0 * max(p.sigma * math.sqrt(model.T), getattr(p, "stationary_std", 0.0))
-        s_range = (mu - w, mu + w)
+
+    prices: PriceAxis
+    inventory: tuple
+    n_states: int = 1
+
+    def __post_init__(self):
+        if isinstance(self.inventory, InventoryAxis):
+            object.__setattr__(self, "inventory", (self.inventory,))
+        object.__setattr__(self, "inventory", tuple(self.inventory))
+
+    @property
+    def n_axes(self) -> int:
+        return len(self.inventory)
+
+    @property
+    def inventory_shape(self) -> tuple:
+        return tuple(ax.n for ax in self.inventory)
+
+    @property
+    def n_cells(self) -> int:
+        return int(np.prod(self.inventory_shape))
+
+    @property
+    def n_rows(self) -> int:
+        return self.n_states * self.prices.n
+
+    @property
+    def shape(self) -> tuple:
+        """Shape ``(n_rows, n_cells)`` of a value array on this grid."""
+        return (self.n_rows, self.n_cells)
+
+    @property
+    def size(self) -> int:
+        return self.n_rows * self.n_cells
+
+    @property
+    def row_state(self) -> np.ndarray:
+        """Regime state of each row, shape ``(n_rows,)``."""
+        return np.repeat(np.arange(self.n_states, dtype=np.int64), self.prices.n)
+
+    def stride(self, axis: int) -> int:
+        """Distance between neighbouring cells along inventory axis ``axis``."""
+        return int(np.prod(self.inventory_shape[axis + 1:], dtype=np.int64))
+
+    def q_cells(self, axis: int = 0) -> np.ndarray:
+        """Inventory of asset ``axis`` at every cell, shape ``(n_cells,)``."""
+        grids = np.meshgrid(*(ax.q for ax in self.inventory), indexing="ij")
+        return grids[axis].ravel()
+
+    def with_prices(self, prices: PriceAxis) -> "StateGrid":
+        return StateGrid(prices, self.inventory, self.n_states)
+
+
+# ----------------------------------------------------------------------------- time grids
+def _check_t_eval(t_eval, T: float) -> np.ndarray:
     try:
-        lo, hi = (check_real("s_range[0]", s_range[0]), check_real("s_range[1]", s_range[1]))
-    except (TypeError, IndexError):
-        raise ValueError(f"s_range must be a pair (low, high), got {s_range!r}") from None
-    if not hi > lo:
-        raise ValueError(f"s_range must satisfy low < high, got {s_range!r}")
-    g_lo, g_hi = price_reach(model, (lo, hi), n_sd)
-    if ds is None:
-        cands = [sd_T / 4.0 if sd_T > 0 else math.inf]
-        bmax = float(np.max(np.abs(p.drift(np.array([g_lo, g_hi])))))
-        if bmax > 0 and p.sigma > 0:
-            cands.append(p.sigma**2 / bmax)
-        slope = 1.0 - float(p.decay(model.T))  # |∂Δ/∂s|
-        if slope > 0:
-            cands.append(1.0 / (40.0 * model.k * slope))
-        ds = min(cands)
-        if not math.isfinite(ds):
-            ds = (g_hi - g_lo) / 64.0
-    ds = check_real("ds", ds, gt=0.0)
-    n = int(math.ceil((g_hi - g_lo) / ds)) + 1
-    if n > max_nodes:
-        raise ValueError(f"the price grid would need {n} nodes (> max_nodes={max_nodes}); "
-                         f"narrow s_range={s_range!r} or pass a larger ds")
-    n = max(n, 5)
-    s = np.linspace(g_lo, g_hi, n)
-    return PriceGrid(s, (lo, hi))
+        arr = np.asarray(t_eval, dtype=float).ravel()
+    except (TypeError, ValueError):
+        raise ValueError(f"t_eval must be an array of times in [0, T={T}], got {t_eval!r}") from None
+    if arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr < 0) or np.any(arr > T):
+        raise ValueError(f"t_eval must be a non-empty array of finite times in [0, T={T}], got {_show(arr)}")
+    return np.unique(np.concatenate([arr, [0.0, T]]))
 
 
-def time_grid(T: float, n_steps: int, t_eval=None, max_saved: int = 101,
-              terminal_refinement: int = 4) -> tuple[np.ndarray, np.ndarray]:
-    """Time nodes ``0 = t_0 < … < t_N = T`` and which of them are stored.
+def uniform_time_grid(T: float, n_steps: int, t_eval=None, max_saved: int = 101,
+                      terminal_refinement: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """Uniform time nodes ``0 = t_0 < … < t_N = T`` and which of them are stored (fixed-step mode).
 
     Without ``t_eval`` the grid is uniform with ``n_steps`` steps and about ``max_saved``
-    equally spaced nodes are stored (every step when ``n_steps < max_saved``). With
-    ``t_eval`` each gap between consecutive requested times is split into equal steps no
-    longer than ``T / n_steps`` and exactly the requested times (plus ``0`` and ``T``) are
-    stored.
-
-    The last step before ``T`` is then split geometrically into ``terminal_refinement``
-    extra steps (lengths ``dt/16, …, dt/4, dt/2``): the terminal penalty starts a fast
-    transient at large ``|q|``, which one full step would blur (measured against the matrix
-    exponential at the paper's parameters: the error of the edge quotes one step before
-    ``T`` drops from 1.3e-2 to 6e-3; at ``t = 0`` nothing changes).
+    equally spaced nodes are stored (every step when ``n_steps < max_saved``). With ``t_eval``
+    each gap between consecutive requested times is split into equal steps no longer than
+    ``T / n_steps`` and exactly the requested times (plus ``0`` and ``T``) are stored. The last
+    step before ``T`` is then split geometrically into ``terminal_refinement`` extra steps
+    (lengths ``dt/16, …, dt/4, dt/2``).
 
     Returns
     -------
@@ -172,10 +283,7 @@ def time_grid(T: float, n_steps: int, t_eval=None, max_saved: int = 101,
         save[::stride] = True
         save[-1] = True
         return _refine_terminal(t, save, terminal_refinement)
-    t_eval = np.asarray(t_eval, float).ravel()
-    if not np.all(np.isfinite(t_eval)) or np.any(t_eval < 0) or np.any(t_eval > T):
-        raise ValueError(f"t_eval must lie in [0, T={T}], got {t_eval!r}")
-    t_eval = np.unique(np.concatenate([t_eval, [0.0, T]]))
+    t_eval = _check_t_eval(t_eval, T)
     dt_max = T / n_steps
     pieces, save = [np.array([0.0])], [np.array([True])]
     for a, b in zip(t_eval[:-1], t_eval[1:]):
@@ -188,14 +296,87 @@ def time_grid(T: float, n_steps: int, t_eval=None, max_saved: int = 101,
 
 
 def _refine_terminal(t, save, levels):
-    """Replace the last step ``[T − dt, T]`` by nodes ``T − dt·2^{−j}``, ``j = 1..levels``.
-
-    Step lengths are ``dt/2^levels, …, dt/4, dt/2``: powers of two of the coarse step, so the
-    price propagators of all steps are few and cached.
-    """
+    """Replace the last step ``[T − dt, T]`` by nodes ``T − dt·2^{−j}``, ``j = 1..levels``."""
     if levels <= 0 or t.size < 2:
         return t, save
     T, dt = t[-1], t[-1] - t[-2]
     extra = T - dt * 0.5 ** np.arange(1, levels + 1)
     return (np.concatenate([t[:-1], extra, [T]]),
             np.concatenate([save[:-1], np.zeros(levels, bool), [True]]))
+
+
+def graded_time_grid(T: float, h_max: float, growth: float, tau_0: float, t_eval=None) -> np.ndarray:
+    """Time nodes graded towards ``T``: steps ``h(τ) ≈ min(h_max, max(τ_0, τ)·growth)`` in ``τ = T − t``.
+
+    Near the horizon the steps grow geometrically from about ``τ_0·growth`` (but at least 32
+    ulps of ``T``) up to ``h_max``, then stay uniform: a terminal layer whose rates fall like
+    ``1/τ`` is resolved with the same number of steps per e-fold of ``τ``. Every step is a
+    power-of-two fraction ``h_max 2^{−j}`` (rounded down from ``h(τ)``), so a grid has few
+    distinct step lengths (the state propagator computes one matrix exponential per length),
+    and :func:`halve_steps` keeps that property. Requested times ``t_eval`` (and ``0``, ``T``)
+    are nodes.
+
+    Parameters
+    ----------
+    T, h_max, growth, tau_0 : float
+        Horizon, largest step, growth rate (``> 0``) and the start of the grading (``> 0``).
+    t_eval : array_like, optional
+
+    Returns
+    -------
+    t : ndarray, shape (N+1,)
+        Strictly increasing, ``t[0] = 0``, ``t[-1] = T``.
+
+    Raises
+    ------
+    ValueError
+        If the grid would need more than 5·10⁷ steps.
+    """
+    check_real("growth", growth, gt=0.0)
+    check_real("h_max", h_max, gt=0.0)
+    check_real("tau_0", tau_0, gt=0.0)
+    h_min = 32.0 * np.finfo(float).eps * T          # distinct times in double precision
+    h_max = min(h_max, T)
+    # number of nodes: the geometric part needs log(h_max/(τ_0 growth))/log(1+growth) steps
+    n_geo = math.log(max(h_max / max(tau_0 * growth, h_min), 1.0)) / math.log1p(growth) + 1.0
+    n_total = 2.0 * n_geo + T / h_max + 2.0
+    if n_total > 5e7:
+        raise ValueError(f"the time grid would need about {n_total:.3g} steps; the problem's rates are too fast "
+                         "for its horizon")
+    taus = [0.0]
+    tau = 0.0
+    while True:
+        target = max(min(h_max, max(tau_0, tau) * growth), h_min)
+        h = h_max * 2.0 ** -math.ceil(math.log2(h_max / target) - 1e-12)
+        if h < h_min:
+            h *= 2.0
+        nxt = tau + h
+        if nxt >= T * (1.0 - 1e-12) or T - nxt < 0.25 * h:
+            break
+        taus.append(nxt)
+        tau = nxt
+    taus.append(T)
+    t = (T - np.array(taus))[::-1]
+    t[0], t[-1] = 0.0, T
+    if t_eval is not None:
+        req = _check_t_eval(t_eval, T)
+        # a grid node closer to a requested time than a quarter of its step is dropped (the
+        # requested time takes its place), so that no step is much shorter than its neighbours
+        j = np.clip(np.searchsorted(t, req), 1, t.size - 1)
+        drop = set()
+        for r, jj in zip(req, j):
+            for c in (jj - 1, jj):
+                if 0 < c < t.size - 1 and t[c] != r:
+                    step = min(t[c] - t[c - 1], t[c + 1] - t[c])
+                    if abs(t[c] - r) < 0.25 * step:
+                        drop.add(c)
+        t = np.union1d(np.delete(t, sorted(drop)), req)
+    return t
+
+
+def halve_steps(t: np.ndarray) -> np.ndarray:
+    """The grid with every step split in two (``t[::2]`` of the result is ``t``)."""
+    out = np.empty(2 * t.size - 1)
+    out[0::2] = t
+    out[1::2] = 0.5 * (t[:-1] + t[1:])
+    return out

@@ -74,7 +74,6 @@ Estimators
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
 import time
@@ -89,21 +88,28 @@ from tqdm.auto import tqdm
 
 from . import _mc_kernels as K
 from ._validation import check_int, check_real
-from .model import Model, OrnsteinUhlenbeck
+from .model import Model
 from .policies import TabulatedPolicy
+from .solution import Solution
 
 __all__ = ["simulate", "SimulationResult", "RecordedPaths", "price_range", "pnl_statistics", "ESTIMATORS"]
 
 ESTIMATORS = ("plain", "compensated", "control")
-#: Tabulation of a policy that offers ``tabulate(model, n_t, s, ...)`` (an expansion) for a
+#: Tabulation of a policy that offers ``tabulate(model, t, s)`` (an expansion) for a
 #: price-dependent (OU) model: at most this many times, and this many price nodes over
 #: :func:`price_range`. The quotes are smooth in ``t`` and close to affine in ``s`` (``Δ`` is
-#: affine in ``s``), so linear interpolation on these grids is accurate to ~1e-6; pass your own
+#: affine in ``s``), and the tables are interpolated by cubics; pass your own
 #: ``policy.tabulate(...)`` for other choices.
 _TAB_NT_S = 201
-#: Fewest paths for the cross-fitted ``control`` estimator (4 × (controls + intercept + 1)).
-_MIN_PATHS_CONTROL = 4 * (8 + 2)
+#: Price nodes of such a table over :func:`price_range`.
 _TAB_NS = 41
+#: Fewest paths for the cross-fitted ``control`` estimator (4 × (controls + intercept + 1)).
+_MIN_PATHS_CONTROL = 4 * (K.N_CONTROLS + 2)
+#: Fills one path may take (expected from the policy's fastest quote, times this margin) before
+#: it is stopped and the simulation refused: rates that cannot be simulated end in an error.
+_EVENT_MARGIN = 20.0
+#: Largest expected number of fills of one simulation (about an hour of compute).
+MAX_EVENTS_TOTAL = 2e10
 ENGINES = ("auto", "numba", "numpy")
 
 
@@ -111,44 +117,16 @@ ENGINES = ("auto", "numba", "numpy")
 def price_range(model: Model, s0: float, n_paths: int = 10_000, prob: float = 1e-6) -> tuple[float, float]:
     """A mid-price interval that ``n_paths`` paths over ``[0, T]`` all stay in with probability ``≥ 1 − prob``.
 
-    Write ``S_t = m_t + X_t`` with ``m_t = E[S_t]`` (monotone in ``t``). Two bounds on
-    ``P(sup_t |X_t| > c)`` are used, and the smaller ``c``:
-
-    * globally, ``X_t = e^{−at} M_t`` with ``M`` a Gaussian martingale of quadratic variation
-      ``⟨M⟩_T = σ² (e^{2aT} − 1)/(2a)`` (``σ² T`` if Brownian), and the reflection principle
-      gives ``P(sup |M| > c) ≤ 4 P(Z > c/sqrt(⟨M⟩_T))``;
-    * for strong mean reversion, on each of ``⌈2aT⌉`` blocks of length ``h ≤ 1/(2a)``,
-      ``|X_t| ≤ |X_{t_j}| + sup |M^{(j)}|`` with ``Var X_{t_j} ≤ σ²/(2a)`` and
-      ``⟨M^{(j)}⟩_h = σ² (e^{2ah} − 1)/(2a)``.
-
-    A union bound over paths (and blocks) then fixes ``c``. Use it as the ``s_range`` of a
-    solution that is to be simulated.
+    Use it as the ``s_range`` of a solution that is to be simulated
+    (:meth:`hjbsolve.prices.Brownian.path_range` gives the construction).
 
     Returns
     -------
     (lo, hi) : tuple of float
     """
-    s0 = check_real("s0", s0)
-    n_paths = check_int("n_paths", n_paths, ge=1)
-    prob = check_real("prob", prob, gt=0.0, lt=1.0)
-    T = model.T
-    sig = model.price.sigma
-    isf = _stats.norm.isf
-    if isinstance(model.price, OrnsteinUhlenbeck):
-        a = model.price.a
-        qv = sig**2 * math.expm1(2 * a * T) / (2 * a) if 2 * a * T < 700 else math.inf
-        nb = math.ceil(2 * a * T)
-        h = T / nb
-        b = prob / (n_paths * nb)
-        v0 = sig**2 * (-math.expm1(-2 * a * T)) / (2 * a)
-        qh = sig**2 * math.expm1(2 * a * h) / (2 * a)
-        c_block = max(2 * math.sqrt(v0) * float(isf(b / 4)), 2 * math.sqrt(qh) * float(isf(b / 8)))
-    else:
-        qv = sig**2 * T
-        c_block = math.inf
-    c = min(math.sqrt(qv) * float(isf(prob / (4.0 * n_paths))), c_block)
-    mT = float(model.price.mean(s0, T))
-    return min(s0, mT) - c, max(s0, mT) + c
+    if not isinstance(model, Model):
+        raise ValueError(f"model must be an hjbsolve.Model, got {type(model).__name__}")
+    return model.price.path_range(s0, model.T, n_paths, prob)
 
 
 # ----------------------------------------------------------------------------- statistics
@@ -304,8 +282,8 @@ class SimulationResult:
         raise ValueError(f"estimator must be one of {ESTIMATORS}, got {est!r}")
 
     def _control_columns(self):
-        ou = isinstance(self.model.price, OrnsteinUhlenbeck)
-        cols = [0, 1, 2, 3] + ([4, 5, 6, 7] if ou else [])
+        mean_reverting = self.model.price.mean_reversion > 0.0
+        cols = [0, 1, 2, 3] + ([4, 5, 6, 7] if mean_reverting else [])
         # drop controls that are identically zero (e.g. a side never quoted)
         return [c for c in cols if np.any(self.controls[:, c] != 0.0)]
 
@@ -402,40 +380,20 @@ def _cross_fitted(y, C):
 
 
 # ----------------------------------------------------------------------------- policies
-def _call_tabulate(policy, model, n_steps, s0, n_paths):
-    """``policy.tabulate(...)`` with the arguments its signature asks for."""
-    sig = inspect.signature(policy.tabulate)
-    kw = {}
-    params = sig.parameters
-    if "model" in params:
-        kw["model"] = model
-    s_dependent = not model.price.is_martingale
-    if "n_t" in params:
-        # one node per grid time, fewer for price-dependent tables (memory n_t·n_s·n_q)
-        kw["n_t"] = n_steps + 1 if not s_dependent else min(n_steps + 1, _TAB_NT_S)
-    if "s" in params:
+def _tabulate(policy, model, n_steps, s0, n_paths) -> TabulatedPolicy:
+    """``policy.tabulate(model, t, s)`` with suggested nodes (the protocol of :mod:`hjbsolve.policies`)."""
+    s_dependent = model.price.depends_on_price
+    n_t = n_steps + 1 if not s_dependent else min(n_steps + 1, _TAB_NT_S)
+    t = np.linspace(0.0, model.T, n_t)
+    if s_dependent:
         lo, hi = price_range(model, s0, n_paths)
-        kw["s"] = np.linspace(lo, hi, _TAB_NS) if s_dependent else np.array([s0])
-    missing = [n for n, p in params.items()
-               if p.default is inspect.Parameter.empty and n not in kw
-               and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-    if missing:
-        raise ValueError(f"cannot tabulate {type(policy).__name__}: tabulate() needs {missing}; "
-                         "pass policy.tabulate(...) (a TabulatedPolicy) to simulate instead")
-    tab = policy.tabulate(**kw)
+        s = np.linspace(lo, hi, _TAB_NS)
+    else:
+        s = np.array([s0])
+    tab = policy.tabulate(model, t, s)
     if not isinstance(tab, TabulatedPolicy):
         raise ValueError(f"{type(policy).__name__}.tabulate() must return a TabulatedPolicy, got {type(tab).__name__}")
     return tab
-
-
-def _trim_s(tab: TabulatedPolicy, lo: float, hi: float) -> TabulatedPolicy:
-    """The rows of ``tab`` needed for prices in ``[lo, hi]`` (a solution's padding is never used)."""
-    i0 = max(int(np.searchsorted(tab.s, lo, side="right")) - 1, 0)
-    i1 = min(int(np.searchsorted(tab.s, hi, side="left")), tab.s.size - 1)
-    if i1 - i0 < 1 or (i0 == 0 and i1 == tab.s.size - 1):
-        return tab
-    sl = slice(i0, i1 + 1)
-    return TabulatedPolicy(tab.t, tab.s[sl], tab.q_min, tab.q_max, tab.ask[:, sl], tab.bid[:, sl], name=tab.name)
 
 
 def _checked_quotes(policy):
@@ -448,10 +406,10 @@ def _checked_quotes(policy):
             raise ValueError(f"{name}.quotes(t, q, s) must return a pair (ask, bid), got {type(out).__name__}")
         res = []
         for side, v in zip(("ask", "bid"), out):
-            try:
-                v = np.asarray(v, dtype=float)
-            except (TypeError, ValueError) as e:
-                raise ValueError(f"{name}.quotes returned a non-numeric {side} quote: {e}") from None
+            v = np.asarray(v)
+            if v.dtype.kind not in "iuf" or v.dtype == np.bool_:
+                raise ValueError(f"{name}.quotes returned {side} quotes of dtype {v.dtype}; quotes must be real")
+            v = v.astype(float)
             if v.shape != q.shape:
                 raise ValueError(f"{name}.quotes returned {side} quotes of shape {v.shape} for {q.size} states; "
                                  f"expected shape {q.shape} (the broadcast shape of t, q, s)")
@@ -471,24 +429,34 @@ _KERNEL_TABLES: "weakref.WeakKeyDictionary[TabulatedPolicy, np.ndarray]" = weakr
 
 
 def _kernel_table(tab: TabulatedPolicy) -> np.ndarray:
-    """The kernel's (n_q, n_t, n_s, 2) layout of a policy's tables.
-
-    Cached per policy object only when its tables are read-only (a table changed in place
-    must not meet a stale copy).
-    """
-    frozen = not (tab.ask.flags.writeable or tab.bid.flags.writeable)
-    table = _KERNEL_TABLES.get(tab) if frozen else None
+    """The kernel's (n_q, 2, n_t, n_s) layout of a policy's tables, cached per (immutable) policy."""
+    table = _KERNEL_TABLES.get(tab)
     if table is None:
-        table = K.interleave(tab.ask, tab.bid)
-        if frozen:
-            _KERNEL_TABLES[tab] = table
+        table = K.kernel_table(tab.ask, tab.bid)
+        _KERNEL_TABLES[tab] = table
     return table
 
 
-def _table_quotes(tab: TabulatedPolicy):
-    def fn(t, q, s):
-        return K.quote_table_np(tab.t, tab.s, tab.ask, tab.bid, tab.q_min, t, s, q)
-    return fn
+def _fastest_rates(side: np.ndarray, ask_min: float, bid_min: float) -> tuple[float, float]:
+    """Fill rates ``exp(ℓ − kδ)`` of the most aggressive ask and bid quotes."""
+    with np.errstate(over="ignore"):
+        return (float(np.exp(side[0, 0] - side[0, 1] * ask_min)) if np.isfinite(ask_min) else 0.0,
+                float(np.exp(side[1, 0] - side[1, 1] * bid_min)) if np.isfinite(bid_min) else 0.0)
+
+
+def _event_budget(model, side, ask_min, bid_min, n_paths, what) -> int:
+    """Fills a path may take; ``ValueError`` if the policy's fastest quotes cannot be simulated."""
+    ra, rb = _fastest_rates(side, ask_min, bid_min)
+    per_path = model.T * (ra + rb)
+    if not per_path * n_paths <= MAX_EVENTS_TOTAL:
+        which = "ask" if ra >= rb else "bid"
+        quote = ask_min if ra >= rb else bid_min
+        raise ValueError(
+            f"{what} quotes {which} half-spread δ={quote:.6g}, whose fill rate A e^(-k(z+δ)) = {max(ra, rb):.3g} "
+            f"per unit time would make about {per_path:.3g} fills per path over T={model.T:g} "
+            f"({per_path * n_paths:.3g} for n_paths={n_paths}, more than {MAX_EVENTS_TOTAL:.0e}); such a policy "
+            f"cannot be simulated: quote further from the mid or check A, k, z")
+    return int(min(4e9, max(1e4, _EVENT_MARGIN * per_path)))
 
 
 # ----------------------------------------------------------------------------- simulate
@@ -536,7 +504,8 @@ def simulate(model: Model, policy, n_paths: int = 10_000, n_steps: int = 1000, s
     ------
     ValueError
         Bad arguments; a policy returning NaN, ``−inf`` or arrays of the wrong shape; ``q0``
-        outside the policy's inventory range; paths leaving a tabulated policy's price range.
+        outside the policy's inventory range; paths leaving a tabulated policy's price range;
+        fill rates too fast to simulate.
     """
     if not isinstance(model, Model):
         raise ValueError(f"model must be an hs.Model, got {type(model).__name__}")
@@ -561,33 +530,42 @@ def simulate(model: Model, policy, n_paths: int = 10_000, n_steps: int = 1000, s
         raise ValueError(f"policy must have quotes(t, q, s) or tabulate(...), got {type(policy).__name__}")
 
     tab = None
-    if hasattr(policy, "tabulate") and engine in ("auto", "numba"):
-        tab = policy if isinstance(policy, TabulatedPolicy) else _call_tabulate(policy, model, n_steps, s0, n_paths)
+    if isinstance(policy, TabulatedPolicy):
+        tab = policy
+    elif hasattr(policy, "tabulate") and engine in ("auto", "numba"):
+        tab = policy.tabulate() if isinstance(policy, Solution) else _tabulate(policy, model, n_steps, s0, n_paths)
     elif engine == "numba":
         raise ValueError(f"engine='numba' needs a policy with tabulate(); {type(policy).__name__} has none")
-    elif engine == "numpy" and isinstance(policy, TabulatedPolicy):
-        tab = policy
-    s_range = getattr(policy, "s_range", None)
-    if tab is not None and tab is not policy and tab.s_dependent and s_range is not None:
-        tab = _trim_s(tab, *s_range)
     if tab is not None and not (tab.q_min <= q0 <= tab.q_max):
         raise ValueError(f"q0={q0} lies outside the policy's inventory range [{tab.q_min}, {tab.q_max}]")
     if tab is not None and (tab.t[0] > 0.0 or tab.t[-1] < model.T * (1 - 1e-12)):
         raise ValueError(f"the policy's table covers t in [{tab.t[0]}, {tab.t[-1]}], not [0, T={model.T}]")
+    if tab is not None and tab.s_dependent and not (tab.s_range[0] <= s0 <= tab.s_range[1]):
+        raise ValueError(f"s0={s0:g} lies outside the policy's price range {tab.s_range}")
 
-    price = model.price
-    a = price.a if isinstance(price, OrnsteinUhlenbeck) else 0.0
-    mu = price.mu if isinstance(price, OrnsteinUhlenbeck) else 0.0
-    par = (n_steps, model.T, a, mu, price.sigma, s0, q0, model.A, model.k, model.z, model.alpha,
-           model.running_penalty, model.terminal_penalty)
+    coef = model.coefficients(_mc_grid())
+    side = np.ascontiguousarray(coef.packed()[0, 0, :, :3])          # (2, 3): (ℓ, k, α) per side
+    phi, varpi = float(coef.running_form[0, 0, 0]), float(coef.terminal_form[0, 0, 0])
+    a, c0, sig = model.price.kernel_params()
+    par = (n_steps, model.T, a, c0, sig, s0, q0, side, phi, varpi)
     base = np.random.SeedSequence(seed).generate_state(K.N_STREAMS, np.uint64)
     fout = np.empty((n_paths, K.N_FOUT))
     iout = np.empty((n_paths, K.N_IOUT), np.int64)
     ctrl = np.empty((n_paths, K.N_CONTROLS))
     rec = [np.zeros((record, n_steps + 1)) for _ in range(5)]
-    policy_name = getattr(tab, "name", None) if tab is not None else type(policy).__name__
-    t_start = time.perf_counter()
+    policy_name = tab.name if tab is not None else getattr(policy, "name", type(policy).__name__)
     use_numba = tab is not None and engine != "numpy"
+    if tab is not None:
+        ask_min = float(np.min(tab.ask)) if np.isfinite(tab.ask).any() else np.inf
+        bid_min = float(np.min(tab.bid)) if np.isfinite(tab.bid).any() else np.inf
+        max_events = _event_budget(model, side, ask_min, bid_min, n_paths, f"the policy {policy_name!r}")
+    else:
+        fn0 = _checked_quotes(policy)
+        qa, qb, _ = fn0(np.zeros(1), np.full(1, q0, np.int64), np.full(1, s0))
+        max_events = _event_budget(model, side, float(qa[0]), float(qb[0]), n_paths,
+                                   f"the policy {policy_name!r} at (t=0, q0, s0)")
+        max_events = min(max_events, 1_000_000)
+    t_start = time.perf_counter()
     if use_numba:
         if chunk_size is None:
             chunk_size = max(256, -(-n_paths // 50))
@@ -599,7 +577,7 @@ def simulate(model: Model, policy, n_paths: int = 10_000, n_steps: int = 1000, s
                 sl = slice(p0, min(p0 + chunk_size, n_paths))
                 paths = np.arange(sl.start, sl.stop, dtype=np.int64)
                 keys = K.path_keys(base, paths)
-                K.simulate_tabulated(keys, paths, *par, tab.t, tab.s, table, tab.q_min,
+                K.simulate_tabulated(keys, paths, *par, tab.t, tab.s, table, tab.order, tab.q_min, max_events,
                                      fout[sl], iout[sl], ctrl[sl], record, *rec)
                 bar.update(paths.size)
         finally:
@@ -607,12 +585,13 @@ def simulate(model: Model, policy, n_paths: int = 10_000, n_steps: int = 1000, s
         n_chunks = len(starts)
         engine_used = "numba"
     else:
-        fn = _table_quotes(tab) if tab is not None else _checked_quotes(policy)
+        fn = (lambda t, q, s: K.table_quotes_np(tab, t, q, s)) if tab is not None else _checked_quotes(policy)
         paths = np.arange(n_paths, dtype=np.int64)
         keys = K.path_keys_np(base, paths)
         bar = tqdm(total=n_steps, desc="hjbsolve: steps (numpy engine)", disable=not progress, leave=False)
         try:
-            f, i_, c, r = K.simulate_numpy(fn, keys, paths, *par, record, step_callback=lambda: bar.update(1))
+            f, i_, c, r = K.simulate_numpy(fn, keys, paths, *par, max_events, record,
+                                           step_callback=lambda: bar.update(1))
         finally:
             bar.close()
         fout[:], iout[:], ctrl[:] = f, i_, c
@@ -621,22 +600,24 @@ def simulate(model: Model, policy, n_paths: int = 10_000, n_steps: int = 1000, s
         engine_used = "numpy"
     wall = time.perf_counter() - t_start
 
+    n_stopped = int(iout[:, K.I_BUDGET].sum())
+    if n_stopped:
+        raise ValueError(f"{n_stopped} of {n_paths} paths reached the budget of {max_events} fills and were stopped: "
+                         f"the policy {policy_name!r} quotes so aggressively that its fill rates cannot be simulated")
+
     def _left(count, lo_r, hi_r, what):
         lo, hi = price_range(model, s0, n_paths)
         raise ValueError(
             f"{count} of {n_paths} paths left the policy's {what} [{lo_r:g}, {hi_r:g}] (mid-prices reached "
             f"[{fout[:, K.F_SMIN].min():g}, {fout[:, K.F_SMAX].max():g}]), where its quotes would be extrapolated "
             f"or are not guaranteed. Solve or tabulate with a wider s_range, e.g. "
-            f"hs.montecarlo.price_range(model, s0, n_paths) = ({lo:.6g}, {hi:.6g})")
+            f"hs.price_range(model, s0, n_paths) = ({lo:.6g}, {hi:.6g})")
 
-    n_out = iout[:, K.I_OUT]
-    if np.any(n_out > 0):
-        _left(int(np.count_nonzero(n_out > 0)), tab.s[0], tab.s[-1], "price range")
-    if tab is not None and tab.s_dependent and s_range is not None:
-        lo_i, hi_i = (float(v) for v in s_range)
-        out = (fout[:, K.F_SMIN] < lo_i) | (fout[:, K.F_SMAX] > hi_i)
+    if tab is not None and tab.s_dependent:
+        lo_i, hi_i = tab.s_range
+        out = (fout[:, K.F_SMIN] < lo_i) | (fout[:, K.F_SMAX] > hi_i) | (iout[:, K.I_OUT] > 0)
         if out.any():
-            _left(int(out.sum()), lo_i, hi_i, "s_range")
+            _left(int(out.sum()), lo_i, hi_i, "price range")
 
     paths_rec = None
     if record:
@@ -655,3 +636,10 @@ def simulate(model: Model, policy, n_paths: int = 10_000, n_steps: int = 1000, s
         inventory_integral=fout[:, K.F_PEN].copy(), s_min=fout[:, K.F_SMIN].copy(),
         s_max=fout[:, K.F_SMAX].copy(), controls=ctrl, model=model, settings=settings, paths=paths_rec,
         estimator=estimator, info=info)
+
+
+def _mc_grid():
+    """A one-cell grid: the simulator needs the side coefficients and penalty forms, not the fields."""
+    from .grid import InventoryAxis, PriceAxis, StateGrid
+
+    return StateGrid(PriceAxis.single(), (InventoryAxis(1),))

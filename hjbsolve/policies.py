@@ -4,10 +4,11 @@ A *policy* is any object with a method ``quotes(t, q, s)`` returning the ask and
 half-spreads ``(δ⁺, δ⁻)`` as arrays broadcast from ``t, q, s``. A side that is not quoted
 (for instance the ask at the lower inventory limit) is ``+inf``: its fill intensity is zero.
 
-Policies that can be written as tables on a ``(t, s, q)`` grid (solutions of the HJB
-system, the paper's closed forms, constant spreads) also provide
-``tabulate(model, n_t) -> TabulatedPolicy``; the Monte Carlo engine and the exact policy
-evaluator run those inside compiled kernels. A plain Python policy still works, more slowly.
+Policies that can be written as tables on a ``(t, s, q)`` grid (solutions, the paper's closed
+forms, constant spreads) also provide ``tabulate(model, t, s) -> TabulatedPolicy`` (``t``,
+``s``: suggested nodes, which a policy with its own grid ignores); the Monte Carlo engine and
+the exact policy evaluator run those inside compiled kernels, through the one table
+interpolation of :mod:`hjbsolve.interpolation`. A plain Python policy still works, more slowly.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
-from numba import njit, prange
 
 from ._validation import check_int, check_real
+from .grid import _as_real_array, ask_quoted, bid_quoted
+from .interpolation import ORDERS, interpolate, interpolate_on_grid
 
 __all__ = ["Policy", "TabulatedPolicy", "ConstantSpread", "InventorySkew"]
 
@@ -31,22 +33,45 @@ class Policy(Protocol):
         ...
 
 
+def _as_table(name, x, shape):
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "iuf" or arr.dtype == np.bool_:
+        raise ValueError(f"{name} must be a real array, got dtype {arr.dtype}")
+    arr = np.ascontiguousarray(arr, dtype=float)
+    if arr.shape != shape:
+        raise ValueError(f"{name} must have shape {shape} (len(t), len(s), q_max - q_min + 1), got {arr.shape}")
+    if np.isnan(arr).any() or np.isneginf(arr).any():
+        raise ValueError(f"{name} contains NaN or -inf (quotes must be finite, or +inf for 'not quoted')")
+    return arr
+
+
 @dataclass(frozen=True, eq=False)
 class TabulatedPolicy:
-    """Quotes tabulated on a grid, linearly interpolated in ``t`` and ``s``.
+    """Quotes tabulated on a ``(t, s, q)`` grid, interpolated in ``t`` and ``s``.
 
     Parameters
     ----------
     t : ndarray, shape (n_t,)
-        Increasing times covering ``[0, T]``.
+        Strictly increasing, finite times covering ``[0, T]``.
     s : ndarray, shape (n_s,)
-        Increasing mid-prices; ``n_s == 1`` means the quotes do not depend on ``s``.
+        Strictly increasing, finite mid-prices; ``n_s == 1`` means the quotes do not depend on ``s``.
     q_min, q_max : int
-        Inventory limits; ``ask[..., 0]`` is the quote at ``q_min``.
+        Inventory limits (``q_min < q_max``); ``ask[..., 0]`` is the quote at ``q_min``. No ask
+        is posted at ``q_min``, no bid at ``q_max``, nothing outside.
     ask, bid : ndarray, shape (n_t, n_s, q_max − q_min + 1)
         ``δ⁺`` and ``δ⁻``; ``+inf`` where the side is not quoted.
     name : str
         Label for reports.
+    order : {1, 3}
+        Interpolation degree in ``t`` and ``s`` (:mod:`hjbsolve.interpolation`): 1 (linear,
+        default) or 3 (cubic).
+    s_range : (float, float), optional
+        Where the policy may be used (inside the table's price range); default the whole range.
+
+    Raises
+    ------
+    ValueError
+        Invalid inputs (the message names the argument).
     """
 
     t: np.ndarray
@@ -56,108 +81,112 @@ class TabulatedPolicy:
     ask: np.ndarray
     bid: np.ndarray
     name: str = "tabulated"
+    order: int = 1
+    s_range: tuple | None = None
 
     def __post_init__(self):
-        t = np.ascontiguousarray(self.t, dtype=float)
-        s = np.ascontiguousarray(self.s, dtype=float)
-        ask = np.ascontiguousarray(self.ask, dtype=float)
-        bid = np.ascontiguousarray(self.bid, dtype=float)
-        n_q = self.q_max - self.q_min + 1
-        if t.ndim != 1 or t.size < 1 or np.any(np.diff(t) <= 0):
-            raise ValueError("t must be a strictly increasing 1-d array")
-        if s.ndim != 1 or s.size < 1 or np.any(np.diff(s) <= 0):
-            raise ValueError("s must be a strictly increasing 1-d array")
-        shape = (t.size, s.size, n_q)
-        for name, arr in (("ask", ask), ("bid", bid)):
-            if arr.shape != shape:
-                raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
-            if np.isnan(arr).any() or np.isneginf(arr).any():
-                raise ValueError(f"{name} table contains NaN or -inf")
+        q_min = check_int("q_min", self.q_min)
+        q_max = check_int("q_max", self.q_max)
+        if not q_min < q_max:
+            raise ValueError(f"q_min must be < q_max, got q_min={q_min}, q_max={q_max}")
+        t = _as_real_array("t", self.t)
+        s = _as_real_array("s", self.s)
+        for name, arr in (("t", t), ("s", s)):
+            if arr.ndim != 1 or arr.size < 1 or np.any(np.diff(arr) <= 0):
+                raise ValueError(f"{name} must be a strictly increasing 1-d array, got shape {arr.shape}")
+        if t.size < 2:
+            raise ValueError("t must hold at least two times (the table must cover [0, T])")
+        if self.order not in ORDERS:
+            raise ValueError(f"order must be one of {ORDERS}, got {self.order!r}")
+        shape = (t.size, s.size, q_max - q_min + 1)
+        ask = _as_table("ask", self.ask, shape)
+        bid = _as_table("bid", self.bid, shape)
+        s_range = (float(s[0]), float(s[-1])) if self.s_range is None else tuple(float(x) for x in self.s_range)
+        if s.size > 1 and (s_range[0] < s[0] or s_range[1] > s[-1] or s_range[0] > s_range[1]):
+            raise ValueError(f"s_range must lie inside the table's prices [{s[0]}, {s[-1]}], got {self.s_range!r}")
         for name, arr in (("t", t), ("s", s), ("ask", ask), ("bid", bid)):
             arr.setflags(write=False)  # immutable: simulators may cache derived copies
             object.__setattr__(self, name, arr)
+        object.__setattr__(self, "q_min", q_min)
+        object.__setattr__(self, "q_max", q_max)
+        object.__setattr__(self, "s_range", s_range)
+        object.__setattr__(self, "name", str(self.name))
 
     @property
     def s_dependent(self) -> bool:
         return self.s.size > 1
 
-    def _weights(self, x, nodes):
-        """Linear-interpolation indices and weights (clamped in t, checked in s by callers)."""
-        if nodes.size == 1:
-            i = np.zeros(np.shape(x), dtype=np.intp)
-            return i, i, np.zeros(np.shape(x))
-        j = np.clip(np.searchsorted(nodes, x, side="right") - 1, 0, nodes.size - 2)
-        w = (x - nodes[j]) / (nodes[j + 1] - nodes[j])
-        return j, j + 1, np.clip(w, 0.0, 1.0)
+    @property
+    def n_q(self) -> int:
+        return self.q_max - self.q_min + 1
+
+    def _check_s(self, s) -> np.ndarray:
+        if self.s_dependent:
+            lo, hi = self.s_range
+            if np.any(s < lo - 1e-9 * max(1.0, abs(lo))) or np.any(s > hi + 1e-9 * max(1.0, abs(hi))):
+                raise ValueError(f"s outside the policy's price range [{lo}, {hi}]: tabulate or solve with a "
+                                 "wider s_range")
+        return s
+
+    def _quotes_checked(self, t, q, s):
+        """Quotes at broadcast, already validated arrays (``q`` integer inventories)."""
+        qi = np.asarray(q, np.int64) - self.q_min
+        inside = (qi >= 0) & (qi < self.n_q)
+        qc = np.clip(qi, 0, self.n_q - 1)
+        tc = np.clip(t, self.t[0], self.t[-1])
+        out = []
+        for tab in (self.ask, self.bid):
+            v = interpolate(tab, self.t, self.s, self.order, self.order, tc, s, qc)
+            out.append(np.where(inside, v, np.inf))
+        return (np.where(ask_quoted(qi, self.n_q), out[0], np.inf),
+                np.where(bid_quoted(qi, self.n_q), out[1], np.inf))
 
     def quotes(self, t, q, s):
         """``(δ⁺, δ⁻)`` at broadcast ``(t, q, s)``; ``+inf`` beyond the inventory limits.
 
-        Raises ``ValueError`` if ``s`` lies outside the tabulated price range.
+        Raises
+        ------
+        ValueError
+            Non-finite or non-real ``t, s``; non-integer ``q``; ``s`` outside the policy's price range.
         """
-        t, q, s = np.broadcast_arrays(np.asarray(t, float), np.asarray(q), np.asarray(s, float))
-        if self.s_dependent and (np.any(s < self.s[0]) or np.any(s > self.s[-1])):
-            raise ValueError(
-                f"s outside the tabulated range [{self.s[0]}, {self.s[-1]}]: solve with a wider s_range")
-        qi = np.asarray(q, dtype=np.int64) - self.q_min
-        inside = (qi >= 0) & (qi < self.ask.shape[2])
-        qc = np.clip(qi, 0, self.ask.shape[2] - 1)
-        i0, i1, wt = self._weights(t, self.t)
-        j0, j1, ws = self._weights(s, self.s)
-        out = []
-        for tab in (self.ask, self.bid):
-            corners = [(i0, j0, (1 - wt) * (1 - ws)), (i0, j1, (1 - wt) * ws),
-                       (i1, j0, wt * (1 - ws)), (i1, j1, wt * ws)]
-            v = np.zeros(np.shape(t))
-            unquoted = np.zeros(np.shape(t), bool)
-            for i, j, w in corners:
-                c = tab[i, j, qc]
-                fin = np.isfinite(c)
-                v += w * np.where(fin, c, 0.0)
-                unquoted |= (~fin) & (w > 0)
-            out.append(np.where(inside & ~unquoted, v, np.inf))
-        # inventory limits: no ask at q_min, no bid at q_max
-        out[0] = np.where(qi <= 0, np.inf, out[0])
-        out[1] = np.where(qi >= self.ask.shape[2] - 1, np.inf, out[1])
-        return out[0], out[1]
+        t = _as_real_array("t", t)
+        s = self._check_s(_as_real_array("s", s))
+        qa = np.asarray(q)
+        if qa.dtype.kind not in "iuf" or qa.dtype == np.bool_ or not np.all(np.isfinite(qa)) or \
+                np.any(np.rint(qa) != qa):
+            raise ValueError(f"q must be integer inventories, got {qa.ravel()[:5]!r}")
+        t, q, s = np.broadcast_arrays(t, np.rint(qa).astype(np.int64), s)
+        return self._quotes_checked(t, q, s)
 
     def quotes_on_grid(self, t: float, s: np.ndarray, q: np.ndarray, compiled: bool = True):
         """Fast path for solvers: quotes at one time on a tensor grid ``s × q``.
-
-        Parameters
-        ----------
-        t : float
-        s : ndarray, shape (n_s,)
-            Must lie in the tabulated price range (checked).
-        q : ndarray of int, shape (n_q,)
-        compiled : bool
-            numba kernel (default) or its numpy twin.
 
         Returns
         -------
         ask, bid : ndarray, shape (n_s, n_q)
             ``+inf`` where a side is not quoted (outside the table's inventories, at its limits,
-            or where a table corner is ``+inf``).
+            or where the interpolation touches a ``+inf`` entry).
         """
-        s = np.asarray(s, float)
-        if self.s_dependent and (s.min() < self.s[0] - 1e-9 or s.max() > self.s[-1] + 1e-9):
-            raise ValueError(f"s outside the tabulated range [{self.s[0]}, {self.s[-1]}]")
-        i0, i1, wt = self._weights(np.asarray(float(t)), self.t)
-        j0, j1, ws = self._weights(s, self.s)
+        s = self._check_s(np.asarray(s, float))
         qi = np.asarray(q, np.int64) - self.q_min
-        kernel = _grid_quotes if compiled else _grid_quotes_numpy
-        ask = np.empty((s.size, qi.size))
-        bid = np.empty((s.size, qi.size))
-        kernel(self.ask, int(i0), int(i1), float(wt), j0.astype(np.int64), j1.astype(np.int64),
-               np.asarray(ws, float), qi, ask)
-        kernel(self.bid, int(i0), int(i1), float(wt), j0.astype(np.int64), j1.astype(np.int64),
-               np.asarray(ws, float), qi, bid)
-        ask[:, qi <= 0] = np.inf
-        bid[:, qi >= self.ask.shape[2] - 1] = np.inf
+        tc = min(max(float(t), self.t[0]), self.t[-1])
+        ask = interpolate_on_grid(self.ask, self.t, self.s, self.order, self.order, tc, s, qi, compiled)
+        bid = interpolate_on_grid(self.bid, self.t, self.s, self.order, self.order, tc, s, qi, compiled)
+        ask[:, ~ask_quoted(qi, self.n_q)] = np.inf
+        bid[:, ~bid_quoted(qi, self.n_q)] = np.inf
         return ask, bid
 
-    def tabulate(self, model=None, n_t=None) -> "TabulatedPolicy":
+    def tabulate(self, model=None, t=None, s=None) -> "TabulatedPolicy":
         return self
+
+
+def _in_box(q, q_max: int, ask, bid):
+    """Apply the inventory-limit rule of a box ``−q_max … q_max`` (:mod:`hjbsolve.grid`); nothing is
+    quoted outside the box."""
+    j = np.asarray(q) + q_max
+    n = 2 * q_max + 1
+    inside = (j >= 0) & (j < n)
+    return np.where(inside & ask_quoted(j, n), ask, np.inf), np.where(inside & bid_quoted(j, n), bid, np.inf)
 
 
 @dataclass(frozen=True)
@@ -167,7 +196,7 @@ class ConstantSpread:
     Parameters
     ----------
     half_spread : float
-        Distance of each quote from the mid-price.
+        Distance of each quote from the mid-price (price units).
     skew : float
         Added to ``δ⁺`` and subtracted from ``δ⁻``.
     q_max : int
@@ -183,70 +212,25 @@ class ConstantSpread:
         object.__setattr__(self, "skew", check_real("skew", self.skew))
         object.__setattr__(self, "q_max", check_int("q_max", self.q_max, ge=1))
 
+    @property
+    def name(self) -> str:
+        return f"constant({self.half_spread:g})"
+
+    def _quotes_q(self, q):
+        q = np.asarray(q)
+        return _in_box(q, self.q_max, np.full(q.shape, self.half_spread + self.skew),
+                       np.full(q.shape, self.half_spread - self.skew))
+
     def quotes(self, t, q, s):
         t, q, s = np.broadcast_arrays(np.asarray(t, float), np.asarray(q), np.asarray(s, float))
-        ask = np.where(q <= -self.q_max, np.inf, self.half_spread + self.skew + 0.0 * t)
-        bid = np.where(q >= self.q_max, np.inf, self.half_spread - self.skew + 0.0 * t)
-        return ask, bid
+        return self._quotes_q(q)
 
-    def tabulate(self, model, n_t=None) -> TabulatedPolicy:
-        n_q = 2 * self.q_max + 1
-        ask = np.full((2, 1, n_q), self.half_spread + self.skew)
-        bid = np.full((2, 1, n_q), self.half_spread - self.skew)
-        ask[:, :, 0] = np.inf
-        bid[:, :, -1] = np.inf
+    def tabulate(self, model, t=None, s=None) -> TabulatedPolicy:
+        q = np.arange(-self.q_max, self.q_max + 1)
+        ask, bid = self._quotes_q(q)
+        shape = (2, 1, q.size)
         return TabulatedPolicy(np.array([0.0, model.T]), np.array([0.0]), -self.q_max, self.q_max,
-                               ask, bid, name=f"constant({self.half_spread:g})")
-
-
-@njit(cache=True, inline="always")
-def _corner(acc, w, c):
-    """Add corner ``c`` with weight ``w``; an unquoted (``+inf``) corner with ``w > 0`` wins."""
-    if w > 0.0:
-        return acc + w * c  # inf propagates; finite corners accumulate
-    return acc
-
-
-@njit(cache=True, parallel=True)
-def _grid_quotes(tab, i0, i1, wt, j0, j1, ws, qi, out):
-    """Bilinear (t, s) interpolation of ``tab[t, s, q]`` onto ``out[s_node, q]``.
-
-    ``+inf`` where the inventory index is outside the table or a corner with positive
-    weight is ``+inf`` (side not quoted). Shapes: ``tab`` (n_t, n_s_tab, n_q_tab), ``j0/j1/ws``
-    (n_s,), ``qi`` (n_q,), ``out`` (n_s, n_q).
-    """
-    n_s, n_q = out.shape
-    nq_tab = tab.shape[2]
-    for a in prange(n_s):
-        w00 = (1.0 - wt) * (1.0 - ws[a])
-        w01 = (1.0 - wt) * ws[a]
-        w10 = wt * (1.0 - ws[a])
-        w11 = wt * ws[a]
-        for b in range(n_q):
-            j = qi[b]
-            if j < 0 or j >= nq_tab:
-                out[a, b] = np.inf
-                continue
-            v = _corner(0.0, w00, tab[i0, j0[a], j])
-            v = _corner(v, w01, tab[i0, j1[a], j])
-            v = _corner(v, w10, tab[i1, j0[a], j])
-            out[a, b] = _corner(v, w11, tab[i1, j1[a], j])
-
-
-def _grid_quotes_numpy(tab, i0, i1, wt, j0, j1, ws, qi, out):
-    """Numpy twin of :func:`_grid_quotes`."""
-    inside = (qi >= 0) & (qi < tab.shape[2])
-    qc = np.clip(qi, 0, tab.shape[2] - 1)
-    v = np.zeros(out.shape)
-    unquoted = np.zeros(out.shape, bool)
-    for slab, w_t in ((tab[i0][:, qc], 1.0 - wt), (tab[i1][:, qc], wt)):
-        for j, w_s in ((j0, 1.0 - ws), (j1, ws)):
-            c = slab[j]
-            w = w_t * w_s[:, None] * np.ones_like(c)
-            fin = np.isfinite(c)
-            v += np.where(w > 0, w * np.where(fin, c, 0.0), 0.0)
-            unquoted |= (~fin) & (w > 0)
-    out[:] = np.where(inside[None, :] & ~unquoted, v, np.inf)
+                               np.broadcast_to(ask, shape), np.broadcast_to(bid, shape), name=self.name)
 
 
 @dataclass(frozen=True)
@@ -288,15 +272,14 @@ class InventorySkew:
 
     def _quotes_q(self, q):
         q = np.asarray(q, float)
-        ask = self.half_spread + self.gamma * np.maximum(-q, 0.0)
-        bid = self.half_spread + self.gamma * np.maximum(q, 0.0)
-        return np.where(q <= -self.q_max, np.inf, ask), np.where(q >= self.q_max, np.inf, bid)
+        return _in_box(q, self.q_max, self.half_spread + self.gamma * np.maximum(-q, 0.0),
+                       self.half_spread + self.gamma * np.maximum(q, 0.0))
 
     def quotes(self, t, q, s):
         t, q, s = np.broadcast_arrays(np.asarray(t, float), np.asarray(q), np.asarray(s, float))
         return self._quotes_q(q)
 
-    def tabulate(self, model, n_t=None) -> TabulatedPolicy:
+    def tabulate(self, model, t=None, s=None) -> TabulatedPolicy:
         q = np.arange(-self.q_max, self.q_max + 1)
         ask, bid = self._quotes_q(q)
         shape = (2, 1, q.size)

@@ -1,19 +1,36 @@
-"""Results of the solvers: value functions and optimal quotes on a grid, with diagnostics."""
+"""The one result type of every solver: value functions and optimal quotes on a grid.
+
+``hs.solve(model, method="fd")``, ``hs.solve(model, method="expm")`` and ``hs.evaluate(model,
+policy)`` all return a :class:`Solution`; its queries go through the one table interpolation
+(:mod:`hjbsolve.interpolation`), the one quote assembly
+(:func:`hjbsolve.hamiltonian.quotes_from_values`) and the one inventory-limit rule
+(:mod:`hjbsolve.grid`), so the quotes a user reads are the quotes :func:`hjbsolve.simulate`
+trades.
+"""
 
 from __future__ import annotations
 
 import json
+import math
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .grid import InventoryGrid, PriceGrid
-from .hamiltonian import ask_marginal, bid_marginal, optimal_quote
+from .grid import InventoryAxis, PriceAxis, _as_real_array
+from .hamiltonian import quotes_from_values
+from .interpolation import interpolate
 from .model import Model
 from .policies import TabulatedPolicy
 
-__all__ = ["Solution"]
+__all__ = ["Solution", "FORMAT"]
+
+#: Format tag written by :meth:`Solution.save` and checked by :meth:`Solution.load`.
+FORMAT = "hjbsolve.Solution/2"
+#: Interpolation degree in time and price (cubic: fourth order, see :mod:`hjbsolve.interpolation`).
+ORDER_T = 3
+ORDER_S = 3
 
 
 @dataclass(frozen=True, eq=False)
@@ -24,23 +41,26 @@ class Solution:
     ----------
     model : Model
     t : ndarray, shape (n_t,)
-        Stored times (increasing, ``0`` and ``T`` included).
+        Stored times (strictly increasing, ``0`` and ``T`` included).
     s : ndarray, shape (n_s,)
-        Price nodes (``n_s == 1`` when the value does not depend on ``s`` beyond ``q s``).
+        Stored price nodes (``n_s == 1`` when the value does not depend on ``s`` beyond ``q s``).
     s_range : (float, float)
         Where answers may be asked (``(-inf, inf)`` for a price-independent solution).
     q : ndarray, shape (n_q,)
         Inventories ``−q_max … q_max``.
     g : ndarray, shape (n_t, n_s, n_q)
+        Reduced value (price units).
     info : dict
-        Diagnostics: scheme, steps, grid sizes, wall time, kind ("hjb" or "policy").
-    policy_name : str, optional
-        For a policy evaluation: which policy was evaluated (its quotes are not optimal).
+        Diagnostics: method, scheme, steps, grid sizes, wall time, error estimates
+        (``error_estimate``: quotes, in units of ``1/k``; ``value_error_estimate``: values,
+        relative to ``max(1, |g|)``), kind (``"hjb"`` or ``"policy"``).
+    kind : {"hjb", "policy"}
+        ``"policy"``: the value of a fixed policy (:func:`hjbsolve.evaluate`); its
+        :meth:`quotes` are the quotes that would be optimal *given that value*.
 
-    Between stored times the value is interpolated linearly in ``t``; between price nodes by
-    four-point cubic (Lagrange) interpolation in ``s``, fourth-order accurate and exact for
-    the part ``q Δ(t, s)`` of ``g``, which is linear in ``s`` (linear interpolation would add
-    ``ds² |∂²g/∂s²| / 8``, about 7e-4 on the value at the paper's default grid). Inventories must be integers in ``[−q_max, q_max]``.
+    Between stored times and price nodes ``g`` is interpolated by cubic Lagrange polynomials in
+    ``t`` and in ``s`` (fourth order; exact at the nodes and on the part ``q Δ(t, s)`` of ``g``,
+    which is linear in ``s``). Inventories must be integers in ``[−q_max, q_max]``.
     """
 
     model: Model
@@ -50,82 +70,80 @@ class Solution:
     q: np.ndarray
     g: np.ndarray
     info: dict = field(default_factory=dict)
-    optimal: bool = True
+    kind: str = "hjb"
 
-    # ------------------------------------------------------------------ interpolation
+    def __post_init__(self):
+        for name in ("t", "s", "q", "g"):
+            arr = np.ascontiguousarray(getattr(self, name))
+            arr.setflags(write=False)
+            object.__setattr__(self, name, arr)
+        object.__setattr__(self, "s_range", tuple(float(x) for x in self.s_range))
+        object.__setattr__(self, "_cache", {})
+
+    # ------------------------------------------------------------------ grid
     @property
     def q_max(self) -> int:
         return int(self.q[-1])
 
-    def _check_t(self, t):
-        t = np.asarray(t, float)
-        if np.any(t < -1e-12) or np.any(t > self.model.T + 1e-12) or np.any(~np.isfinite(t)):
-            raise ValueError(f"t must lie in [0, T={self.model.T}], got {t!r}")
-        return np.clip(t, 0.0, self.model.T)
+    @property
+    def optimal(self) -> bool:
+        """Whether the stored value is the optimal one (``kind == "hjb"``)."""
+        return self.kind == "hjb"
 
-    def _check_s(self, s):
-        s = np.asarray(s, float)
-        if not np.all(np.isfinite(s)):
-            raise ValueError(f"s must be finite, got {s!r}")
-        lo, hi = self.s_range
-        if self.s.size > 1 and (np.any(s < lo - 1e-9) or np.any(s > hi + 1e-9)):
-            raise ValueError(f"s must lie in s_range=[{lo}, {hi}] where the solution was computed, "
-                             f"got values in [{s.min()}, {s.max()}]; solve again with a wider s_range")
-        return s
+    @property
+    def _axis(self) -> InventoryAxis:
+        return InventoryAxis(self.q_max)
 
-    def _g_at(self, t, s, qi):
-        """Interpolated ``g`` at broadcast ``t, s`` and integer inventory index ``qi``."""
-        nt = self.t.size
-        j = np.clip(np.searchsorted(self.t, t, side="right") - 1, 0, max(nt - 2, 0))
-        j1 = np.minimum(j + 1, nt - 1)
-        wt = np.where(j1 > j, (t - self.t[j]) / (self.t[j1] - self.t[j] + (j1 == j)), 0.0)
-        if self.s.size == 1:
-            i = np.zeros_like(j)
-            return (1 - wt) * self.g[j, i, qi] + wt * self.g[j1, i, qi]
-        ds = self.s[1] - self.s[0]
-        x = (s - self.s[0]) / ds
-        n = self.s.size
-        if n < 4:
-            i = np.clip(np.floor(x).astype(np.int64), 0, n - 2)
-            u = x - i
-            nodes, weights = (i, i + 1), (1 - u, u)
-        else:  # four-point Lagrange on nodes i−1 … i+2, u = x − i
-            i = np.clip(np.floor(x).astype(np.int64), 1, n - 3)
-            u = x - i
-            nodes = (i - 1, i, i + 1, i + 2)
-            weights = (-u * (u - 1) * (u - 2) / 6.0, (u + 1) * (u - 1) * (u - 2) / 2.0,
-                       -(u + 1) * u * (u - 2) / 2.0, (u + 1) * u * (u - 1) / 6.0)
-        a = sum(w * self.g[j, k, qi] for k, w in zip(nodes, weights))
-        b = sum(w * self.g[j1, k, qi] for k, w in zip(nodes, weights))
-        return (1 - wt) * a + wt * b
+    @property
+    def _prices(self) -> PriceAxis:
+        return PriceAxis(self.s, self.s_range)
+
+    def _check_t(self, t) -> np.ndarray:
+        t = _as_real_array("t", t)
+        T = self.model.T
+        if np.any(t < -1e-12 * T) or np.any(t > T * (1 + 1e-12)):
+            raise ValueError(f"t must lie in [0, T={T}], got values in [{t.min():.10g}, {t.max():.10g}]")
+        return np.clip(t, 0.0, T)
 
     def _prepare(self, t, q, s):
-        t, q, s = np.broadcast_arrays(self._check_t(t), np.asarray(q), self._check_s(s))
-        grid = InventoryGrid(self.q_max)
-        return t, grid.index(q), s
+        t = self._check_t(t)
+        qi = self._axis.index(q)
+        s = self._prices.check(s)
+        try:
+            t, qi, s = np.broadcast_arrays(t, qi, s)
+        except ValueError:
+            raise ValueError(f"t, q and s must broadcast together, got shapes {t.shape}, {qi.shape} and "
+                             f"{s.shape}") from None
+        return t, qi, s
+
+    def _g_at(self, t, s, qi):
+        """Interpolated ``g`` at broadcast ``(t, s)`` and inventory index ``qi``."""
+        return interpolate(self.g, self.t, self.s, ORDER_T, ORDER_S, t, s, qi)
 
     # ------------------------------------------------------------------ public queries
     def value(self, t, q, s):
-        """``v_q(t, s)``, the ``q s`` part included; broadcasts ``t, q, s``."""
-        t, qi, s = self._prepare(t, q, s)
-        return self.q[qi] * s + self._g_at(t, s, qi)
+        """``v_q(t, s)``, the ``q s`` part included; broadcasts ``t, q, s``.
 
-    def quotes(self, t, q, s):
-        """Optimal ``(δ⁺, δ⁻)`` (paper eq. 3, 26 exactly); ``+inf`` for the side not quoted at a limit.
-
-        For a policy evaluation these are the quotes that are optimal *given that value*,
-        not the evaluated policy's.
+        Raises
+        ------
+        ValueError
+            ``t`` outside ``[0, T]``, ``q`` not an integer in ``[−q_max, q_max]``, ``s`` outside
+            ``s_range``, or shapes that do not broadcast.
         """
         t, qi, s = self._prepare(t, q, s)
-        m = self.model
-        g0 = self._g_at(t, s, qi)
-        g_dn = self._g_at(t, s, np.maximum(qi - 1, 0))
-        g_up = self._g_at(t, s, np.minimum(qi + 1, self.q.size - 1))
-        ask = optimal_quote(ask_marginal(g0, g_dn, 0.0), m.k, m.alpha)
-        bid = optimal_quote(bid_marginal(g0, g_up, 0.0), m.k, m.alpha)
-        ask = np.where(qi == 0, np.inf, ask)
-        bid = np.where(qi == self.q.size - 1, np.inf, bid)
-        return ask, bid
+        out = self.q[qi] * s + self._g_at(t, s, qi)
+        return out[()]
+
+    def quotes(self, t, q, s):
+        """Optimal ``(δ⁺, δ⁻)`` (paper eqs. 3, 26, exactly); ``+inf`` for the side not quoted at a limit.
+
+        The same numbers :func:`hjbsolve.simulate` trades (through :meth:`tabulate`). For a policy
+        evaluation these are the quotes that are optimal *given that value*, not the evaluated
+        policy's.
+        """
+        t, qi, s = self._prepare(t, q, s)
+        ask, bid = self.tabulate()._quotes_checked(t, qi + int(self.q[0]), s)
+        return ask[()], bid[()]
 
     def spread(self, t, q, s):
         """``ψ = δ⁺ + δ⁻``."""
@@ -137,38 +155,150 @@ class Solution:
         a, b = self.quotes(t, q, s)
         return np.asarray(s, float) + 0.5 * (a - b)
 
-    def tabulate(self, model=None, n_t=None) -> TabulatedPolicy:
-        """The optimal quotes as a :class:`TabulatedPolicy` on the stored grid (for Monte Carlo)."""
-        m = self.model
-        g = self.g
-        ask = np.full(g.shape, np.inf)
-        bid = np.full(g.shape, np.inf)
-        ask[:, :, 1:] = optimal_quote(ask_marginal(g[:, :, 1:], g[:, :, :-1], 0.0), m.k, m.alpha)
-        bid[:, :, :-1] = optimal_quote(bid_marginal(g[:, :, :-1], g[:, :, 1:], 0.0), m.k, m.alpha)
-        s = self.s if self.s.size > 1 else np.zeros(1)
-        return TabulatedPolicy(self.t.copy(), s.copy(), int(self.q[0]), int(self.q[-1]), ask, bid,
-                               name=self.info.get("name", "optimal"))
+    def tabulate(self) -> TabulatedPolicy:
+        """The optimal quotes on the stored grid as a cubic :class:`TabulatedPolicy` (cached).
+
+        This is what :meth:`quotes`, :func:`hjbsolve.evaluate` and :func:`hjbsolve.simulate` use.
+        """
+        tab = self._cache.get("policy")
+        if tab is None:
+            coef = self.model.coefficients(_single_grid(self))
+            ask_side, bid_side = coef.quote_params(0)
+            n = self.q.size
+            j = np.arange(n)
+            g = self.g
+            dn = np.concatenate([g[..., :1], g[..., :-1]], axis=-1)
+            up = np.concatenate([g[..., 1:], g[..., -1:]], axis=-1)
+            ask, bid = quotes_from_values(g, dn, up, j, n, 0.0, (ask_side[0][0], ask_side[1][0]),
+                                          (bid_side[0][0], bid_side[1][0]))
+            s_nodes = self.s if self.s.size > 1 else np.zeros(1)
+            tab = TabulatedPolicy(self.t, s_nodes, int(self.q[0]), int(self.q[-1]), ask, bid,
+                                  name=self.info.get("name", "optimal"), order=ORDER_T,
+                                  s_range=self.s_range if self.s.size > 1 else None)
+            self._cache["policy"] = tab
+        return tab
 
     # ------------------------------------------------------------------ persistence
-    def save(self, path) -> Path:
-        """Write to ``.npz`` (arrays + JSON metadata); reload with :meth:`load`."""
+    def save(self, path, *, q_max: int | None = None) -> Path:
+        """Write to a compressed ``.npz`` (arrays + JSON metadata); reload with :meth:`load`.
+
+        Parameters
+        ----------
+        path : str or Path
+            ``.npz`` is appended when missing.
+        q_max : int, optional
+            Store only the inventories ``|q| ≤ q_max`` (a smaller file; the reloaded solution has
+            that bound and answers only there).
+        """
         path = Path(path)
-        meta = {"model": self.model.to_dict(), "s_range": list(map(float, self.s_range)),
-                "info": _jsonable(self.info), "optimal": self.optimal}
-        np.savez_compressed(path, t=self.t, s=self.s, q=self.q, g=self.g, meta=json.dumps(meta))
-        return path if path.suffix == ".npz" else path.with_suffix(path.suffix + ".npz")
+        if path.suffix != ".npz":
+            path = path.with_name(path.name + ".npz")
+        g, q = self.g, self.q
+        if q_max is not None:
+            keep = np.abs(q) <= int(q_max)
+            g, q = g[..., keep], q[keep]
+        meta = {"format": FORMAT, "model": self.model.to_dict(), "s_range": list(map(float, self.s_range)),
+                "info": _jsonable(self.info), "kind": self.kind}
+        np.savez_compressed(path, t=self.t, s=self.s, q=q, g=g, meta=np.array(json.dumps(meta)))
+        return path
 
     @classmethod
     def load(cls, path) -> "Solution":
-        with np.load(path, allow_pickle=False) as f:
-            meta = json.loads(str(f["meta"]))
-            return cls(Model.from_dict(meta["model"]), f["t"], f["s"], tuple(meta["s_range"]), f["q"], f["g"],
-                       meta["info"], meta["optimal"])
+        """Read a file written by :meth:`save`, checking everything it reads.
+
+        Raises
+        ------
+        ValueError
+            The file is missing, not a solution file, of another format version, or has
+            inconsistent, non-finite or out-of-range contents (the message names the file and
+            the field).
+        """
+        path = Path(path)
+        f = _open_npz(path, ("t", "s", "q", "g", "meta"))
+        meta = _read_meta(path, f, FORMAT)
+        t, s, q, g = (f[k] for k in ("t", "s", "q", "g"))
+        model = _load_model(path, meta)
+        kind = meta.get("kind")
+        if kind not in ("hjb", "policy"):
+            raise ValueError(f"{path}: field 'kind' must be 'hjb' or 'policy', got {kind!r}")
+        s_range = meta.get("s_range")
+        if (not isinstance(s_range, list) or len(s_range) != 2
+                or not all(isinstance(x, (int, float)) for x in s_range) or not s_range[0] <= s_range[1]):
+            raise ValueError(f"{path}: field 's_range' must be a pair low <= high, got {s_range!r}")
+        _check_time_axis(path, t, model.T)
+        if s.ndim != 1 or s.size < 1 or s.dtype.kind != "f" or not np.all(np.isfinite(s)) or np.any(np.diff(s) <= 0):
+            raise ValueError(f"{path}: field 's' must be a finite, strictly increasing 1-d float array")
+        if s.size > 1 and (s_range[0] < s[0] - 1e-9 or s_range[1] > s[-1] + 1e-9):
+            raise ValueError(f"{path}: field 's_range' {s_range} is not covered by the price nodes "
+                             f"[{s[0]}, {s[-1]}]")
+        if q.ndim != 1 or q.size < 3 or q.dtype.kind not in "iu" or q.size % 2 == 0 or \
+                not np.array_equal(q, np.arange(-(q.size // 2), q.size // 2 + 1)):
+            raise ValueError(f"{path}: field 'q' must be the integers -Q..Q (Q >= 1)")
+        if g.shape != (t.size, s.size, q.size) or g.dtype.kind != "f":
+            raise ValueError(f"{path}: field 'g' must be a float array of shape (len(t), len(s), len(q)) = "
+                             f"{(t.size, s.size, q.size)}, got {g.shape} of dtype {g.dtype}")
+        if not np.all(np.isfinite(g)):
+            raise ValueError(f"{path}: field 'g' contains non-finite values")
+        info = meta.get("info", {})
+        if not isinstance(info, dict):
+            raise ValueError(f"{path}: field 'info' must be a table")
+        return cls(model, t, s, tuple(float(x) for x in s_range), q, g, info, kind)
 
     def __repr__(self) -> str:
-        return (f"Solution(q_max={self.q_max}, n_s={self.s.size}, n_t={self.t.size}, "
-                f"s_range={self.s_range}, info={{scheme={self.info.get('scheme')!r}, "
-                f"steps={self.info.get('n_steps')}, wall={self.info.get('wall_time', float('nan')):.3g}s}})")
+        return (f"Solution(method={self.info.get('method')!r}, kind={self.kind!r}, q_max={self.q_max}, "
+                f"n_s={self.s.size}, n_t={self.t.size}, s_range={self.s_range}, "
+                f"error_estimate={self.info.get('error_estimate')})")
+
+
+def _single_grid(sol: Solution):
+    from .grid import StateGrid
+
+    return StateGrid(PriceAxis(sol.s, sol.s_range), (InventoryAxis(sol.q_max),))
+
+
+# ----------------------------------------------------------------------------- file helpers
+def _open_npz(path: Path, required: tuple):
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            missing = [k for k in required if k not in f.files]
+            if missing:
+                raise ValueError(f"{path}: not an hjbsolve file (missing field(s) {missing})")
+            return {k: f[k] for k in f.files}
+    except ValueError as e:
+        if str(e).startswith(str(path)):
+            raise
+        raise ValueError(f"{path}: not a readable .npz file ({e})") from None
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError) as e:
+        raise ValueError(f"{path}: not a readable .npz file ({type(e).__name__}: {e})") from None
+
+
+def _read_meta(path: Path, f: dict, fmt: str) -> dict:
+    try:
+        meta = json.loads(str(f["meta"]))
+    except (json.JSONDecodeError, TypeError) as e:
+        raise ValueError(f"{path}: field 'meta' is not valid JSON ({e})") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path}: field 'meta' must be a JSON object")
+    if meta.get("format") != fmt:
+        raise ValueError(f"{path}: field 'format' must be {fmt!r}, got {meta.get('format')!r} "
+                         "(written by another version of hjbsolve, or not a file of this kind)")
+    return meta
+
+
+def _load_model(path: Path, meta: dict) -> Model:
+    try:
+        return Model.from_dict(meta.get("model"))
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"{path}: field 'model' is not a valid model ({e})") from None
+
+
+def _check_time_axis(path: Path, t: np.ndarray, T: float) -> None:
+    if t.ndim != 1 or t.size < 2 or t.dtype.kind != "f" or not np.all(np.isfinite(t)):
+        raise ValueError(f"{path}: field 't' must be a finite 1-d float array with at least 2 times")
+    if np.any(np.diff(t) <= 0) or t[0] != 0.0 or not math.isclose(t[-1], T, rel_tol=1e-12):
+        raise ValueError(f"{path}: field 't' must increase strictly from 0 to T={T}, got [{t[0]}, …, {t[-1]}]")
 
 
 def _jsonable(d):
@@ -176,7 +306,13 @@ def _jsonable(d):
     for k, v in d.items():
         if isinstance(v, (np.floating, np.integer)):
             v = v.item()
-        if isinstance(v, (str, int, float, bool, type(None), list)):
+        if isinstance(v, float) and not math.isfinite(v):
+            v = str(v)
+        if isinstance(v, (list, tuple)):
+            v = [x.item() if isinstance(x, (np.floating, np.integer)) else x for x in v]
+        if isinstance(v, dict):
+            v = _jsonable(v)
+        if isinstance(v, (str, int, float, bool, type(None), list, dict)):
             out[k] = v
         else:
             out[k] = str(v)

@@ -61,6 +61,7 @@ def test_penalties_and_delta():
     assert m.delta(0.0, 3000.0) == pytest.approx(9.0 * (1 - math.exp(-0.1)), rel=1e-13)
     assert m.delta(1.0, 3000.0) == 0.0
     assert hs.paper_model("brownian").delta(0.3, 3000.0) == 0.0
+    assert hs.Brownian(0.5, drift=-0.2).delta(0.3, 3000.0, 1.0) == pytest.approx(-0.2 * 0.7)
 
 
 def test_ou_moments_against_closed_form_limits():
@@ -94,9 +95,38 @@ def test_cartea_jaimungal_mapping():
     m = hs.Model.cartea_jaimungal(sigma=2.0, lam=140.0, kappa=1.5, phi=0.01, terminal_penalty=0.001, T=1.0)
     # fills λ e^{−κδ} = A e^{−k(z+δ)}
     assert m.A * math.exp(-m.k * m.z) == pytest.approx(140.0, rel=1e-14)
+    assert math.exp(m.log_rates()[0]) == pytest.approx(140.0, rel=1e-14)
     assert m.running_penalty == pytest.approx(0.01, rel=1e-14)
     assert m.terminal_penalty == pytest.approx(0.001, rel=1e-14)
-    with pytest.raises(ValueError, match="sigma must be > 0 when phi > 0"):
-        hs.Model.cartea_jaimungal(sigma=0.0, lam=1.0, kappa=1.0, phi=0.1, terminal_penalty=0.0, T=1.0)
+    # the penalties are set directly: σ = 0 is a valid market (issue: no "sigma must be > 0")
+    m0 = hs.Model.cartea_jaimungal(sigma=0.0, lam=140.0, kappa=1.5, phi=0.01, terminal_penalty=0.001, T=1.0)
+    assert m0.running_penalty == 0.01 and m0.sigma == 0.0
     with pytest.raises(ValueError, match="^kappa must"):
         hs.Model.cartea_jaimungal(sigma=1.0, lam=1.0, kappa=-1.0, phi=0.1, terminal_penalty=0.0, T=1.0)
+
+
+def test_cartea_jaimungal_with_prices_in_small_units():
+    """κ = 1000 per price unit (a price unit much larger than the spread) is ordinary: nothing overflows,
+    and a change of unit changes nothing else: the same market in a price unit 1000× larger (σ, φ,
+    ϖ, quotes ÷ 1000; κ × 1000) has quotes 1000× smaller."""
+    big = hs.Model.cartea_jaimungal(sigma=0.002, lam=140.0, kappa=1000.0, phi=0.01e-3, terminal_penalty=0.001e-3, T=1.0)
+    unit = hs.Model.cartea_jaimungal(sigma=2.0, lam=140.0, kappa=1.0, phi=0.01, terminal_penalty=0.001, T=1.0)
+    assert big.log_rates()[0] == pytest.approx(math.log(140.0))
+    a = hs.solve(big, q_max=30, method="expm")
+    b = hs.solve(unit, q_max=30, method="expm")
+    q = np.arange(-10, 11)
+    np.testing.assert_allclose(np.array(a.quotes(0.0, q, 0.0)) * 1000.0, np.array(b.quotes(0.0, q, 0.0)), rtol=1e-10)
+
+
+def test_asymmetric_sides_and_direct_penalties():
+    m = hs.Model(price=hs.Brownian(0.3, drift=0.1), A=(200.0, 150.0), k=(1.5, 1.2), z=0.1, T=1.0, phi=0.02, varpi=0.5)
+    assert (m.A_plus, m.A_minus, m.k_plus, m.k_minus) == (200.0, 150.0, 1.5, 1.2)
+    assert not m.symmetric and m.running_penalty == 0.02 and m.terminal_penalty == 0.5
+    assert m.delta(0.25, 100.0) == pytest.approx(0.1 * 0.75)
+    assert hs.Model.from_dict(m.to_dict()) == m
+    assert hs.Model(price=hs.Brownian(0.3), A=(5.0, 5.0), k=1.0, z=0.0, T=1.0).symmetric   # equal pair: one value
+    for bad, name in (((1.0, 2.0, 3.0), "A must be a number or a pair"), ((1.0, -2.0), "A_minus must be > 0")):
+        with pytest.raises(ValueError, match=name):
+            hs.Model(price=hs.Brownian(0.3), A=bad, k=1.0, z=0.0, T=1.0)
+    with pytest.raises(ValueError, match="phi must be >= 0"):
+        hs.Model(price=hs.Brownian(0.3), A=1.0, k=1.0, z=0.0, T=1.0, phi=-1.0)

@@ -15,26 +15,25 @@ import pytest
 import scipy.linalg
 
 import hjbsolve as hs
-from hjbsolve.grid import price_grid
-from hjbsolve.solver import SCHEMES, NonFiniteError, default_n_steps, default_q_max, evaluate, solve
+from hjbsolve.solver import SCHEMES, default_q_max, evaluate, solve
 
 SR = (2995.0, 3005.0)
 
 
 @pytest.fixture(scope="module")
 def ou_solution(ou):
-    return solve(ou, q_max=600, s_range=SR)
+    """A fixed-step OU solution (API and error-path tests; accuracy is tested elsewhere)."""
+    return solve(ou, q_max=600, s_range=SR, n_steps=40)
 
 
 # --------------------------------------------------------------------------- Brownian: exact reference
 @pytest.mark.parametrize("alpha", [0.05, -0.02])
 def test_brownian_fd_matches_matrix_exponential(brownian, alpha):
-    """Issue 2: FD quotes agree with the matrix-exponential solution to ≤ 1e-6.
+    """FD quotes agree with the matrix-exponential solution to ≤ 1e-6 at every stored time.
 
-    Solved with ``tol=5e-7`` (automatic step selection; the tolerance governs t=0 and |q| ≤ Q/2,
-    the check covers every stored time up to 0.9 T and every inventory); the reference is
-    exact to ~1e-13.
-    Checked at every stored time up to 0.9 T and every inventory.
+    Solved with ``tol=5e-7`` (the contract covers |q| ≤ Q/2 at every t; the check covers every
+    stored time up to 0.9 T and every inventory); the reference is exact to ~1e-13. Values are
+    compared on ``h = v − q s`` (``value(t, q, 0)``), relative to ``max(1, |h|)`` as promised.
     """
     m = brownian.replace(alpha=alpha)
     sol = solve(m, q_max=600, tol=5e-7)
@@ -44,9 +43,8 @@ def test_brownian_fd_matches_matrix_exponential(brownian, alpha):
     for t in sol.t[sol.t <= 0.9 * m.T]:
         worst = max(worst, np.abs(np.array(sol.quotes(t, q, 0.0)) - np.array(ex.quotes(t, q, 0.0))).max())
     assert worst <= 1e-6
-    # values: relative 1e-8 (the level h carries the same second-order error, ≈ 1e-6 absolute on ≈ 420)
-    v_fd, v_ex = sol.value(0.0, q, 3000.0), ex.value(0.0, q, 3000.0)
-    assert np.abs(v_fd - v_ex).max() <= 1e-8 * np.abs(v_ex).max()
+    h_fd, h_ex = sol.value(sol.t[:, None], q[None, :], 0.0), ex.value(sol.t[:, None], q[None, :], 0.0)
+    assert (np.abs(h_fd - h_ex) / np.maximum(1.0, np.abs(h_ex))).max() <= sol.info["value_rtol"]
 
 
 def test_brownian_time_error_is_second_order(brownian):
@@ -77,13 +75,14 @@ def test_eps0_ou_reproduces_eq9(ou):
     m = ou.replace(eps=0.0)
     sr = (2998.0, 3002.0)
     # the ε=0 inventory drifts by ~ 2λT sinh(kΔ) ≈ 400 here: q_max = 600 keeps |q| ≤ 50 clear
-    sol = solve(m, q_max=600, s_range=sr)
+    sol = solve(m, q_max=600, s_range=sr, n_steps=120)
     s = np.linspace(*sr, 9)[None, :]
     q = np.arange(-50, 51, 5)[:, None]
     D = m.delta(0.0, s)
     dp, dm = sol.quotes(0.0, q, s)
     # eq. (9): δ± = 1/k + α ± Δ(t, s). The scheme carries qΔ exactly (the price generator is
-    # exact on functions linear in s): only rounding remains.
+    # exact on functions linear in s) away from the ends of the price grid, whose perturbation
+    # decays fast with the number of steps (2e-8 at s_range's edge with 40 steps, 1e-12 with 120).
     assert np.abs(dp - (1 / m.k + m.alpha + D)).max() < 1e-9
     assert np.abs(dm - (1 / m.k + m.alpha - D)).max() < 1e-9
     # the value h⁰ = 2C∫E cosh(kΔ) (closed form in hjbsolve.expansion) is carried with the
@@ -92,7 +91,7 @@ def test_eps0_ou_reproduces_eq9(ou):
     v0 = hs.expansion(m, order=0).value(0.0, q, s)
     err = np.abs(sol.value(0.0, q, s) - v0).max()
     assert err < 1e-4 * np.abs(v0 - q * s).max()
-    fine = solve(m, q_max=600, s_range=sr, n_steps=2 * sol.info["n_steps_tried"][-1], ds=sol.info["ds"] / 2)
+    fine = solve(m, q_max=600, s_range=sr, n_steps=240, ds=sol.info["ds"] / 2)
     err_fine = np.abs(fine.value(0.0, q, s) - v0).max()
     assert err_fine < err / 3.0, (err, err_fine)
 
@@ -140,7 +139,7 @@ def test_ou_converges_to_brownian_as_a_vanishes(brownian):
     diffs = []
     for a in (1e-2, 1e-3, 1e-4):
         m = brownian.replace(price=hs.OrnsteinUhlenbeck(a=a, mu=3000.5, sigma=0.5))
-        sol = solve(m, q_max=300, s_range=(2999.0, 3001.0))
+        sol = solve(m, q_max=300, s_range=(2999.0, 3001.0), n_steps=100)
         diffs.append(np.abs(np.array(sol.quotes(0.0, q, 3000.0)) - r).max())
     # Δ = (μ−s)(1−e^{−aT}) ≈ 0.5 a: the difference is O(a) — shrinks ≈ 10x per decade
     ratios = np.array(diffs[:-1]) / np.array(diffs[1:])
@@ -178,31 +177,42 @@ def test_price_convergence_order_ou(ou):
 
 OU_ = hs.OrnsteinUhlenbeck
 REGIMES = {
-    "paper_ou": (hs.paper_model("ou"), SR, 600),
-    "strong_reversion": (hs.Model(OU_(5.0, 100.5, 1.0), A=500.0, k=1.0, z=0.5, T=1.0, eps=1e-3), (99.5, 100.5), 150),
-    "large_eps": (hs.Model(OU_(1.0, 101.0, 0.5), A=200.0, k=1.5, z=0.2, T=1.0, eps=1e-2, alpha=0.02), (99.0, 101.0), 250),
-    "rebate_volatile": (hs.Model(OU_(0.3, 50.5, 2.0), A=300.0, k=1.0, z=0.3, T=2.0, eps=1e-3, alpha=-0.02), (49.5, 50.5), 100),
-    "brownian_large_eps": (hs.Model(hs.Brownian(0.3), A=100.0, k=2.0, z=0.1, T=1.0, eps=0.01), None, 100),
+    "paper_ou": (hs.paper_model("ou"), (2999.0, 3001.0), 200),
+    "strong_reversion": (hs.Model(OU_(5.0, 100.5, 1.0), A=500.0, k=1.0, z=0.5, T=1.0, eps=1e-3), (99.5, 100.5), 100),
+    "large_eps": (hs.Model(OU_(1.0, 101.0, 0.5), A=200.0, k=1.5, z=0.2, T=1.0, eps=1e-2, alpha=0.02), (99.0, 101.0), 120),
+    "rebate_volatile": (hs.Model(OU_(0.3, 50.5, 2.0), A=300.0, k=1.0, z=0.3, T=2.0, eps=1e-3, alpha=-0.02), (49.5, 50.5), 80),
 }
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(REGIMES))
-def test_defaults_meet_the_accuracy_target(name):
-    """Default settings give quotes within 1e-5 of a 4x finer time and 2x finer price grid
-    (|q| ≤ q_max/2, s over s_range), across parameter regimes; the solver's own error
-    estimate is within a factor 3 of the measured error."""
+def test_automatic_ou_meets_the_contract_at_every_time(name):
+    """The accuracy contract on price-dependent problems: quotes within ``tol`` (units of 1/k) and
+    values within ``value_rtol·max(1, |v|)`` at stored and off-grid times (near T too), prices
+    across ``s_range`` and ``|q| ≤ q_max/2``, against a reference solved with 4x smaller steps
+    and half the price spacing (its own error is ≲ 1/16 of the solution's time error and 1/4 of
+    its space error, so the measured difference is the solution's error to within ~30 %); the
+    reported estimate is honest: the measured error is at most 3x the estimate.
+    """
     m, sr, Q = REGIMES[name]
-    sol = solve(m, q_max=Q, s_range=sr)
-    n = sol.info["n_steps_tried"][-1]
-    ds = price_grid(m, sr).ds / 2 if sr else None
-    ref = solve(m, q_max=Q, s_range=sr, n_steps=4 * n, ds=ds)
-    q = np.arange(-Q // 2, Q // 2 + 1, max(1, Q // 100))[:, None]
-    s = (np.linspace(*sr, 5) if sr else np.array([0.0]))[None, :]
-    err = np.abs(np.array(sol.quotes(0.0, q, s)) - np.array(ref.quotes(0.0, q, s))).max()
-    print(f"{name}: steps tried {sol.info['n_steps_tried']}, estimate {sol.info['error_estimate']:.2e}, error {err:.2e}")
-    assert err < 1e-5
-    assert err < 3 * sol.info["error_estimate"] + 1e-7
+    sol = solve(m, q_max=Q, s_range=sr, tol=1e-4, value_rtol=1e-5)
+    n = sol.info["n_steps"]
+    ref = solve(m, q_max=Q, s_range=sr, n_steps=4 * n, ds=sol.info["ds"] / 2, scheme="strang-x")
+    rng = np.random.default_rng(3)
+    t = np.r_[0.0, rng.uniform(0, m.T, 6), m.T * (1 - np.geomspace(1e-5, 0.05, 5))]
+    q = np.arange(-Q // 2, Q // 2 + 1, max(1, Q // 40))
+    s = np.linspace(*sr, 5)
+    T_, Q_, S_ = np.meshgrid(t, q, s, indexing="ij")
+    kmax = max(m.k_plus, m.k_minus)
+    err_q = kmax * np.abs(np.array(sol.quotes(T_, Q_, S_)) - np.array(ref.quotes(T_, Q_, S_)))
+    err_q = np.where(np.isfinite(err_q), err_q, 0.0).max()
+    v_ref = ref.value(T_, Q_, S_)
+    err_v = (np.abs(sol.value(T_, Q_, S_) - v_ref) / np.maximum(1.0, np.abs(v_ref))).max()
+    print(f"{name}: {n} steps, n_s {sol.info['n_s']}; quotes: error {err_q:.2e}, estimate "
+          f"{sol.info['error_estimate']:.2e}; values: error {err_v:.2e}, estimate {sol.info['value_error_estimate']:.2e}")
+    assert err_q <= 1e-4 and err_v <= 1e-5
+    assert err_q <= 3 * sol.info["error_estimate"] + 1e-9
+    assert err_v <= 3 * sol.info["value_error_estimate"] + 1e-12
 
 
 # --------------------------------------------------------------------------- inventory bound, symmetry
@@ -318,7 +328,7 @@ def test_save_and_load_roundtrip(tmp_path, ou_solution):
 
 
 def test_info_has_diagnostics(ou_solution):
-    for key in ("scheme", "order", "n_steps", "n_s", "ds", "n_q", "wall_time", "cells_x_steps_per_s"):
+    for key in ("method", "scheme", "order", "n_steps", "n_s", "ds", "n_q", "wall_time", "error_estimate"):
         assert key in ou_solution.info
 
 
@@ -330,7 +340,7 @@ def test_info_has_diagnostics(ou_solution):
     (dict(s_range=(3005.0, 2995.0)), "s_range must satisfy low < high"),
     (dict(s_range=3000.0), "s_range must be a pair"),
     (dict(ds=-0.1), "ds must be > 0"),
-    (dict(t_eval=[2.0]), "t_eval must lie in"),
+    (dict(t_eval=[2.0]), "t_eval must be"),
 ])
 def test_bad_solver_arguments(ou, kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -350,10 +360,12 @@ def test_bad_queries(ou_solution):
         solve("paper")
 
 
-def test_non_finite_result_raises(brownian):
-    # a terminal penalty so steep that exp(k·ϖ·(2q−1)) overflows
-    with pytest.raises(NonFiniteError):
+def test_overflowing_bound_is_refused_at_once(brownian):
+    """A terminal penalty so steep that exp(k·ϖ·(2q−1)) would overflow at the bound: refused before any
+    work, naming q_max and the largest bound that works (ϖ = 2.5, k = 1: (690 − 5.36 + 1)/5 → 137)."""
+    with pytest.raises(ValueError, match=r"q_max=200 is too large.*largest bound that works is q_max=137"):
         solve(brownian.replace(eps=5.0), q_max=200, n_steps=20)
+    solve(brownian.replace(eps=5.0), q_max=137, n_steps=20)
 
 
 def test_policy_returning_nan_is_rejected(brownian):

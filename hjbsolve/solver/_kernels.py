@@ -1,25 +1,27 @@
 """Compiled kernels of the inventory-jump step, each with a plain-numpy twin.
 
-Everything here is array-in/array-out on the value array ``g`` of shape ``(n_s, n_q)``
-(price nodes × inventory nodes; ``n_s == 1`` for a martingale price), in the reduced
-variables ``v_q(t, s) = q s + g_q(t, s)``.
+Everything here is array-in/array-out on a value array ``g`` of shape ``(n_rows, n_cells)``
+(:class:`hjbsolve.grid.StateGrid`), in the reduced variables ``v(t, s, q) = q·s + g``. The
+jump part of the verification equation along one inventory axis, in backward time
+``τ = T − t``, is, on each *line* of cells along that axis (``j`` its index, ``n`` its length) ::
 
-The jump part of the verification equation, in backward time ``τ = T − t``, is ::
+    ∂_τ g_j = J⁺_j(p⁺_j) 1{j > 0} + J⁻_j(p⁻_j) 1{j < n−1} − w φ_j                 (paper eqs. 11/25)
 
-    ∂_τ g_q = J⁺(p⁺_q) 1{q > q_min} + J⁻(p⁻_q) 1{q < q_max} − φ q²                      (paper eq. 11/25)
-
-with ``p⁺_q = g_q − g_{q−1}``, ``p⁻_q = g_q − g_{q+1}`` (:func:`hjbsolve.hamiltonian.ask_marginal`
-with ``Δ = 0``: in these variables the jumps do not see the price), and per side either the
-optimal (maximised) term ``J = H(p)`` (:func:`hjbsolve.hamiltonian.side_hamiltonian`) or,
-for a fixed policy, ``J = λ(δ)(δ − α − p)``. Its Jacobian in ``h`` is tridiagonal in ``q``
-and has the sign pattern of a generator, so ``I − γ dτ Jac`` is an M-matrix.
+with ``p⁺_j = g_j − g_{j−1}``, ``p⁻_j = g_j − g_{j+1}`` (in these variables the jumps do not see
+the price), ``φ_j`` the running-penalty field (weight ``w``: the axis that carries it) and per
+side either the optimal term ``J = H(p) = o λ*(p)`` (:func:`hjbsolve.hamiltonian.side_hamiltonian`)
+or, for a fixed policy, ``J = λ(δ)(δ − α − p)`` (:func:`hjbsolve.hamiltonian.fixed_side_term`).
+The side coefficients ``(ℓ, k, α, o)`` come from
+:meth:`hjbsolve.coefficients.MarketCoefficients.packed`, per regime state and axis. The
+Jacobian in ``g`` is tridiagonal along the line with the sign pattern of a generator, so
+``I − γ dτ Jac`` is an M-matrix.
 
 The time step is Verwer's two-stage Rosenbrock method ROS2 (second order, L-stable; a
 W-method, so order two holds with the frozen-in-time Jacobian used here)::
 
-    (I − γ dτ Jac) k1 = F(t0, h)
-    (I − γ dτ Jac) k2 = F(t1, h + dτ k1) − 2 k1
-    h ← h + 3/2 dτ k1 + 1/2 dτ k2,         γ = 1 + 1/√2
+    (I − γ dτ Jac) k1 = F(t0, g)
+    (I − γ dτ Jac) k2 = F(t1, g + dτ k1) − 2 k1
+    g ← g + 3/2 dτ k1 + 1/2 dτ k2,         γ = 1 + 1/√2
 """
 
 from __future__ import annotations
@@ -29,57 +31,65 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from ..hamiltonian import (ask_marginal, ask_marginal_nb, bid_marginal, bid_marginal_nb,
-                           fill_intensity, fill_intensity_nb, hamiltonian_scale_nb, opposite_sides_nb,
-                           side_hamiltonian)
+from ..coefficients import ALPHA, K, LOG_RATE, OFFSET
+from ..hamiltonian import ask_marginal, bid_marginal, fixed_side_term, fixed_side_term_nb, side_hamiltonian
 
 GAMMA_ROS2 = 1.0 + 1.0 / math.sqrt(2.0)
+#: rows of the per-line scratch array of :func:`_ros2_line`
+N_WORK = 13
 
 
 # ----------------------------------------------------------------------------- compiled
-@njit(cache=True, error_model="numpy")
-def _fixed_side_term(p, A, k, z, alpha, quote):
-    """Jump term ``λ(δ)(δ − α − p)`` of a side quoted at ``δ`` and its derivative ``−λ(δ)`` in ``p``;
-    an unquoted side (``δ = +inf``) contributes nothing."""
-    if not np.isfinite(quote):
-        return 0.0, 0.0
-    lam = fill_intensity_nb(quote, A, k, z)
-    return lam * (quote - alpha - p), -lam
+@njit(cache=True, inline="always", error_model="numpy")
+def _add_edge(j, lam_a, lam_b, oa, ob, F, diag, lower, upper):
+    """Optimal terms across the edge ``(j−1, j)``: the ask of ``j`` (rate ``lam_a``, ``H = o⁺λ``,
+    ``∂H/∂p = −λ``) and the bid of ``j − 1`` (``lam_b``)."""
+    F[j] += oa * lam_a
+    diag[j] -= lam_a
+    lower[j] = lam_a
+    F[j - 1] += ob * lam_b
+    diag[j - 1] -= lam_b
+    upper[j - 1] = lam_b
 
 
 @njit(cache=True, error_model="numpy")
-def _jump_field_row(h, phi_q2, A, k, z, alpha, optimal, ask, bid, F, diag, lower, upper):
-    """Right-hand side ``F`` and tridiagonal Jacobian of one price node's inventory row.
+def _jump_field_line(h, run, run_w, c, optimal, ask, bid, F, diag, lower, upper):
+    """Right-hand side ``F`` and tridiagonal Jacobian of one line of cells.
 
-    Shapes: all ``(n_q,)``. ``lower[j] = ∂F_j/∂h_{j−1}``, ``upper[j] = ∂F_j/∂h_{j+1}``.
-    Optimal sides: ``H(p)`` with ``∂H/∂p = −k H``; the ask term of ``j`` and the bid term of
-    ``j − 1`` share one exponential (:func:`hjbsolve.hamiltonian.opposite_sides`).
+    Shapes: ``h, run, ask, bid, F, diag, lower, upper`` ``(n,)`` (any stride); ``c`` ``(2, 4)``
+    (side × (ℓ, k, α, o)). ``lower[j] = ∂F_j/∂h_{j−1}``, ``upper[j] = ∂F_j/∂h_{j+1}``.
+    Optimal sides: ``H(p) = o λ*(p)`` with ``∂H/∂p = −λ*``; across an edge ``(j−1, j)`` the
+    marginals are opposite (``p⁺_j = −p⁻_{j−1}``), so with ``k⁺ = k⁻`` both sides' rates come
+    from one exponential.
     """
     n = h.size
     for j in range(n):
-        F[j] = -phi_q2[j]
+        F[j] = -run_w * run[j]
         diag[j] = 0.0
         lower[j] = 0.0
         upper[j] = 0.0
     if optimal:
-        scale = hamiltonian_scale_nb(A, k, z, alpha)
-        for j in range(1, n):
-            # edge (j−1, j): p⁺_j = h_j − h_{j−1} = −p⁻_{j−1}
-            H_ask, H_bid = opposite_sides_nb(scale, k, ask_marginal_nb(h[j], h[j - 1], 0.0))
-            F[j] += H_ask
-            diag[j] -= k * H_ask
-            lower[j] = k * H_ask
-            F[j - 1] += H_bid
-            diag[j - 1] -= k * H_bid
-            upper[j - 1] = k * H_bid
+        la, ka, aa, oa = c[0, LOG_RATE], c[0, K], c[0, ALPHA], c[0, OFFSET]
+        lb, kb, ab, ob = c[1, LOG_RATE], c[1, K], c[1, ALPHA], c[1, OFFSET]
+        if ka == kb:
+            ca = math.exp(la - ka * (oa + aa))
+            cb = math.exp(lb - kb * (ob + ab))
+            for j in range(1, n):
+                e = math.exp(-ka * (h[j] - h[j - 1]))   # p⁺_j = h_j − h_{j−1} = −p⁻_{j−1}
+                _add_edge(j, ca * e, cb / e, oa, ob, F, diag, lower, upper)
+        else:
+            for j in range(1, n):
+                p = h[j] - h[j - 1]
+                _add_edge(j, math.exp(la - ka * (oa + aa + p)), math.exp(lb - kb * (ob + ab - p)), oa, ob,
+                          F, diag, lower, upper)
         return
     for j in range(1, n):
-        v, d = _fixed_side_term(ask_marginal_nb(h[j], h[j - 1], 0.0), A, k, z, alpha, ask[j])
+        v, d = fixed_side_term_nb(h[j] - h[j - 1], ask[j], c[0, LOG_RATE], c[0, K], c[0, ALPHA])
         F[j] += v
         diag[j] += d
         lower[j] = -d
     for j in range(n - 1):
-        v, d = _fixed_side_term(bid_marginal_nb(h[j], h[j + 1], 0.0), A, k, z, alpha, bid[j])
+        v, d = fixed_side_term_nb(h[j] - h[j + 1], bid[j], c[1, LOG_RATE], c[1, K], c[1, ALPHA])
         F[j] += v
         diag[j] += d
         upper[j] = -d
@@ -111,94 +121,121 @@ def _thomas_solve(a, cp, inv_m, r, x):
         x[j] -= cp[j] * x[j + 1]
 
 
-#: rows of the per-price-node scratch array of :func:`_ros2_row`
-N_WORK = 13
-
-
 @njit(cache=True, error_model="numpy")
-def _ros2_row(row, dtau, phi_q2, A, k, z, alpha, optimal, ask0, bid0, ask1, bid1, work):
-    """One ROS2 step of the jump ODE of one price node's inventory row, in place.
+def _ros2_line(line, dtau, run, run_w, c, optimal, ask0, bid0, ask1, bid1, work):
+    """One ROS2 step of the jump ODE of one line of cells, in place.
 
-    Shapes: ``row, phi_q2, ask*, bid*`` ``(n_q,)``; ``work`` ``(N_WORK, n_q)`` scratch (passed in:
+    Shapes: ``line, run, ask*, bid*`` ``(n,)``; ``work`` ``(N_WORK, n)`` scratch (passed in:
     allocating inside a parallel loop serialises the threads on the allocator).
     """
-    n_q = row.size
+    n = line.size
     g = GAMMA_ROS2 * dtau
     F, dg, lo, up, k1, k2, y = work[0], work[1], work[2], work[3], work[4], work[5], work[6]
-    _jump_field_row(row, phi_q2, A, k, z, alpha, optimal, ask0, bid0, F, dg, lo, up)
-    for j in range(n_q):
+    _jump_field_line(line, run, run_w, c, optimal, ask0, bid0, F, dg, lo, up)
+    for j in range(n):
         dg[j] = 1.0 - g * dg[j]
         lo[j] = -g * lo[j]
         up[j] = -g * up[j]
     cp, inv_m = work[7], work[8]
     _thomas_factor(lo, dg, up, cp, inv_m)
     _thomas_solve(lo, cp, inv_m, F, k1)
-    for j in range(n_q):
-        y[j] = row[j] + dtau * k1[j]
+    for j in range(n):
+        y[j] = line[j] + dtau * k1[j]
     # second stage: the field at the end point; the Jacobian stays frozen (W-method)
     F2, d2, l2, u2 = work[9], work[10], work[11], work[12]
-    _jump_field_row(y, phi_q2, A, k, z, alpha, optimal, ask1, bid1, F2, d2, l2, u2)
-    for j in range(n_q):
+    _jump_field_line(y, run, run_w, c, optimal, ask1, bid1, F2, d2, l2, u2)
+    for j in range(n):
         F2[j] -= 2.0 * k1[j]
     _thomas_solve(lo, cp, inv_m, F2, k2)
-    for j in range(n_q):
-        row[j] += dtau * (1.5 * k1[j] + 0.5 * k2[j])
+    for j in range(n):
+        line[j] += dtau * (1.5 * k1[j] + 0.5 * k2[j])
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _line_step(L, h, dtau, n, stride, per_row, row_state, coef, axis, running, run_w, optimal,
+               ask0, bid0, ask1, bid1, work):
+    i = L // per_row
+    m = L % per_row
+    base = (m // stride) * (n * stride) + m % stride
+    end = base + (n - 1) * stride + 1
+    r = row_state[i]
+    line = h[i, base:end:stride]
+    run = running[r, base:end:stride]
+    if optimal:
+        _ros2_line(line, dtau, run, run_w, coef[r, axis], True, run, run, run, run, work[L])
+    else:
+        _ros2_line(line, dtau, run, run_w, coef[r, axis], False, ask0[i, base:end:stride],
+                   bid0[i, base:end:stride], ask1[i, base:end:stride], bid1[i, base:end:stride], work[L])
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
-def _ros2_jump_step(h, dtau, phi_q2, A, k, z, alpha, optimal, ask0, bid0, ask1, bid1, work):
-    """One ROS2 step of the jump ODE for every price node, in place (parallel over nodes).
+def _ros2_jump_step(h, dtau, n, stride, row_state, coef, axis, running, run_w, optimal,
+                    ask0, bid0, ask1, bid1, work):
+    """One ROS2 step of the jump ODE along one inventory axis, for every line, in place (parallel).
 
     Parameters
     ----------
-    h : ndarray, shape (n_s, n_q)
+    h : ndarray, shape (n_rows, n_cells)
         Reduced value at the step's start (backward time), overwritten.
     dtau : float
         Step in backward time.
-    phi_q2 : ndarray, shape (n_q,)
-        Running penalty ``φ q²``.
-    ask0, bid0, ask1, bid1 : ndarray, shape (n_s, n_q)
-        Fixed quotes at start and end (ignored when ``optimal``).
-    work : ndarray, shape (n_s, N_WORK, n_q)
-        Scratch space (contents irrelevant).
+    n, stride : int
+        Length of the axis and the distance between its neighbouring cells.
+    row_state : int64 ndarray, shape (n_rows,)
+        Regime state of each row.
+    coef : ndarray, shape (n_states, n_axes, 2, 4)
+        :meth:`~hjbsolve.coefficients.MarketCoefficients.packed`.
+    axis : int
+    running : ndarray, shape (n_states, n_cells)
+        Running-penalty field, weighted by ``run_w`` (1 on the axis that carries it, else 0).
+    optimal : bool
+        HJB (optimal quotes) or a fixed policy with quotes ``ask0, bid0`` (start) and
+        ``ask1, bid1`` (end), each ``(n_rows, n_cells)`` (ignored when ``optimal``).
+    work : ndarray, shape (n_lines, N_WORK, n)
+        Scratch space (contents irrelevant); ``n_lines = n_rows · n_cells / n``.
     """
-    for i in prange(h.shape[0]):
-        _ros2_row(h[i], dtau, phi_q2, A, k, z, alpha, optimal, ask0[i], bid0[i], ask1[i], bid1[i], work[i])
+    per_row = h.shape[1] // n
+    for L in prange(h.shape[0] * per_row):
+        _line_step(L, h, dtau, n, stride, per_row, row_state, coef, axis, running, run_w, optimal,
+                   ask0, bid0, ask1, bid1, work)
 
 
 @njit(cache=True, error_model="numpy")
-def _ros2_jump_step_serial(h, dtau, phi_q2, A, k, z, alpha, optimal, ask0, bid0, ask1, bid1, work):
-    """:func:`_ros2_jump_step` without threads, for a handful of price nodes (a martingale
-    price has one): a parallel region with one iteration costs more than the work."""
-    for i in range(h.shape[0]):
-        _ros2_row(h[i], dtau, phi_q2, A, k, z, alpha, optimal, ask0[i], bid0[i], ask1[i], bid1[i], work[i])
+def _ros2_jump_step_serial(h, dtau, n, stride, row_state, coef, axis, running, run_w, optimal,
+                           ask0, bid0, ask1, bid1, work):
+    """:func:`_ros2_jump_step` without threads, for a handful of lines (a martingale price has one
+    row): a parallel region with one iteration costs more than the work."""
+    per_row = h.shape[1] // n
+    for L in range(h.shape[0] * per_row):
+        _line_step(L, h, dtau, n, stride, per_row, row_state, coef, axis, running, run_w, optimal,
+                   ask0, bid0, ask1, bid1, work)
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
-def _propagate_prices(P, first, last, beta, q, g, out):
-    """``out = P g + β ⊗ q`` with ``P`` used only inside each row's band ``[first[i], last[i]]``.
+def _propagate_state(P, first, last, beta, qfield, g, out):
+    """``out = P g + β ⊗ qfield`` with ``P`` used only inside each row's band ``[first[i], last[i]]``.
 
-    Shapes: ``P`` ``(n_s, n_s)``, ``first/last`` ``(n_s,)`` ints, ``beta`` ``(n_s,)``, ``q``
-    ``(n_q,)``, ``g/out`` ``(n_s, n_q)``. For the short time steps used here ``e^{dt 𝓛_h}``
-    is numerically banded (entries below 1e-17 of the row are dropped), so this costs
-    ``O(n_s · band · n_q)`` instead of a dense product.
+    Shapes: ``P`` ``(n_rows, n_rows)``, ``first/last`` ``(n_rows,)`` ints, ``beta`` ``(n_rows,)``,
+    ``qfield`` ``(n_cells,)``, ``g/out`` ``(n_rows, n_cells)``. For the short time steps used here
+    ``e^{dt 𝓛_h}`` is numerically banded (entries below 1e-17 of the row are dropped), so this
+    costs ``O(n_rows · band · n_cells)`` instead of a dense product.
     """
-    n_s, n_q = g.shape
-    for i in prange(n_s):
-        for j in range(n_q):
-            out[i, j] = beta[i] * q[j]
+    n_rows, n_cells = g.shape
+    for i in prange(n_rows):
+        for j in range(n_cells):
+            out[i, j] = beta[i] * qfield[j]
         for m in range(first[i], last[i] + 1):
             w = P[i, m]
-            for j in range(n_q):
+            for j in range(n_cells):
                 out[i, j] += w * g[m, j]
 
 
-def _propagate_prices_numpy(P, first, last, beta, q, g, out):
-    """Numpy twin of :func:`_propagate_prices` (dense product; the band only drops zeros)."""
+def _propagate_state_numpy(P, first, last, beta, qfield, g, out):
+    """Numpy twin of :func:`_propagate_state` (dense product; the band only drops zeros)."""
     Pb = np.zeros_like(P)
     for i in range(P.shape[0]):
         Pb[i, first[i]:last[i] + 1] = P[i, first[i]:last[i] + 1]
-    out[:] = Pb @ g + beta[:, None] * q[None, :]
+    out[:] = Pb @ g + beta[:, None] * qfield[None, :]
 
 
 @njit(cache=True, error_model="numpy")
@@ -210,27 +247,41 @@ def _all_finite(x):
 
 
 # ----------------------------------------------------------------------------- numpy twins
-def _jump_field_numpy(h, phi_q2, A, k, z, alpha, optimal, ask, bid):
-    """Numpy twin of :func:`_jump_field_row`, vectorised over price nodes.
+def _lines(a: np.ndarray, n: int, stride: int) -> np.ndarray:
+    """The lines of ``a`` (n_rows, n_cells) along an axis of length ``n`` and ``stride``:
+    shape ``(n_rows, outer, stride, n)`` view → returned as a copy ``(n_lines, n)`` in the
+    kernels' line order."""
+    n_rows, n_cells = a.shape
+    outer = n_cells // (n * stride)
+    v = a.reshape(n_rows, outer, n, stride).transpose(0, 1, 3, 2)
+    return v.reshape(-1, n)
 
-    Shapes: ``h, ask, bid`` ``(n_s, n_q)``. Returns ``F, diag, lower, upper``.
+
+def _unlines(lines: np.ndarray, shape: tuple, n: int, stride: int) -> np.ndarray:
+    n_rows, n_cells = shape
+    outer = n_cells // (n * stride)
+    return lines.reshape(n_rows, outer, stride, n).transpose(0, 1, 3, 2).reshape(shape)
+
+
+def _jump_field_numpy(h, run, run_w, c, optimal, ask, bid):
+    """Numpy twin of :func:`_jump_field_line`, vectorised over lines.
+
+    Shapes: ``h, run, ask, bid`` ``(n_lines, n)``; ``c`` ``(n_lines, 2, 4)`` (each line's side
+    coefficients). Returns ``F, diag, lower, upper``.
     """
     p_ask = ask_marginal(h[:, 1:], h[:, :-1], 0.0)
     p_bid = bid_marginal(h[:, :-1], h[:, 1:], 0.0)
+    ca = [c[:, 0, i, None] for i in range(4)]
+    cb = [c[:, 1, i, None] for i in range(4)]
     if optimal:
-        v_ask = side_hamiltonian(p_ask, A, k, z, alpha)
-        d_ask = -k * v_ask
-        v_bid = side_hamiltonian(p_bid, A, k, z, alpha)
-        d_bid = -k * v_bid
+        v_ask = side_hamiltonian(p_ask, *ca)
+        d_ask = -v_ask / ca[OFFSET]
+        v_bid = side_hamiltonian(p_bid, *cb)
+        d_bid = -v_bid / cb[OFFSET]
     else:
-        qa, qb = ask[:, 1:], bid[:, :-1]
-        with np.errstate(invalid="ignore", over="ignore"):
-            la = np.where(np.isfinite(qa), fill_intensity(np.where(np.isfinite(qa), qa, 0.0), A, k, z), 0.0)
-            lb = np.where(np.isfinite(qb), fill_intensity(np.where(np.isfinite(qb), qb, 0.0), A, k, z), 0.0)
-        v_ask = np.where(la > 0, la * (np.where(np.isfinite(qa), qa, 0.0) - alpha - p_ask), 0.0)
-        v_bid = np.where(lb > 0, lb * (np.where(np.isfinite(qb), qb, 0.0) - alpha - p_bid), 0.0)
-        d_ask, d_bid = -la, -lb
-    F = np.broadcast_to(-phi_q2, h.shape).copy()
+        v_ask, d_ask = fixed_side_term(p_ask, ask[:, 1:], ca[LOG_RATE], ca[K], ca[ALPHA])
+        v_bid, d_bid = fixed_side_term(p_bid, bid[:, :-1], cb[LOG_RATE], cb[K], cb[ALPHA])
+    F = -run_w * run.copy()
     diag = np.zeros_like(h)
     lower = np.zeros_like(h)
     upper = np.zeros_like(h)
@@ -244,7 +295,7 @@ def _jump_field_numpy(h, phi_q2, A, k, z, alpha, optimal, ask, bid):
 
 
 def _thomas_numpy(a, b, c, r):
-    """Numpy twin of :func:`_thomas_factor` + :func:`_thomas_solve`, vectorised over the leading axis (shapes ``(n_s, n_q)``)."""
+    """Numpy twin of :func:`_thomas_factor` + :func:`_thomas_solve`, vectorised over the leading axis."""
     n = b.shape[-1]
     cp = np.empty_like(b)
     dp = np.empty_like(b)
@@ -261,13 +312,74 @@ def _thomas_numpy(a, b, c, r):
     return x
 
 
-def _ros2_jump_step_numpy(h, dtau, phi_q2, A, k, z, alpha, optimal,
+def _ros2_jump_step_numpy(h, dtau, n, stride, row_state, coef, axis, running, run_w, optimal,
                           ask0, bid0, ask1, bid1, work=None):
     """Numpy twin of :func:`_ros2_jump_step` (same arguments, updates ``h`` in place)."""
+    shape = h.shape
+    per_row = shape[1] // n
+    line_state = np.repeat(row_state, per_row)
+    c = coef[line_state, axis]                                   # (n_lines, 2, 4)
+    run = _lines(running[row_state], n, stride)
+    H = _lines(h, n, stride)
+    if optimal:
+        a0 = b0 = a1 = b1 = None
+    else:
+        a0, b0, a1, b1 = (_lines(x, n, stride) for x in (ask0, bid0, ask1, bid1))
     g = GAMMA_ROS2 * dtau
-    F, diag, lower, upper = _jump_field_numpy(h, phi_q2, A, k, z, alpha, optimal, ask0, bid0)
-    b, a, c = 1.0 - g * diag, -g * lower, -g * upper
-    k1 = _thomas_numpy(a, b, c, F)
-    F2, *_ = _jump_field_numpy(h + dtau * k1, phi_q2, A, k, z, alpha, optimal, ask1, bid1)
-    k2 = _thomas_numpy(a, b, c, F2 - 2.0 * k1)
-    h += dtau * (1.5 * k1 + 0.5 * k2)
+    F, diag, lower, upper = _jump_field_numpy(H, run, run_w, c, optimal, a0, b0)
+    b, a, cc = 1.0 - g * diag, -g * lower, -g * upper
+    k1 = _thomas_numpy(a, b, cc, F)
+    F2, *_ = _jump_field_numpy(H + dtau * k1, run, run_w, c, optimal, a1, b1)
+    k2 = _thomas_numpy(a, b, cc, F2 - 2.0 * k1)
+    H += dtau * (1.5 * k1 + 0.5 * k2)
+    h[:] = _unlines(H, shape, n, stride)
+
+
+def omega_exact_step(h, dtau, n, stride, row_state, coef, axis, running, run_w):
+    """The optimal jump flow over ``dτ``, exactly, in the variables ``ω = e^{k h}``, in place.
+
+    With ``k⁺ = k⁻ = k`` and offsets ``1/k`` the jump ODE of a line is linear in ``ω``
+    (:mod:`hjbsolve.exact`): ``∂_τ ω = M ω`` with ``M = c⁺J₋ + c⁻J₊ − diag(k w φ)``,
+    ``c± = exp(ℓ± − k(o± + α±))``. ``M`` has moderate entries; only ``ω`` spans an enormous range
+    near a steep terminal penalty (``e^{−kϖq²}``). The step sums the Taylor series of
+    ``e^{dτ (M + cI)} ω`` (``c`` makes the matrix non-negative, so every term is non-negative)
+    entirely in the log domain — each term is a log-sum-exp over a cell and its two neighbours —
+    until no term changes any entry by more than a quarter of an ulp (at least one term beyond the
+    deepest cascade of terms that still grow), then ``h ← (log Σ − c dτ)/k``.
+
+    Used for the first step from ``T`` (:class:`hjbsolve.solver.operators.JumpAxis`,
+    ``stiff_start``): a steep terminal penalty at a large bound makes the fill rates at ``T``
+    relax on time scales far below any time step (even below double-precision time resolution),
+    where the linearly implicit ROS2 step would move each marginal by only about ``1/k`` per step.
+    """
+    shape = h.shape
+    per_row = shape[1] // n
+    c = coef[np.repeat(row_state, per_row), axis]                  # (n_lines, 2, 4)
+    H = _lines(h, n, stride)
+    run = _lines(running[row_state], n, stride)
+    k = c[:, 0, K][:, None]
+    log_cp = c[:, 0, LOG_RATE, None] - k * (c[:, 0, OFFSET, None] + c[:, 0, ALPHA, None])   # from q − 1
+    log_cm = c[:, 1, LOG_RATE, None] - k * (c[:, 1, OFFSET, None] + c[:, 1, ALPHA, None])   # from q + 1
+    pen = k * run_w * run
+    shift = pen.max(axis=1, keepdims=True)
+    with np.errstate(divide="ignore"):
+        log_diag = np.log(shift - pen)                             # −inf where zero
+    log_term = k * H
+    log_sum = log_term.copy()
+    log_tau = math.log(dtau)
+    quiet, n_terms = 0, 0
+    while quiet < 2:
+        n_terms += 1
+        if n_terms > 4 * n + 100:
+            raise FloatingPointError("the exact first step in ω = e^(k h) did not converge")
+        nxt = log_diag + log_term
+        nxt[:, 1:] = np.logaddexp(nxt[:, 1:], log_cp + log_term[:, :-1])
+        nxt[:, :-1] = np.logaddexp(nxt[:, :-1], log_cm + log_term[:, 1:])
+        log_term = nxt + (log_tau - math.log(n_terms))
+        rel = np.max(log_term - log_sum)
+        log_sum = np.logaddexp(log_sum, log_term)
+        quiet = quiet + 1 if rel < math.log(0.25 * np.finfo(float).eps) else 0
+    H[:] = (log_sum - shift * dtau) / k
+    if not np.all(np.isfinite(H)):
+        raise FloatingPointError("the exact first step in ω = e^(k h) produced a non-finite value")
+    h[:] = _unlines(H, shape, n, stride)

@@ -1,22 +1,27 @@
-"""The two operators of the verification equation: price generator and inventory jumps.
+"""The operators of the verification equation: the state generator and one jump operator per axis.
 
-In the reduced variables ``v_q(t, s) = q s + g_q(t, s)`` the verification equation
-(paper eqs. 11, 25) reads, in backward time ``τ = T − t`` ::
+In the reduced variables ``v(t, s, q) = q·s + g(t, s, q)`` the verification equation (paper
+eqs. 11, 25) reads, in backward time ``τ = T − t`` ::
 
-    ∂_τ g = 𝓛 g + q b(s) + 𝓙(g),        g_q(T, s) = −ε η z q²
+    ∂_τ g = 𝓛 g + q b(s) + Σ_i 𝓙_i(g),        g(T) = terminal field
 
-* ``𝓛 = b(s) ∂_s + ½ σ² ∂_ss`` — the price generator, linear, the same for every ``q``
-  and constant in time; ``q b(s) = 𝓛(q s)`` is the drift of the held inventory
-  (:class:`PricePropagator` applies the exact solution ``g ← e^{dt 𝓛_h} g + q β(dt)``);
-* ``𝓙`` — the inventory jumps: nonlinear, the same at every price node and autonomous,
+* ``𝓛`` — the generator of the state (the mid-price, ``b(s) ∂_s + ½ σ² ∂_ss`` on its grid):
+  linear, the same for every inventory cell and constant in time; ``q b(s) = 𝓛(q s)`` is the
+  drift of the held inventory. :class:`StateGenerator` applies its exact solution
+  ``g ← e^{dt 𝓛_h} g + β(dt) ⊗ q``.
+* ``𝓙_i`` — the jumps along inventory axis ``i``: nonlinear (HJB) or linear (a fixed
+  policy), the same at every state node up to the node's coefficients, and autonomous,
   because the marginal values ``p⁺ = g_q − g_{q−1}``, ``p⁻ = g_q − g_{q+1}`` do not involve
-  ``s`` (:class:`InventoryJumps`; the Hamiltonian lives in :mod:`hjbsolve.hamiltonian`).
+  ``s``. :class:`JumpAxis` advances it by ROS2 (:mod:`hjbsolve.solver._kernels`); the
+  coefficients come from :class:`hjbsolve.coefficients.MarketCoefficients`.
 
-Why these variables: both sub-problems are then autonomous, which keeps the splitting
-second order with a small constant (with ``v = q(s+Δ) + h`` the jumps carry the
-time-dependent factors ``e^{∓kΔ(t,s)}`` and the error constant is about four times larger,
-measured at the paper's parameters). The exact ε=0 solution (eq. 9) is ``g_q = qΔ + h⁰``:
-``𝓛_h`` is exact on functions linear in ``s``, so the directional bet is carried exactly.
+Every operator has ``prepare(dts)`` (work done once before the loop) and
+``step(g, t_from, t_to) -> g`` (backward from ``t_from`` to ``t_to < t_from``), so the one
+backward loop (:func:`hjbsolve.solver.rollback.rollback`) composes any list of them.
+
+Why these variables: both sub-problems are autonomous, which keeps the splitting second order
+with a small constant, and ``𝓛_h`` is exact on functions linear in ``s``, so the directional
+bet of the exact ε=0 solution (eq. 9, ``g_q = qΔ + h⁰``) is carried exactly.
 """
 
 from __future__ import annotations
@@ -24,84 +29,58 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg
 
-from ..grid import InventoryGrid, PriceGrid
-from ..model import Model
+from ..coefficients import MarketCoefficients
+from ..grid import StateGrid
 from . import _kernels
 
-__all__ = ["price_generator", "PricePropagator", "InventoryJumps"]
+__all__ = ["StateGenerator", "JumpAxis"]
 
 
-def price_generator(model: Model, grid: PriceGrid) -> np.ndarray:
-    """Finite-difference generator ``𝓛_h`` of the mid-price on a uniform grid.
-
-    Diffusion by central differences; advection ``b(s) ∂_s`` central where the cell Péclet
-    number ``|b| ds / σ² ≤ 1`` and upwind elsewhere, so every off-diagonal entry is
-    non-negative and rows sum to zero: ``𝓛_h`` is the generator of a Markov chain and
-    ``exp(dt 𝓛_h)`` is a monotone (positive, row-stochastic) propagator.
-
-    At the two end nodes the second derivative is dropped (the value is taken locally
-    linear) and the drift is kept only when it points into the grid (upwind); the grid
-    built by :func:`hjbsolve.grid.price_grid` puts those nodes beyond the reach of the paths
-    that matter.
-
-    Returns
-    -------
-    L : ndarray, shape (n_s, n_s)
-    """
-    s = grid.s
-    n = s.size
-    L = np.zeros((n, n))
-    if n == 1:
-        return L
-    ds = grid.ds
-    sig2 = model.price.sigma**2
-    b = model.price.drift(s)
-    i = np.arange(1, n - 1)
-    diff = 0.5 * sig2 / ds**2
-    central = np.abs(b[i]) * ds <= sig2
-    # central advection + diffusion
-    lo = np.where(central, diff - b[i] / (2 * ds), diff + np.maximum(-b[i], 0.0) / ds)
-    up = np.where(central, diff + b[i] / (2 * ds), diff + np.maximum(b[i], 0.0) / ds)
-    L[i, i - 1] = lo
-    L[i, i + 1] = up
-    L[i, i] = -(lo + up)
-    # end nodes: inward drift only
-    if b[0] > 0:
-        L[0, 1], L[0, 0] = b[0] / ds, -b[0] / ds
-    if b[-1] < 0:
-        L[-1, -2], L[-1, -1] = -b[-1] / ds, b[-1] / ds
-    return L
-
-
-class PricePropagator:
-    """Exact step of the linear part: ``g ← e^{dt 𝓛_h} g + β(dt) ⊗ q``.
+class StateGenerator:
+    """Exact step of the linear part: ``g ← e^{dt 𝓛_h} g + β(dt) ⊗ qfield``.
 
     ``β(dt) = ∫_0^dt e^{u 𝓛_h} b du`` is the expected drift of the price over the step
     (semi-discrete). Both come from one matrix exponential of the augmented generator
-    ``[[𝓛_h, b], [0, 0]]``, computed once per distinct ``dt`` and cached. ``e^{dt 𝓛_h}`` is
-    positive and row-stochastic (monotone, unconditionally stable); applying it to every
-    inventory column is one matrix product.
+    ``[[𝓛_h, b], [0, 0]]``, computed once per distinct ``dt`` (cached, :meth:`prepare`).
+    ``e^{dt 𝓛_h}`` is positive and row-stochastic (monotone, unconditionally stable).
 
     Parameters
     ----------
-    L : ndarray, shape (n_s, n_s)
-        Generator from :func:`price_generator`.
-    b : ndarray, shape (n_s,)
-        Drift at the nodes.
-    q : ndarray, shape (n_q,)
-        Inventories.
+    L : ndarray, shape (n_rows, n_rows)
+        Generator of the state (rows sum to zero, non-negative off-diagonals).
+    b : ndarray, shape (n_rows,)
+        Price drift at each row.
+    qfield : ndarray, shape (n_cells,)
+        Inventory held at each cell (the drift's weight: ``𝓛(q s) = q b``).
+    compiled : bool
+        numba kernel (default) or its numpy twin.
     """
 
     #: entries of ``e^{dt 𝓛_h}`` below this fraction of their row's largest are dropped
     band_tol = 1e-17
 
-    def __init__(self, L: np.ndarray, b: np.ndarray, q: np.ndarray, compiled: bool = True):
-        self.L = L
+    def __init__(self, L: np.ndarray, b: np.ndarray, qfield: np.ndarray, compiled: bool = True):
+        self.L = np.asarray(L, float)
         self.b = np.asarray(b, float)
-        self.q = np.asarray(q, float)
+        self.qfield = np.ascontiguousarray(qfield, dtype=float)
         self._cache: dict[float, tuple] = {}
-        self._kernel = _kernels._propagate_prices if compiled else _kernels._propagate_prices_numpy
-        self._buffers: list[np.ndarray] = []  # two reused outputs: fresh pages would fault in the kernels
+        self._kernel = _kernels._propagate_state if compiled else _kernels._propagate_state_numpy
+        self._buffers: list[np.ndarray] = []
+
+    @classmethod
+    def for_prices(cls, price, grid: StateGrid, compiled: bool = True) -> "StateGenerator":
+        """The generator of ``price`` on the grid's price axis (one regime state)."""
+        s = grid.prices.s
+        if grid.prices.degenerate:
+            L = np.zeros((1, 1))
+            b = np.atleast_1d(price.drift_at(0.0)) if not price.depends_on_price else np.zeros(1)
+        else:
+            lower, diag, upper = price.generator(s)
+            L = np.diag(diag) + np.diag(lower[1:], -1) + np.diag(upper[:-1], 1)
+            b = price.drift_at(s)
+        L = np.kron(np.eye(grid.n_states), L) if grid.n_states > 1 else L
+        b = np.tile(b, grid.n_states)
+        return cls(L, b, grid.q_cells(0).astype(float), compiled=compiled)
 
     @property
     def trivial(self) -> bool:
@@ -132,87 +111,137 @@ class PricePropagator:
             for dt in np.unique(np.round(np.asarray(dts, float), 14)):
                 self.matrices(float(dt))
 
-    def apply(self, g: np.ndarray, dt: float) -> np.ndarray:
-        """Return ``e^{dt 𝓛_h} g + β ⊗ q`` for ``g`` of shape ``(n_s, n_q)``.
+    def step(self, g: np.ndarray, t_from: float, t_to: float) -> np.ndarray:
+        """Return ``e^{dt 𝓛_h} g + β ⊗ qfield`` with ``dt = t_from − t_to``.
 
-        The result lives in one of two buffers owned by the propagator (alternating), so it is
+        The result lives in one of two buffers owned by the operator (alternating), so it is
         overwritten two calls later: callers keep copies of what they store.
         """
         if self.trivial:
             return g
-        P, first, last, beta = self.matrices(dt)
+        P, first, last, beta = self.matrices(t_from - t_to)
         if not self._buffers or self._buffers[0].shape != g.shape:
             self._buffers = [np.empty_like(g), np.empty_like(g)]
         out = self._buffers[1] if g is self._buffers[0] else self._buffers[0]
-        self._kernel(P, first, last, beta, self.q, g, out)
+        self._kernel(P, first, last, beta, self.qfield, g, out)
         return out
 
+    def apply_generator(self, g: np.ndarray) -> np.ndarray:
+        """``𝓛_h g + b ⊗ qfield`` (the operator's right-hand side, for diagnostics)."""
+        return self.L @ g + self.b[:, None] * self.qfield[None, :]
 
-class InventoryJumps:
-    """The jump part ``𝓙``: optimal (HJB) or under a fixed policy (linear evaluation).
+
+class JumpAxis:
+    """The jump part along one inventory axis: optimal (HJB) or under a fixed policy (linear).
 
     Parameters
     ----------
-    model : Model
-    inventory : InventoryGrid
-    prices : PriceGrid
-    policy : object with ``quotes(t, q, s)``, optional
-        ``None`` solves the HJB (optimal quotes); otherwise the verification equation of
-        that fixed policy (a linear equation) is integrated.
+    coefficients : MarketCoefficients
+    grid : StateGrid
+    axis : int
+        Inventory axis (asset).
+    quotes : callable, optional
+        ``quotes(t) -> (ask, bid)``, arrays of shape ``grid.shape`` (``+inf``: side not quoted):
+        the fixed policy whose verification equation is integrated (a linear equation).
+        ``None`` solves the HJB (optimal quotes).
+    carries_penalty : bool
+        Whether this operator adds the running-penalty source (exactly one axis does).
     compiled : bool
-        Use the numba kernel (default) or its numpy twin.
+        numba kernel (default) or its numpy twin.
+    stiff_start : float, optional
+        The horizon ``T``: the first step from ``T`` is then the exact jump flow, summed in
+        ``ω = e^{k h}`` (:func:`hjbsolve.solver._kernels.omega_exact_step`), which relaxes a
+        terminal layer too fast for any time step (a steep terminal penalty at a large bound).
+        Only for the HJB with ``k⁺ = k⁻`` (else ignored).
+    method : {"ros2", "ros2x"}
+        One ROS2 step per call, or ROS2 locally extrapolated (:mod:`hjbsolve.solver.schemes`).
     """
 
-    def __init__(self, model: Model, inventory: InventoryGrid, prices: PriceGrid, policy=None,
-                 compiled: bool = True):
-        self.model = model
-        self.inventory = inventory
-        self.prices = prices
-        self.policy = policy
-        self.q = inventory.q.astype(float)
-        self.phi_q2 = model.running_penalty * self.q**2
+    def __init__(self, coefficients: MarketCoefficients, grid: StateGrid, axis: int = 0, quotes=None,
+                 carries_penalty: bool = True, compiled: bool = True, stiff_start: float | None = None,
+                 method: str = "ros2"):
+        self.coef = coefficients.packed()
+        self.running = np.ascontiguousarray(coefficients.running)
+        self.run_w = 1.0 if carries_penalty else 0.0
+        self.grid = grid
+        self.axis = axis
+        self.n = grid.inventory_shape[axis]
+        self.stride = grid.stride(axis)
+        self.row_state = grid.row_state
+        self.quotes = quotes
+        n_lines = grid.n_rows * (grid.n_cells // self.n)
         if not compiled:
             self._step = _kernels._ros2_jump_step_numpy
-        elif prices.n < 4:  # threads cost more than they save on a few rows
+        elif n_lines < 4:  # threads cost more than they save on a few lines
             self._step = _kernels._ros2_jump_step_serial
         else:
             self._step = _kernels._ros2_jump_step
-        shape = (prices.n, inventory.n)
-        self._none = np.zeros(shape)
-        self._work = np.empty((prices.n, _kernels.N_WORK, inventory.n))
-        self._cache_t, self._cache_q = None, None
+        self._work = np.empty((n_lines, _kernels.N_WORK, self.n))
+        self._dummy = np.zeros((1, 1))
+        self._cache: list = []
+        c = self.coef[:, axis]
+        linear_in_omega = bool(np.all(c[:, 0, 1] == c[:, 1, 1]) and np.allclose(c[:, :, 1] * c[:, :, 3], 1.0))
+        self.stiff_start = stiff_start if (quotes is None and linear_in_omega) else None
+        if method not in ("ros2", "ros2x"):
+            raise ValueError(f"jump method must be 'ros2' or 'ros2x', got {method!r}")
+        self.method = method
+        self._spare: np.ndarray | None = None
 
-    def _quotes(self, t: float):
-        if self.policy is None:
-            return self._none, self._none
-        if self._cache_t == t:
-            return self._cache_q
-        if hasattr(self.policy, "quotes_on_grid"):
-            ask, bid = self.policy.quotes_on_grid(t, self.prices.s, self.inventory.q)
+    def prepare(self, dts) -> None:
+        pass
+
+    def _quotes_at(self, t: float):
+        if self.quotes is None:
+            return self._dummy, self._dummy
+        # the two half steps of a Strang step share their middle time: evaluate it once
+        # (exact float equality is intended: the same node is passed twice)
+        for entry in self._cache:
+            if entry[0] == t:
+                return entry[1]
+        out = self.quotes(t)
+        self._cache = (self._cache + [(t, out)])[-3:]
+        return out
+
+    def step(self, g: np.ndarray, t_from: float, t_to: float) -> np.ndarray:
+        """Advance ``g`` (in place) from ``t_from`` back to ``t_to < t_from`` by one ROS2 step."""
+        if self.stiff_start is not None and t_from == self.stiff_start:
+            _kernels.omega_exact_step(g, t_from - t_to, self.n, self.stride, self.row_state, self.coef, self.axis,
+                                      self.running, self.run_w)
+            return g
+        if self.method == "ros2":
+            self._ros2(g, t_from, t_to)
+            return g
+        # local extrapolation: (4 J_{h/2}∘J_{h/2} − J_h)/3
+        if self._spare is None or self._spare.shape != g.shape:
+            self._spare = np.empty_like(g)
+        one = self._spare
+        np.copyto(one, g)
+        self._ros2(one, t_from, t_to)
+        t_mid = 0.5 * (t_from + t_to)
+        self._ros2(g, t_from, t_mid)
+        self._ros2(g, t_mid, t_to)
+        g -= one
+        g *= 4.0 / 3.0
+        g += one
+        return g
+
+    def _ros2(self, g: np.ndarray, t_from: float, t_to: float) -> None:
+        a0, b0 = self._quotes_at(t_from)
+        a1, b1 = self._quotes_at(t_to)
+        self._step(g, t_from - t_to, self.n, self.stride, self.row_state, self.coef, self.axis, self.running,
+                   self.run_w, self.quotes is None, a0, b0, a1, b1, self._work)
+
+    def field(self, g: np.ndarray, t: float) -> np.ndarray:
+        """The jump right-hand side ``𝓙_i(g)`` at time ``t`` (diagnostics), shape ``grid.shape``."""
+        ask, bid = self._quotes_at(t)
+        n, stride = self.n, self.stride
+        per_row = g.shape[1] // n
+        c = self.coef[np.repeat(self.row_state, per_row), self.axis]
+        run = _kernels._lines(self.running[self.row_state], n, stride)
+        lines = _kernels._lines(g, n, stride)
+        if self.quotes is None:
+            F, *_ = _kernels._jump_field_numpy(lines, run, self.run_w, c, True, None, None)
         else:
-            ask, bid = self._plain_quotes(t)
-        if np.isnan(ask).any() or np.isnan(bid).any():
-            raise ValueError(f"policy returned NaN quotes at t={t}")
-        ask[:, 0] = np.inf
-        bid[:, -1] = np.inf
-        self._cache_t, self._cache_q = t, (ask, bid)
-        return ask, bid
-
-    def _plain_quotes(self, t: float):
-        s = self.prices.s[:, None]
-        ask, bid = self.policy.quotes(np.full((self.prices.n, self.inventory.n), t), self.q[None, :].astype(np.int64), s)
-        try:
-            ask = np.array(np.broadcast_to(ask, self._none.shape), dtype=float)
-            bid = np.array(np.broadcast_to(bid, self._none.shape), dtype=float)
-        except ValueError:
-            raise ValueError(f"policy quotes must broadcast to shape {self._none.shape} (price nodes × inventories), "
-                             f"got {np.shape(ask)} and {np.shape(bid)}") from None
-        return ask, bid
-
-    def step(self, h: np.ndarray, t_from: float, t_to: float) -> None:
-        """Advance ``h`` (in place) from ``t_from`` back to ``t_to < t_from`` by one ROS2 step."""
-        m = self.model
-        a0, b0 = self._quotes(t_from)
-        a1, b1 = self._quotes(t_to)
-        self._step(h, t_from - t_to, self.phi_q2,
-                   m.A, m.k, m.z, m.alpha, self.policy is None, a0, b0, a1, b1, self._work)
+            F, *_ = _kernels._jump_field_numpy(lines, run, self.run_w, c, False, _kernels._lines(ask, n, stride),
+                                               _kernels._lines(bid, n, stride))
+        return _kernels._unlines(F, g.shape, n, stride)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
-from tqdm.auto import tqdm
 
 from . import _kernels
 from .schemes import Scheme
@@ -15,62 +16,57 @@ class NonFiniteError(FloatingPointError):
     """The solver produced a non-finite number (it raises instead of returning it)."""
 
 
-def rollback(h_T: np.ndarray, t: np.ndarray, save: np.ndarray, propagator, jumps, scheme: Scheme,
-             progress: bool = False) -> np.ndarray:
-    """Integrate ``∂_τ h = 𝓛 h + 𝓙(t, h)`` backward from ``t[-1]`` to ``t[0]``.
+def rollback(g_T: np.ndarray, t: np.ndarray, save: np.ndarray, operators: Sequence, scheme: Scheme,
+             keep: tuple = (slice(None), slice(None)), bar=None) -> np.ndarray:
+    """Integrate ``∂_τ g = Σ_m 𝓐_m(g)`` backward from ``t[-1]`` to ``t[0]``.
 
     Parameters
     ----------
-    h_T : ndarray, shape (n_s, n_q)
+    g_T : ndarray, shape (n_rows, n_cells)
         Terminal reduced value.
     t : ndarray, shape (N+1,)
         Increasing time nodes.
     save : ndarray of bool, shape (N+1,)
         Nodes whose solution is returned.
-    propagator : PricePropagator
-    jumps : InventoryJumps
+    operators : sequence
+        Objects with ``step(g, t_from, t_to) -> g`` (:mod:`hjbsolve.solver.operators`), composed
+        by ``scheme``.
     scheme : Scheme
-    progress : bool
-        Show a tqdm progress bar.
+    keep : (slice, slice)
+        Part of each saved array that is returned (rows, cells).
+    bar : tqdm bar, optional
+        Advanced by one per step.
 
     Returns
     -------
-    ndarray, shape (save.sum(), n_s, n_q)
+    ndarray, shape (save.sum(),) + g_T[keep].shape
         Snapshots at ``t[save]`` in increasing time order.
+
+    Raises
+    ------
+    NonFiniteError
+        A non-finite value at a saved node (checked there and at the end).
     """
-    h = np.array(h_T, dtype=float, order="C", copy=True)
-    out = np.empty((int(save.sum()),) + h.shape)
+    g = np.array(g_T, dtype=float, order="C", copy=True)
+    out = np.empty((int(save.sum()),) + g[keep].shape)
     k = out.shape[0] - 1
     if save[-1]:
-        out[k] = h
+        out[k] = g[keep]
         k -= 1
-    N = t.size - 1
-    strang = scheme.splitting == "strang"
-    bar = tqdm(total=N, desc="hjbsolve: backward steps", disable=not progress, leave=False)
-    for n in range(N, 0, -1):
+    stages = scheme.stages(len(operators))
+    for n in range(t.size - 1, 0, -1):
         t_hi, t_lo = t[n], t[n - 1]
         dt = t_hi - t_lo
-        if strang:
-            # J(dt/2) P(dt) J(dt/2). Consecutive half jump steps are deliberately NOT merged
-            # into one ROS2 step: measured at the paper's parameters, two ROS2 half steps are
-            # ~3x more accurate than one full step for the same work (the ROS2 error
-            # dominates the splitting error there).
-            t_mid = 0.5 * (t_hi + t_lo)
-            jumps.step(h, t_hi, t_mid)
-            h = propagator.apply(h, dt)
-            jumps.step(h, t_mid, t_lo)
-        else:
-            h = propagator.apply(h, dt)
-            jumps.step(h, t_hi, t_lo)
+        for m, f_from, f_to in stages:
+            g = operators[m].step(g, t_lo + f_from * dt if f_from < 1.0 else t_hi,
+                                  t_lo + f_to * dt if f_to > 0.0 else t_lo)
         if save[n - 1]:
-            if not _kernels._all_finite(h):
-                raise NonFiniteError(
-                    f"non-finite value at t={t_lo:.6g}: the problem is too stiff or overflows for this grid "
-                    "(try more time steps, a smaller q_max, or check the parameters)")
-            out[k] = h
+            if not _kernels._all_finite(g):
+                raise NonFiniteError(f"non-finite value at t={t_lo:.6g}")
+            out[k] = g[keep]
             k -= 1
-        bar.update(1)
-    bar.close()
+        if bar is not None:
+            bar.update(1)
     if not _kernels._all_finite(out):
         raise NonFiniteError("non-finite value in the solution")
     return out

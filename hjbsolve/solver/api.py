@@ -1,0 +1,465 @@
+"""``solve`` and ``evaluate``: the automatic, accuracy-controlled drivers of every engine.
+
+Problem (``Model``) ≠ coefficients (:class:`~hjbsolve.coefficients.MarketCoefficients`) ≠
+discretisation (:mod:`hjbsolve.grid`, :mod:`~hjbsolve.solver.operators`) ≠ time stepping
+(:mod:`~hjbsolve.solver.schemes`, :func:`~hjbsolve.solver.rollback.rollback`) ≠ results
+(:class:`hjbsolve.solution.Solution`).
+
+The accuracy contract (automatic mode, no ``n_steps``)
+-----------------------------------------------------
+Every number a :class:`Solution` returns — quotes and values at any ``t`` in ``[0, T]``, any
+``s`` in ``s_range`` and ``|q| ≤ q_max/2`` — is within the requested accuracy of the exact
+solution of the same bounded problem: quotes within ``tol`` in units of ``1/k``, values within
+``value_rtol · max(1, |v|)`` (for a price-independent problem, whose value ``q s + g`` can be
+asked at any ``s``, within ``value_rtol · max(1, |g|)``). Times closer to ``T`` than
+``1e-9 T`` are excluded: there a steep terminal penalty at a large bound relaxes on time scales
+double precision cannot resolve. The driver
+
+1. builds a time grid graded towards ``T`` (:func:`hjbsolve.grid.graded_time_grid`: steps that
+   grow geometrically from the time scale of the fastest fill rate of the terminal layer to a
+   largest step ``h``), and the same grid with every step halved;
+2. solves on both and takes the Richardson estimate ``|g_h − g_{h/2}| / (2^p − 1)`` of the time
+   error at **every** node of the coarse grid (not only at ``t = 0``);
+3. estimates the error of the interpolation in ``t`` between stored nodes (the cubic through
+   every other node of the fine solution, compared with the nodes it skips);
+4. for a price-dependent problem, estimates the error of the price grid with a solve on every
+   other price node, and the error of the cubic interpolation in ``s`` the same way as in ``t``;
+5. refines what is too large and starts again, until the sum of the estimates meets the
+   tolerances; the fine solution (every node stored) is returned with the estimates in
+   ``info``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .._validation import check_real
+from ..grid import StateGrid, graded_time_grid, halve_steps, uniform_time_grid
+from ..interpolation import lagrange_stencil
+from ..model import Model
+from ..solution import Solution
+from .operators import JumpAxis, StateGenerator
+from .rollback import NonFiniteError, rollback
+from .schemes import AUTOMATIC_SCHEME, FIXED_SCHEME, SCHEMES, Scheme, get_scheme
+from .setup import default_n_steps, default_q_max, state_grid, terminal_rate
+
+__all__ = ["solve", "evaluate", "default_q_max", "default_n_steps", "SCHEMES", "Scheme", "NonFiniteError",
+           "METHODS"]
+
+METHODS = ("fd", "expm")
+#: Largest number of refinement rounds of the automatic mode.
+MAX_ROUNDS = 8
+#: Most cells × steps one solve may take before the driver refuses (about ten minutes at 2e7/s).
+MAX_WORK = 1.5e10
+
+
+def _pick_scheme(scheme, n_steps) -> Scheme:
+    """The given scheme, or the default of the mode: ``"strang"`` with fixed steps (the historical
+    scheme: fixed-step results are reproducible across versions), ``"strang-x"`` in the automatic
+    mode (the same splitting with third-order jumps: about four times fewer steps)."""
+    if scheme is None:
+        scheme = FIXED_SCHEME if n_steps is not None else AUTOMATIC_SCHEME
+    return get_scheme(scheme)
+
+
+def _check_model(model):
+    if not isinstance(model, Model):
+        raise ValueError(f"model must be an hjbsolve.Model, got {type(model).__name__}")
+
+
+def _check_bool(name, value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+# ----------------------------------------------------------------------------- one run
+class _Engine:
+    """Everything a finite-difference run needs, fixed across the refinement rounds."""
+
+    def __init__(self, model: Model, grid: StateGrid, scheme: Scheme, compiled: bool, policy=None,
+                 stiff_start: bool = False):
+        self.model = model
+        self.stiff_start = stiff_start
+        self.grid = grid
+        self.scheme = scheme
+        self.compiled = compiled
+        self.policy = policy
+        self.coef = model.coefficients(grid)
+
+    def operators(self, grid: StateGrid):
+        quotes = None if self.policy is None else _policy_quotes(self.policy, grid, self.compiled)
+        jumps = [JumpAxis(self.coef, grid, axis=i, quotes=quotes, carries_penalty=(i == 0), compiled=self.compiled,
+                          stiff_start=self.model.T if self.stiff_start else None, method=self.scheme.jumps)
+                 for i in range(grid.n_axes)]
+        state = StateGenerator.for_prices(self.model.price, grid, compiled=self.compiled)
+        return jumps + [state]
+
+    def run(self, t: np.ndarray, save: np.ndarray, grid: StateGrid | None = None, rows=slice(None), bar=None):
+        grid = self.grid if grid is None else grid
+        ops = self.operators(grid)
+        ops[-1].prepare(np.diff(t))
+        terminal = self.coef.terminal[grid.row_state]
+        try:
+            return rollback(terminal, t, save, ops, self.scheme, keep=(rows, slice(None)), bar=bar)
+        except NonFiniteError as e:
+            raise NonFiniteError(
+                f"{e}: the fill rates overflow on this grid (steep penalties at a large q_max?); "
+                f"q_max={grid.inventory[0].q_max}, terminal penalty ϖ={self.model.terminal_penalty:g}, "
+                f"running penalty φ={self.model.running_penalty:g}") from None
+
+
+def _policy_quotes(policy, grid: StateGrid, compiled: bool):
+    """``t -> (ask, bid)`` on the grid, shape ``grid.shape``, for a fixed policy."""
+    s = grid.prices.s
+    q = grid.q_cells(0)
+    if hasattr(policy, "quotes_on_grid"):
+        lo, hi = policy.s_range if policy.s_dependent else (-math.inf, math.inf)
+        # beyond the policy's range (only the padding of the evaluation grid, which paths from
+        # s_range reach with probability < 1e-8) its quotes are held at the boundary values
+        s_in = np.clip(s, lo, hi)
+
+        def quotes(t):
+            ask, bid = policy.quotes_on_grid(t, s_in, q, compiled=compiled)
+            return np.tile(ask, (grid.n_states, 1)), np.tile(bid, (grid.n_states, 1))
+        return quotes
+
+    shape = grid.shape
+
+    def quotes(t):
+        tt = np.full(shape, float(t))
+        qq = np.broadcast_to(q[None, :], shape)
+        ss = np.broadcast_to(np.tile(s, grid.n_states)[:, None], shape)
+        out = policy.quotes(tt, qq, ss)
+        if not isinstance(out, (tuple, list)) or len(out) != 2:
+            raise ValueError(f"{type(policy).__name__}.quotes(t, q, s) must return a pair (ask, bid)")
+        res = []
+        for side, v in zip(("ask", "bid"), out):
+            try:
+                v = np.array(np.broadcast_to(np.asarray(v, dtype=float), shape))
+            except (ValueError, TypeError):
+                raise ValueError(f"{type(policy).__name__}.quotes must return real arrays broadcasting to "
+                                 f"{shape} (price nodes × inventories), got {np.shape(v)} for {side}") from None
+            if np.isnan(v).any() or np.isneginf(v).any():
+                raise ValueError(f"{type(policy).__name__}.quotes returned NaN or -inf {side} quotes at t={t}")
+            res.append(v)
+        ask, bid = res
+        ask[:, 0] = np.inf        # the inventory-limit rule of the evaluation grid
+        bid[:, -1] = np.inf
+        return ask, bid
+    return quotes
+
+
+# ----------------------------------------------------------------------------- estimates
+def _interp_error(nodes: np.ndarray, values: np.ndarray, axis: int) -> np.ndarray:
+    """Cubic through every other node, minus the nodes it skips (the interpolation error at twice
+    the spacing), along ``axis`` of ``values``."""
+    even = np.take(values, np.arange(0, values.shape[axis], 2), axis=axis)
+    odd = np.take(values, np.arange(1, values.shape[axis], 2), axis=axis)
+    x_even, x_odd = nodes[0::2], nodes[1::2]
+    start, w = lagrange_stencil(x_even, x_odd, 3)
+    est = np.zeros(odd.shape)
+    ev = np.moveaxis(even, axis, 0)
+    acc = np.zeros(np.moveaxis(odd, axis, 0).shape)
+    for a in range(w.shape[-1]):
+        acc += w[:, a].reshape((-1,) + (1,) * (ev.ndim - 1)) * ev[start + a]
+    est = np.moveaxis(acc, 0, axis) - odd
+    return est
+
+
+#: ratio between the interpolation error at twice the spacing and at the spacing used (cubic:
+#: 2⁴ = 16 asymptotically; 8 keeps a margin for the pre-asymptotic regime)
+_INTERP_RATIO = 8.0
+
+
+# ----------------------------------------------------------------------------- the drivers
+def _fixed_steps(engine: _Engine, n_steps: int, t_eval, progress: bool, kind: str, t0: float) -> Solution:
+    t, save = uniform_time_grid(engine.model.T, n_steps, t_eval)
+    with tqdm(total=t.size - 1, desc="hjbsolve: backward steps", disable=not progress, leave=False) as bar:
+        g = engine.run(t, save, bar=bar)
+    grid = engine.grid
+    info = _info(engine, kind, n_steps=t.size - 1, wall=time.perf_counter() - t0)
+    info.update(error_estimate=None, value_error_estimate=None, mode="fixed steps (no accuracy control)")
+    return Solution(engine.model, t[save].copy(), grid.prices.s.copy(), grid.prices.interest,
+                    grid.inventory[0].q.copy(), g, info, kind)
+
+
+def _info(engine: _Engine, kind: str, n_steps: int, wall: float) -> dict:
+    grid = engine.grid
+    return {"method": "fd", "kind": kind, "scheme": engine.scheme.name, "order": engine.scheme.order,
+            "n_steps": int(n_steps), "n_s": int(grid.prices.n), "ds": float(grid.prices.ds),
+            "n_q": int(grid.n_cells), "q_max": int(grid.inventory[0].q_max), "wall_time": wall,
+            "compiled": bool(engine.compiled)}
+
+
+#: Times closer to ``T`` than this fraction of ``T`` are excluded from the accuracy control: a
+#: steep terminal penalty at a large bound makes fill rates relax there on time scales that
+#: double precision cannot resolve (the first grid step is 32 ulps of ``T``).
+TAU_EXCLUDED = 1e-9
+#: Largest memory the stored solutions of one refinement round may take (bytes).
+MAX_BYTES = 3e9
+
+
+def _per_node(d: np.ndarray, g: np.ndarray, qmask: np.ndarray, kmax: float, s=None, q=None) -> np.ndarray:
+    """Per stored time: ``(quote error in units of 1/k, relative value error)``, shape (n, 2).
+
+    ``d``, ``g``: errors and reduced values, shape ``(n, rows, cells)``. The value error is relative
+    to ``max(1, |v|)`` with ``v = g + q s`` at the price nodes ``s`` (rows) of a price-dependent
+    problem, and to ``max(1, |g|)`` when ``s`` is ``None`` (a price-independent problem, whose
+    value ``q s + g`` can be asked at any ``s``: the accuracy applies to its price-free part).
+    """
+    dq = np.abs(np.diff(d, axis=-1)[..., qmask[1:] & qmask[:-1]])
+    level = g if s is None else g + np.asarray(s)[:, None] * np.asarray(q)[None, :]
+    dv = np.abs(d[..., qmask]) / np.maximum(1.0, np.abs(level[..., qmask]))
+    return np.stack([kmax * dq.reshape(d.shape[0], -1).max(axis=1), dv.reshape(d.shape[0], -1).max(axis=1)], axis=1)
+
+
+def _automatic(engine: _Engine, tol: float, value_rtol: float, t_eval, progress: bool, kind: str,
+               t0: float) -> Solution:
+    model, grid = engine.model, engine.grid
+    if not grid.prices.degenerate and grid.prices.n % 2 == 0:   # odd: every other node is a grid too
+        p = grid.prices
+        grid = grid.with_prices(type(p)(np.linspace(p.s[0], p.s[-1], p.n + 1), p.interest))
+    engine = _Engine(model, grid, engine.scheme, engine.compiled, engine.policy, stiff_start=True)
+    T = model.T
+    order = engine.scheme.order
+    kmax = max(model.k_plus, model.k_minus)
+    qmask = np.abs(grid.inventory[0].q) <= grid.inventory[0].q_max // 2
+    scale = np.array([tol, value_rtol])
+    # the time grid: geometric near T from the time scale of the fastest terminal rate
+    r_fast = max(terminal_rate(engine.coef, grid), model.base_rate, 1.0 / T)
+    tau_0 = max(1.0 / r_fast, 64.0 * np.finfo(float).eps * T)
+    h_max, growth = T / default_n_steps(model), 0.5
+    history, worst_prev = [], math.inf
+    bar = tqdm(total=0, desc="hjbsolve: solving (automatic steps)", unit="step", disable=not progress, leave=False)
+    try:
+        for rnd in range(MAX_ROUNDS):
+            tc = graded_time_grid(T, h_max, growth, tau_0, t_eval)
+            tf = halve_steps(tc)
+            rows = grid.prices.inside(pad=2)
+            n_rows = rows.stop - rows.start
+            work = grid.size * (tc.size + tf.size)
+            stored = 8.0 * n_rows * grid.n_cells * (tc.size + tf.size)
+            if work > MAX_WORK or stored > MAX_BYTES:
+                raise ValueError(
+                    f"reaching tol={tol:g} and value_rtol={value_rtol:g} would take {tf.size - 1} time steps on "
+                    f"{grid.size} cells (q_max={grid.inventory[0].q_max}, {grid.prices.n} price nodes): about "
+                    f"{work:.3g} cell-steps and {stored / 1e9:.3g} GB of stored values (limits {MAX_WORK:.3g} and "
+                    f"{MAX_BYTES / 1e9:g} GB); loosen tol/value_rtol, lower q_max, or pass n_steps for one "
+                    f"fixed-step solve")
+            bar.total += (tc.size - 1) + (tf.size - 1)
+            bar.refresh()
+            gc = engine.run(tc, np.ones(tc.size, bool), rows=rows, bar=bar)
+            gf = engine.run(tf, np.ones(tf.size, bool), rows=rows, bar=bar)
+            s_nodes = grid.prices.s[rows]
+            interest = _interest_mask(s_nodes, grid.prices.interest)
+            gci, gfi = gc[:, interest], gf[:, interest]
+            q = grid.inventory[0].q
+            s_in = None if grid.prices.degenerate else s_nodes[interest]
+            # 1. time discretisation at every coarse node; 2. interpolation in t at every skipped node
+            node_t = _per_node((gf[0::2] - gc)[:, interest] / (2.0**order - 1.0), gci, qmask, kmax, s_in, q)
+            node_i = np.zeros((tf.size // 2, 2))
+            if tf.size >= 9:
+                node_i = _per_node(_interp_error(tf, gfi, 0) / _INTERP_RATIO, gfi[1::2], qmask, kmax, s_in, q)
+            tau_c, tau_i = T - tc, T - tf[1::2]
+            node_t[(tau_c < TAU_EXCLUDED * T) & (tau_c > 0)] = 0.0
+            node_i[tau_i < TAU_EXCLUDED * T] = 0.0
+            est = {"time": node_t.max(axis=0), "t_interpolation": node_i.max(axis=0)}
+            # 3. the price grid, and the interpolation in s
+            coarse_prices = grid.prices.coarsened()
+            if coarse_prices is not None:
+                gs = engine.run(tc, np.ones(tc.size, bool), grid=grid.with_prices(coarse_prices), bar=bar)
+                idx = np.arange(grid.prices.n)[rows]
+                even = idx[idx % 2 == 0]
+                keep = interest[even - idx[0]]
+                common = gc[:, even - idx[0]][:, keep]
+                est["space"] = _per_node((common - gs[:, even[keep] // 2]) / 3.0, common, qmask, kmax,
+                                         grid.prices.s[even[keep]], q).max(axis=0)
+                d_sint = _interp_error(s_nodes, gf, 1)[:, interest[1::2]] / _INTERP_RATIO
+                est["s_interpolation"] = _per_node(d_sint, gf[:, 1::2][:, interest[1::2]], qmask, kmax,
+                                                   s_nodes[1::2][interest[1::2]], q).max(axis=0)
+            total = sum(est.values())
+            history.append({"round": rnd, "steps": int(tf.size - 1), "n_s": int(grid.prices.n),
+                            "quotes": float(total[0]), "values": float(total[1]),
+                            **{f"{k}_quotes": float(v[0]) for k, v in est.items()},
+                            **{f"{k}_values": float(v[1]) for k, v in est.items()}})
+            worst = float(np.max(total / scale))
+            if worst <= 1.0:
+                break
+            if rnd > 0 and worst > worst_prev / 1.3:
+                raise NonFiniteError(
+                    f"the automatic steps stall: the error estimate went from {worst_prev:.3g} to {worst:.3g} times "
+                    f"the tolerance after refining (estimates {history[-1]}); pass n_steps for a fixed grid or "
+                    f"loosen tol/value_rtol")
+            worst_prev = worst
+            # refine each part by the factor its estimate asks for: the uniform steps and the grading
+            # near T separately (time), the price grid by halving (space)
+            t_nodes = np.maximum(node_t[:-1], node_t[1:]) if node_t.shape[0] > 1 else node_t
+            graded = tau_c[1:] < h_max / growth
+            ratio_u = float(np.max(t_nodes[~graded] / scale, initial=0.0))
+            ratio_g = float(np.max(t_nodes[graded] / scale, initial=0.0))
+            ratio_i = float(np.max(est["t_interpolation"] / scale))
+            ratio_u, ratio_g = max(ratio_u, ratio_i), max(ratio_g, ratio_i)
+
+            def factor(r):
+                return min(8.0, max(1.5, 1.2 * (2.0 * r) ** (1.0 / order))) if r > 0.5 else 1.0
+
+            h_max /= factor(ratio_u)
+            growth /= factor(ratio_g)
+            if "space" in est and float(np.max((est["space"] + est["s_interpolation"]) / scale)) > 0.5:
+                grid = StateGrid(grid.prices.refined(), grid.inventory, grid.n_states)
+                engine = _Engine(model, grid, engine.scheme, engine.compiled, engine.policy, stiff_start=True)
+        else:
+            raise NonFiniteError(  # not a non-finite value, but the same kind of failure: no answer
+                f"the automatic steps did not reach tol={tol:g} / value_rtol={value_rtol:g} in {MAX_ROUNDS} rounds "
+                f"(last estimates: quotes {total[0]:.2e}, values {total[1]:.2e}; {history[-1]}); pass n_steps for a "
+                f"fixed grid")
+    finally:
+        bar.close()
+    info = _info(engine, kind, n_steps=tf.size - 1, wall=time.perf_counter() - t0)
+    info.update(error_estimate=float(total[0]), value_error_estimate=float(total[1]), tol=tol,
+                value_rtol=value_rtol, mode="automatic", error_estimates={k: tuple(map(float, v)) for k, v in est.items()},
+                rounds=history, n_stored=int(tf.size), excluded_near_T=TAU_EXCLUDED * T)
+    s_nodes = grid.prices.s[grid.prices.inside(pad=2)]
+    return Solution(model, tf, s_nodes.copy(), grid.prices.interest, grid.inventory[0].q.copy(), gf, info, kind)
+
+
+def _interest_mask(s_nodes: np.ndarray, interest) -> np.ndarray:
+    if s_nodes.size == 1:
+        return np.ones(1, bool)
+    lo, hi = interest
+    return (s_nodes >= lo - 1e-12 * max(1, abs(lo))) & (s_nodes <= hi + 1e-12 * max(1, abs(hi)))
+
+
+def solve(model: Model, q_max: int | None = None, s_range=None, *, method: str = "fd", n_steps: int | None = None,
+          ds: float | None = None, t_eval=None, scheme: str | None = None, tol: float = 1e-5, value_rtol: float = 1e-6,
+          progress: bool = False, compiled: bool = True) -> Solution:
+    """Solve the HJB system of the model exactly (paper eqs. 11, 25; exact optimal controls).
+
+    Parameters
+    ----------
+    model : Model
+    q_max : int, optional
+        Inventory bound (no ask at ``−q_max``, no bid at ``+q_max``). Default:
+        :func:`default_q_max`.
+    s_range : (float, float), optional
+        Price-dependent problems (OU): the mid-prices where answers are wanted; the solver pads it
+        with the reach of the price over the horizon. Asking outside it later is a ``ValueError``.
+        Ignored for a Brownian price (the answers do not depend on ``s`` beyond ``q s``).
+    method : {"fd", "expm"}
+        ``"fd"``: finite differences (:mod:`hjbsolve.solver.operators`), any model.
+        ``"expm"``: the exact solution of the linear system of the exponential substitution
+        ``ω = e^{k h}`` by matrix exponentials (:mod:`hjbsolve.exact`); needs a price-independent
+        problem (Brownian price, any drift) and ``k⁺ = k⁻`` (``ValueError`` otherwise).
+    n_steps : int, optional
+        Fixed-step mode (``"fd"``): one solve on a uniform grid of ``n_steps`` steps (plus the
+        steps needed to land on ``t_eval``), **without** accuracy control
+        (``info["error_estimate"]`` is ``None``). Default: the automatic mode below.
+    ds : float, optional
+        Price spacing (OU). Default from the model's scales (refined automatically if needed).
+    t_eval : array_like, optional
+        Times that must be stored exactly (``0`` and ``T`` always are). In the automatic mode
+        they are extra nodes of the time grid and never weaken the accuracy control.
+    scheme : str, optional
+        A key of :data:`SCHEMES` (``"fd"``). Default: ``"strang-x"`` in the automatic mode,
+        ``"strang"`` with ``n_steps`` (:mod:`hjbsolve.solver.schemes`).
+    tol : float
+        Accuracy of the quotes in units of the quote scale ``1/k`` (``1/max(k⁺, k⁻)``), at every
+        ``t`` in ``[0, T]``, ``s`` in ``s_range`` and ``|q| ≤ q_max/2`` (module docstring);
+        ``info["error_estimate"]`` is the estimate reached.
+    value_rtol : float
+        Accuracy of the values relative to ``max(1, |v|)`` at the prices of ``s_range``; for a
+        price-independent problem (``v = q s + g`` at any ``s``) relative to ``max(1, |g|)``;
+        ``info["value_error_estimate"]``.
+    progress : bool
+        One tqdm progress bar for the whole solve.
+    compiled : bool
+        numba kernels (default) or their numpy twins.
+
+    Returns
+    -------
+    Solution
+
+    Raises
+    ------
+    ValueError
+        Bad arguments; a method that does not apply; a problem too large or too stiff to solve
+        (the message names the parameter to change).
+    NonFiniteError
+        The solver produced a non-finite number.
+    """
+    _check_model(model)
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    progress = _check_bool("progress", progress)
+    compiled = _check_bool("compiled", compiled)
+    tol = check_real("tol", tol, gt=0.0)
+    value_rtol = check_real("value_rtol", value_rtol, gt=0.0)
+    if tol < 1e-12 or value_rtol < 1e-14:
+        raise ValueError(f"tol must be >= 1e-12 and value_rtol >= 1e-14 (double precision), got tol={tol!r}, "
+                         f"value_rtol={value_rtol!r}")
+    if method == "expm":
+        from ..exact import solve_expm
+
+        if n_steps is not None or ds is not None or scheme is not None:
+            raise ValueError("n_steps, ds and scheme apply to method='fd' only")
+        return solve_expm(model, q_max, t_eval=t_eval, tol=tol, progress=progress)
+    t0 = time.perf_counter()
+    engine = _Engine(model, state_grid(model, q_max, s_range, ds), _pick_scheme(scheme, n_steps), compiled)
+    if n_steps is not None:
+        return _fixed_steps(engine, n_steps, t_eval, progress, "hjb", t0)
+    return _automatic(engine, tol, value_rtol, t_eval, progress, "hjb", t0)
+
+
+def evaluate(model: Model, policy, q_max: int | None = None, s_range=None, *, n_steps: int | None = None,
+             ds: float | None = None, t_eval=None, scheme: str | None = None, tol: float = 1e-5,
+             value_rtol: float = 1e-6, progress: bool = False, compiled: bool = True,
+             price_dependent: bool | None = None) -> Solution:
+    """Expected objective of a fixed quoting policy (exact policy evaluation).
+
+    Integrates the linear verification equation of ``policy`` (paper eq. 4 with the policy's
+    quotes in place of the maximiser) with the same grids, scheme and accuracy control as
+    :func:`solve`. The returned ``Solution.value(t, q, s)`` is the expected objective
+    ``E[X_T + Q_T S_T − penalties] − x`` of trading that policy from ``(t, q, s)``.
+
+    Parameters
+    ----------
+    policy : object with ``quotes(t, q, s) -> (δ⁺, δ⁻)``
+        ``+inf`` for an unquoted side. A :class:`~hjbsolve.policies.TabulatedPolicy`, or anything
+        with ``tabulate`` (a ``Solution``, an ``Expansion``, ``ConstantSpread``), is evaluated
+        through the one table interpolation; inventories beyond ``±q_max`` are never reached.
+    price_dependent : bool, optional
+        Whether the value depends on ``s`` (default: yes for OU; for a Brownian price only if
+        ``s_range`` is given, for policies whose quotes depend on ``s``).
+    Other parameters as in :func:`solve`.
+    """
+    _check_model(model)
+    if not (hasattr(policy, "quotes") or hasattr(policy, "tabulate")):
+        raise ValueError(f"policy must have a quotes(t, q, s) method, got {type(policy).__name__}")
+    progress = _check_bool("progress", progress)
+    compiled = _check_bool("compiled", compiled)
+    tol = check_real("tol", tol, gt=0.0)
+    value_rtol = check_real("value_rtol", value_rtol, gt=0.0)
+    if price_dependent is None:
+        price_dependent = model.price.depends_on_price or s_range is not None
+    t0 = time.perf_counter()
+    grid = state_grid(model, q_max, s_range, ds, price_dependent)
+    if isinstance(policy, Solution):
+        policy = policy.tabulate()
+    elif hasattr(policy, "tabulate") and not hasattr(policy, "quotes_on_grid"):
+        s_nodes = grid.prices.s if price_dependent else np.zeros(1)
+        policy = policy.tabulate(model, np.linspace(0.0, model.T, 201), s_nodes)
+    if getattr(policy, "s_dependent", False) and not price_dependent:
+        raise ValueError("the policy's quotes depend on the price: pass s_range (or price_dependent=True) so that "
+                         "the evaluation has a price axis")
+    engine = _Engine(model, grid, _pick_scheme(scheme, n_steps), compiled, policy=policy)
+    if n_steps is not None:
+        sol = _fixed_steps(engine, n_steps, t_eval, progress, "policy", t0)
+    else:
+        sol = _automatic(engine, tol, value_rtol, t_eval, progress, "policy", t0)
+    sol.info["name"] = getattr(policy, "name", type(policy).__name__)
+    return sol

@@ -1,0 +1,198 @@
+"""Automatic grids from a model: inventory bound, price axis, time steps, and the checks that
+refuse what cannot be solved (overflowing fill rates, absurd sizes) before any work starts."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+from .._validation import check_int, check_real
+from ..coefficients import MAX_LOG_RATE, MarketCoefficients
+from ..grid import MAX_Q, InventoryAxis, PriceAxis, StateGrid
+
+__all__ = ["default_q_max", "default_n_steps", "price_axis", "state_grid", "largest_q_max", "BoundWarning",
+           "MAX_PRICE_NODES"]
+
+#: Most price nodes a solver accepts (the state propagator is a dense matrix exponential).
+MAX_PRICE_NODES = 4001
+
+
+class BoundWarning(UserWarning):
+    """The inventory bound ``q_max`` is so small that it probably changes the answers near ``q = 0``."""
+
+
+def _spread_lengths(model) -> tuple[float, float]:
+    """``(sqrt(2 λ T), ℓ)``: how far the inventory diffuses over the horizon, and the width
+    ``ℓ = (C/φ)^{1/4}`` (``C = λ/k``) of the inventory distribution a running penalty ``φ``
+    confines it to (``inf`` without one).
+
+    With the optimal quotes the inventory is a birth–death process whose stationary law under
+    a running penalty is close to ``exp(−q²/ℓ²)`` (the ground state of the linear system of
+    the exponential substitution, a discrete harmonic oscillator).
+    """
+    lam = model.base_rate
+    diffusion = math.sqrt(2.0 * lam * model.T)
+    phi = model.running_penalty
+    C = lam / max(model.k_plus, model.k_minus)
+    confined = (C / phi) ** 0.25 if phi > 0 else math.inf
+    return diffusion, confined
+
+
+def default_q_max(model, s_range=None) -> int:
+    """An inventory bound whose effect on the answers near ``q = 0`` is negligible.
+
+    The inventory diffuses by ``sqrt(2 λ T)`` fills (``λ = model.base_rate`` per side) and,
+    under a directional bet ``Δ``, drifts by about ``2 λ T sinh(k |Δ|)`` (the skew of the ε=0
+    quotes) unless the inventory penalty stops it first, near ``|q| ≈ |Δ| / (2 ε π̃)``,
+    ``ε π̃ = ϖ + φ T``. A running penalty ``φ`` also confines it to a width ``ℓ = (C/φ)^{1/4}``
+    (``C = λ/k``). The bound is the smaller of eight diffusion lengths plus the drift and ten
+    widths plus the drift, rounded up (to a multiple of 10 below 100, of 50 above), and never
+    above the largest bound whose fill rates stay finite (:func:`largest_q_max`). Doubling
+    ``q_max`` is the check (the tests do it).
+    """
+    diffusion, confined = _spread_lengths(model)
+    reach = min(8.0 * diffusion, 10.0 * confined)
+    if model.price.depends_on_price:
+        if s_range is None:
+            s_range = model.price.default_s_range(model.T)
+        lo, hi = s_range
+        dmax = float(np.max(np.abs(model.delta(0.0, np.array([lo, hi])))))
+        lam, T, k = model.base_rate, model.T, min(model.k_plus, model.k_minus)
+        drift = 2.0 * lam * T * math.sinh(min(k * dmax, 20.0))
+        pen = model.terminal_penalty + model.running_penalty * T
+        if pen > 0:
+            drift = min(drift, dmax / (2.0 * pen))
+        reach += drift
+    reach = max(reach, 10.0)
+    step = 10 if reach < 100 else 50
+    q = int(step * math.ceil(reach / step))
+    return int(min(q, largest_q_max(model), MAX_Q))
+
+
+def largest_q_max(model) -> int:
+    """The largest inventory bound whose optimal fill rates at ``T`` are finite in double precision.
+
+    At ``T`` the marginal value across the edge ``(Q−1, Q)`` is ``±ϖ(2Q − 1)``; the optimal fill
+    rate there is ``exp(ℓ − k(o + α) + kϖ(2Q − 1))`` and must stay below ``e^690``.
+    """
+    pen = model.terminal_penalty
+    if pen <= 0:
+        return MAX_Q
+    best = MAX_Q
+    for (_, k), lr in zip(model.side_params(), model.log_rates()):
+        free = MAX_LOG_RATE - (lr - k * (1.0 / k + model.alpha))
+        if free <= k * pen:
+            return 0
+        best = min(best, int(math.floor((free / (k * pen) + 1.0) / 2.0)))
+    return best
+
+
+def check_q_max(model, q_max, s_range=None) -> int:
+    """``q_max`` validated: an integer in ``[1, largest_q_max]``; a warning when it is far below the
+    default and probably binds near ``q = 0``."""
+    q_max = check_int("q_max", q_max, ge=1, le=MAX_Q)
+    limit = largest_q_max(model)
+    if q_max > limit:
+        raise ValueError(
+            f"q_max={q_max} is too large for the terminal penalty ϖ={model.terminal_penalty:g}: the optimal fill "
+            f"rate at the bound at t=T would overflow (exp(k ϖ (2 q_max − 1)) > e^{MAX_LOG_RATE:g}); the largest "
+            f"bound that works is q_max={limit}" if limit >= 1 else
+            f"the terminal penalty ϖ={model.terminal_penalty:g} is so steep that even q_max=1 overflows the fill "
+            f"rates at t=T")
+    diffusion, confined = _spread_lengths(model)
+    binding = 2.5 * min(diffusion, 1.25 * confined)
+    if q_max < binding:
+        warnings.warn(f"q_max={q_max} is small compared with how far the inventory moves (about "
+                      f"{min(diffusion, confined):.3g} fills): the bound probably changes the answers near q = 0 "
+                      f"(default_q_max = {default_q_max(model, s_range)})", BoundWarning, stacklevel=_user_level())
+    return q_max
+
+
+def _user_level() -> int:
+    """Stack level of the first frame outside the hjbsolve package (where a warning belongs)."""
+    import sys
+
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("hjbsolve"):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def default_n_steps(model) -> int:
+    """Initial number of (largest) time steps of the automatic step selection in :func:`solve`.
+
+    The error of the Strang/ROS2 scheme behaves like ``C (r dt)²`` with ``r`` the fastest rate
+    of the problem — the fill rate ``λ`` per side or the mean reversion ``a``; the rule
+    ``n = 2 sqrt(r T)`` (at least 20) starts models at a similar ``r dt``; the solver then
+    refines until its error estimate meets the tolerance.
+    """
+    rate = max(model.base_rate, model.price.mean_reversion, 1.0 / model.T)
+    return max(20, int(math.ceil(2.0 * math.sqrt(min(rate * model.T, 1e12)))))
+
+
+def price_axis(model, s_range=None, ds=None, n_sd: float = 6.0, max_nodes: int = MAX_PRICE_NODES) -> PriceAxis:
+    """Uniform price axis for a price-dependent problem.
+
+    Parameters
+    ----------
+    model : Model
+    s_range : (float, float), optional
+        Where answers are wanted (default :meth:`~hjbsolve.prices.Brownian.default_s_range`).
+    ds : float, optional
+        Node spacing (default :meth:`~hjbsolve.prices.Brownian.default_ds`).
+    n_sd : float
+        Padding in standard deviations of the price over the horizon
+        (:meth:`~hjbsolve.prices.Brownian.reach`).
+    max_nodes : int
+        Largest number of nodes accepted.
+
+    Raises
+    ------
+    ValueError
+        A bad ``s_range`` or ``ds``, or a grid of more than ``max_nodes`` nodes (the message names
+        the parameter to change).
+    """
+    price = model.price
+    if s_range is None:
+        s_range = price.default_s_range(model.T)
+    if isinstance(s_range, (str, bytes)) or not hasattr(s_range, "__len__") or len(s_range) != 2:
+        raise ValueError(f"s_range must be a pair (low, high), got {s_range!r}")
+    lo = check_real("s_range[0]", s_range[0])
+    hi = check_real("s_range[1]", s_range[1])
+    if not hi > lo:
+        raise ValueError(f"s_range must satisfy low < high, got {s_range!r}")
+    g_lo, g_hi = price.reach((lo, hi), model.T, n_sd)
+    if not (math.isfinite(g_lo) and math.isfinite(g_hi)):
+        raise ValueError(f"s_range={s_range!r} is too wide: the padded price grid would not be finite")
+    if ds is None:
+        ds = price.default_ds(model.T, max(model.k_plus, model.k_minus), g_lo, g_hi)
+    ds = check_real("ds", ds, gt=0.0)
+    n = (g_hi - g_lo) / ds + 1
+    if not n <= max_nodes:
+        raise ValueError(f"the price grid would need {n:.4g} nodes (> {max_nodes}); narrow s_range={s_range!r} "
+                         f"or pass a larger ds (now {ds:.4g})")
+    return PriceAxis.uniform(g_lo, g_hi, ds, (lo, hi))
+
+
+def state_grid(model, q_max, s_range=None, ds=None, price_dependent: bool | None = None) -> StateGrid:
+    """The state grid of a model: price axis (when the problem depends on the price) × inventory axis."""
+    if price_dependent is None:
+        price_dependent = model.price.depends_on_price
+    if price_dependent:
+        prices = price_axis(model, s_range, ds)
+    else:
+        if ds is not None:
+            raise ValueError("ds applies only to a price-dependent problem (OU price, or a price-dependent policy)")
+        prices = PriceAxis.single()
+    if q_max is None:
+        q_max = default_q_max(model, prices.interest if price_dependent else None)
+    else:
+        q_max = check_q_max(model, q_max, prices.interest if price_dependent else None)
+    return StateGrid(prices, (InventoryAxis(q_max),))
+
+
+def terminal_rate(coef: MarketCoefficients, grid: StateGrid) -> float:
+    """The fastest optimal fill rate at ``T`` over all inventory edges (how stiff the terminal layer is)."""
+    return float(np.exp(np.max(coef.terminal_log_rates(grid))))
