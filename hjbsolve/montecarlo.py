@@ -529,10 +529,12 @@ def simulate(model: Model, policy, n_paths: int = 10_000, n_steps: int = 1000, s
     if not (hasattr(policy, "tabulate") or hasattr(policy, "quotes")):
         raise ValueError(f"policy must have quotes(t, q, s) or tabulate(...), got {type(policy).__name__}")
 
+    # the policy's representation does not depend on the engine: a policy that tabulates is run from
+    # its table by both engines (the numpy engine then reproduces the compiled one path by path)
     tab = None
     if isinstance(policy, TabulatedPolicy):
         tab = policy
-    elif hasattr(policy, "tabulate") and engine in ("auto", "numba"):
+    elif hasattr(policy, "tabulate"):
         tab = policy.tabulate() if isinstance(policy, Solution) else _tabulate(policy, model, n_steps, s0, n_paths)
     elif engine == "numba":
         raise ValueError(f"engine='numba' needs a policy with tabulate(); {type(policy).__name__} has none")

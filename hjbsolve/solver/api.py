@@ -234,7 +234,7 @@ def _automatic(engine: _Engine, tol: float, value_rtol: float, t_eval, progress:
     r_fast = max(terminal_rate(engine.coef, grid), model.base_rate, 1.0 / T)
     tau_0 = max(1.0 / r_fast, 64.0 * np.finfo(float).eps * T)
     h_max, growth = T / default_n_steps(model), 0.5
-    history, worst_prev = [], math.inf
+    history, worst_prev, stalls = [], math.inf, 0
     bar = tqdm(total=0, desc="hjbsolve: solving (automatic steps)", unit="step", disable=not progress, leave=False)
     try:
         for rnd in range(MAX_ROUNDS):
@@ -290,7 +290,8 @@ def _automatic(engine: _Engine, tol: float, value_rtol: float, t_eval, progress:
             worst = float(np.max(total / scale))
             if worst <= 1.0:
                 break
-            if rnd > 0 and worst > worst_prev / 1.3:
+            stalls = stalls + 1 if worst > worst_prev / 1.3 else 0
+            if stalls >= 2:
                 raise NonFiniteError(
                     f"the automatic steps stall: the error estimate went from {worst_prev:.3g} to {worst:.3g} times "
                     f"the tolerance after refining (estimates {history[-1]}); pass n_steps for a fixed grid or "

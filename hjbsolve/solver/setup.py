@@ -24,7 +24,7 @@ class BoundWarning(UserWarning):
 
 
 def _spread_lengths(model) -> tuple[float, float]:
-    """``(sqrt(2 λ T), ℓ)``: how far the inventory diffuses over the horizon, and the width
+    """``(sqrt((λ⁺ + λ⁻) T), ℓ)``: how far the inventory diffuses over the horizon, and the width
     ``ℓ = (C/φ)^{1/4}`` (``C = λ/k``) of the inventory distribution a running penalty ``φ``
     confines it to (``inf`` without one).
 
@@ -40,32 +40,45 @@ def _spread_lengths(model) -> tuple[float, float]:
     return diffusion, confined
 
 
+def _drift_rate(model, dmax: float) -> float:
+    """Largest net fill rate ``|λ⁺ − λ⁻|`` of the ε=0 quotes ``1/k± + α ± Δ`` for ``|Δ| ≤ dmax``: the
+    inventory drift of a directional bet or of unequal sides (λ± = A± e^{−1−k±(z+α±Δ)})."""
+    (Ap, kp), (Am, km) = model.side_params()
+    out = 0.0
+    for d in (-dmax, 0.0, dmax):
+        with np.errstate(over="ignore"):
+            lp = math.exp(min(math.log(Ap) - 1.0 - kp * (model.z + model.alpha + d), 700.0))
+            lm = math.exp(min(math.log(Am) - 1.0 - km * (model.z + model.alpha - d), 700.0))
+        out = max(out, abs(lp - lm))
+    return out
+
+
 def default_q_max(model, s_range=None) -> int:
     """An inventory bound whose effect on the answers near ``q = 0`` is negligible.
 
     The inventory diffuses by ``sqrt(2 λ T)`` fills (``λ = model.base_rate`` per side) and,
-    under a directional bet ``Δ``, drifts by about ``2 λ T sinh(k |Δ|)`` (the skew of the ε=0
-    quotes) unless the inventory penalty stops it first, near ``|q| ≈ |Δ| / (2 ε π̃)``,
-    ``ε π̃ = ϖ + φ T``. A running penalty ``φ`` also confines it to a width ``ℓ = (C/φ)^{1/4}``
-    (``C = λ/k``). The bound is the smaller of eight diffusion lengths plus the drift and ten
-    widths plus the drift, rounded up (to a multiple of 10 below 100, of 50 above), and never
-    above the largest bound whose fill rates stay finite (:func:`largest_q_max`). Doubling
-    ``q_max`` is the check (the tests do it).
+    under a directional bet ``Δ`` or unequal sides, drifts at the net fill rate ``|λ⁺ − λ⁻|`` of
+    the ε=0 quotes (``2 λ sinh(k|Δ|)`` for the paper's symmetric sides) unless the inventory
+    penalty stops it first, near ``|q| ≈ |Δ| / (2 ε π̃)``, ``ε π̃ = ϖ + φ T``. A running penalty
+    ``φ`` also confines it to a width ``ℓ = (C/φ)^{1/4}`` (``C = λ/k``). The bound is the smaller
+    of eight diffusion lengths and ten widths, plus the drift, rounded up (to a multiple of 10
+    below 100, of 50 above), and never above the largest bound whose fill rates stay finite
+    (:func:`largest_q_max`). Doubling ``q_max`` is the check (the tests do it).
     """
     diffusion, confined = _spread_lengths(model)
     reach = min(8.0 * diffusion, 10.0 * confined)
     if model.price.depends_on_price:
         if s_range is None:
             s_range = model.price.default_s_range(model.T)
-        lo, hi = s_range
-        dmax = float(np.max(np.abs(model.delta(0.0, np.array([lo, hi])))))
-        lam, T, k = model.base_rate, model.T, min(model.k_plus, model.k_minus)
-        drift = 2.0 * lam * T * math.sinh(min(k * dmax, 20.0))
-        pen = model.terminal_penalty + model.running_penalty * T
-        if pen > 0:
-            drift = min(drift, dmax / (2.0 * pen))
-        reach += drift
-    reach = max(reach, 10.0)
+        deltas = model.delta(0.0, np.array(s_range, dtype=float))
+    else:
+        deltas = np.atleast_1d(model.delta(0.0, 0.0))
+    dmax = float(np.max(np.abs(deltas)))
+    drift = _drift_rate(model, dmax) * model.T
+    pen = model.terminal_penalty + model.running_penalty * model.T
+    if pen > 0 and dmax > 0:
+        drift = min(drift, dmax / (2.0 * pen) + 8.0 * diffusion)
+    reach = max(reach + drift, 10.0)
     step = 10 if reach < 100 else 50
     q = int(step * math.ceil(reach / step))
     return int(min(q, largest_q_max(model), MAX_Q))
@@ -85,7 +98,7 @@ def largest_q_max(model) -> int:
         free = MAX_LOG_RATE - (lr - k * (1.0 / k + model.alpha))
         if free <= k * pen:
             return 0
-        best = min(best, int(math.floor((free / (k * pen) + 1.0) / 2.0)))
+        best = min(best, int(math.floor(min((free / (k * pen) + 1.0) / 2.0, float(MAX_Q)))))
     return best
 
 
