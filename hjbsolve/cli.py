@@ -65,19 +65,9 @@ def _cmd_solve(args) -> int:
     return 0
 
 
-def _from_validation(module: str, name: str):
-    """A function of the source checkout's ``validation/`` folder (suite, §4 reproduction)."""
-    import importlib
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    try:
-        return getattr(importlib.import_module(f"validation.{module}"), name)
-    except ImportError as e:  # pragma: no cover - only outside a source checkout
-        raise ValueError(f"'{module}' needs the source checkout's validation/ folder ({e})") from None
-
-
 def _cmd_paper(args) -> int:
-    run_paper_section4 = _from_validation("paper_section4", "run_paper_section4")
+    from .validation.paper_section4 import run_paper_section4
+
     readings = tuple(r.strip() for r in args.readings.split(",") if r.strip())
     bad = set(readings) - {"printed", "per-step"}
     if bad or not readings:
@@ -89,7 +79,8 @@ def _cmd_paper(args) -> int:
 
 
 def _cmd_validate(args) -> int:
-    run_validation = _from_validation("suite", "run_validation")
+    from .validation.suite import run_validation
+
     path = run_validation(args.out, quick=args.quick, progress=not args.no_progress)
     print(f"wrote {path}")
     return 0

@@ -133,7 +133,7 @@ def _expm_march(h, times, T, c, k, bdiag, shift, slice_norm, max_slices, out, st
 
     ``h`` (n,) is overwritten (``h(T)`` on entry); ``out[i]`` receives ``h(times[i])``;
     ``stats = [slices, max_terms, total_terms]``. Returns 0, or 1 if a fill rate overflowed, 2 if
-    more than ``max_slices`` slices were needed.
+    more than ``max_slices`` slices were needed, 3 if a series did not converge.
     """
     n = h.size
     ask = np.empty(n - 1)
@@ -157,7 +157,8 @@ def _expm_march(h, times, T, c, k, bdiag, shift, slice_norm, max_slices, out, st
                 r = bdiag[j] + (ask[j - 1] if j > 0 else 0.0) + (bid[j] if j < n - 1 else 0.0)
                 if r > norm_b:
                     norm_b = r
-            n_sub = max(1, math.ceil(remaining * norm_b / slice_norm))
+            # a float count: remaining·‖B‖ can exceed the int64 range near T with steep penalties
+            n_sub = max(1.0, np.ceil(remaining * norm_b / slice_norm))   # (numba's math.ceil is int64)
             tau = remaining / n_sub
             theta = tau * norm_b
             for j in range(n):
@@ -182,9 +183,11 @@ def _expm_march(h, times, T, c, k, bdiag, shift, slice_norm, max_slices, out, st
                 ratio = theta / (m + 1)
                 if ratio < 1.0 and tmax * ratio / (1.0 - ratio) <= 0.5 * eps:
                     break
+                if m > 100_000 or not math.isfinite(tmax):   # impossible with slice_norm <= 100
+                    return 3
             for j in range(n):
                 h[j] += (math.log(total[j]) - shift * tau) / k
-            remaining = 0.0 if n_sub == 1 else remaining - tau
+            remaining = 0.0 if n_sub == 1.0 else remaining - tau
             stats[0] += 1
             if m > stats[1]:
                 stats[1] = m
@@ -238,6 +241,8 @@ def expm_values(coef: MarketCoefficients, grid: StateGrid, drift: float, T: floa
                              bdiag, shift, float(slice_norm), _MAX_SLICES, out, stats)
         if status == 1:
             raise ValueError("fill rates overflowed: the inventory penalties are too steep for this q_max")
+        if status == 3:  # pragma: no cover - impossible with slice_norm <= 100
+            raise RuntimeError("series for expm(τB)·1 did not converge")
         if status == 2:
             raise ValueError(f"method='expm' needed more than {_MAX_SLICES} slices: the fill rates are too fast for "
                              "this horizon; use method='fd'")

@@ -434,3 +434,20 @@ def test_compiled_slice_loop_matches_its_numpy_twin():
     b, ib = expm_values(c, g, 0.1, 1.0, t, compiled=False)
     assert ia == ib
     np.testing.assert_allclose(a, b, rtol=0, atol=1e-11)
+
+
+def test_compiled_slice_loop_survives_rates_beyond_the_int64_range():
+    """Steep terminal penalty (ϖ = 1, κ = 1.5, Q = 60): at T the fastest fill rate is e^{1.5·119} ≈ 1e77,
+    so ``remaining·‖B‖/slice_norm`` exceeds 2^63. The slice count once went through numba's int64
+    ``math.ceil``, overflowed, and the series then never converged (a hang in CI). Same slices and
+    values as the numpy twin, which counts in Python integers."""
+    from hjbsolve.exact import expm_values
+    from hjbsolve.solver.setup import state_grid
+    m = hs.Model.cartea_jaimungal(sigma=2.0, lam=140.0, kappa=1.5, phi=0.01, terminal_penalty=1.0, T=1.0)
+    g = state_grid(m, 60)
+    c = m.coefficients(g)
+    t = np.array([0.5, 1 - 1e-8, 1 - 1e-9, 1.0])
+    a, ia = expm_values(c, g, 0.0, 1.0, t, compiled=True)
+    b, ib = expm_values(c, g, 0.0, 1.0, t, compiled=False)
+    assert ia == ib
+    np.testing.assert_allclose(a, b, rtol=0, atol=1e-11 * np.abs(b).max())

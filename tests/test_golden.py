@@ -1,6 +1,6 @@
 """Golden values of the closed forms and the exact references (regression tests of the formulas).
 
-``tests/golden/golden.json`` is written by ``python -m validation.make_golden`` (see its
+``tests/golden/golden.json`` is written by ``python -m hjbsolve.validation.make_golden`` (see its
 docstring for what is stored and why the tolerances are what they are). These tests recompute
 every stored quantity with the same code and fail if one drifts beyond its stated tolerance. A
 change that moves a golden value must say why: regenerate the file and explain the change.
@@ -9,16 +9,13 @@ change that moves a golden value must say why: regenerate the file and explain t
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import hjbsolve as hs
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # the validation/ folder of the checkout
-from validation.make_golden import TOL, cases, compute  # noqa: E402
+from hjbsolve.validation.make_golden import TOL, cases, compute
 
 GOLDEN = json.loads((Path(__file__).parent / "golden" / "golden.json").read_text())
 QUANTITIES = ("ask", "bid", "spread", "centre", "value")
@@ -67,7 +64,7 @@ def test_golden_values(name):
                 i = int(np.argmax(np.abs(a - b)))
                 failures.append(f"{src}.{k}: {int(bad.sum())} points drift, worst {a[i]!r} vs golden {b[i]!r} "
                                 f"at (t, q, s) = {GOLDEN['cases'][name]['points'][i]}")
-    assert not failures, f"{name}: golden values moved (regenerate with `python -m validation.make_golden` " \
+    assert not failures, f"{name}: golden values moved (regenerate with `python -m hjbsolve.validation.make_golden` " \
                          "and say why):\n" + "\n".join(failures)
 
 

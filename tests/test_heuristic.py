@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import json
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import hjbsolve as hs
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # the validation/ folder of the checkout
-from validation.heuristic import GammaSearch, heuristic_value, paired_difference, run_heuristic_comparison
-from validation.report import check_finite
+from hjbsolve.validation.heuristic import GammaSearch, heuristic_value, paired_difference, run_heuristic_comparison
+from hjbsolve.validation.report import check_finite
 
 S0 = hs.PAPER_S0
 
@@ -91,7 +87,7 @@ def test_at_eps0_the_heuristic_at_gamma0_is_optimal_and_any_gamma_costs():
 
 def test_price_blind_heuristic_is_worth_the_same_on_the_ou_market():
     """Symmetric, price-independent quotes from q = 0: E[Q_t] = 0 and Q independent of S, so the
-    drift of an OU price adds nothing in expectation (validation/heuristic.py)."""
+    drift of an OU price adds nothing in expectation (hjbsolve/validation/heuristic.py)."""
     mb, mo = hs.paper_model("brownian"), hs.paper_model("ou")
     for g in (0.0, 3e-3):
         vb = heuristic_value(mb, 1.05, g, 80, 20)

@@ -311,7 +311,7 @@ def test_optimal_brownian_matches_exact_value(brownian, exact_b, optimal_b_run):
     mean, se = res.estimate("compensated")
     assert within(mean, v0, se)
     # the value-function martingale leaves ~1e-8 of noise: MC vs exact to 1e-6 (the policy is
-    # held between grid times, a bias measured below 2e-7 in validation/mc_bias.py)
+    # held between grid times, a bias measured below 2e-7 in hjbsolve/validation/mc_bias.py)
     mean, se = res.estimate("control")
     assert within(mean, v0, se, extra=1e-6)
     assert res.info["fills_per_side_per_step"] == pytest.approx(0.21, abs=0.02)

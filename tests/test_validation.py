@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import json
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import hjbsolve as hs
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # the validation/ folder of the checkout
-from validation.analysis import (collapse_variable, fit_slope, local_slopes, observed_orders, region_boundary,
-                                 richardson)
+from hjbsolve.validation.analysis import (collapse_variable, fit_slope, local_slopes, observed_orders,
+                                          region_boundary, richardson)
 
 
 # ---------------------------------------------------------------------------- slopes
@@ -134,7 +130,7 @@ def test_order1_error_is_x_times_the_correction_at_small_x():
 def test_run_validation_quick_end_to_end(tmp_path):
     """``hjbsolve validate --quick``'s engine: every section present in results.json with finite numbers,
     the report and its figures written, and the headline numbers physically sensible."""
-    from validation.suite import SECTIONS, run_validation
+    from hjbsolve.validation.suite import SECTIONS, run_validation
 
     path = run_validation(tmp_path, quick=True, progress=False)
     assert path == tmp_path / "report.md" and path.exists()

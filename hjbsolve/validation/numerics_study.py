@@ -69,7 +69,7 @@ def plan(st) -> dict:
 def extrapolated_values(r, key, c_ds=0.0):
     """Richardson-extrapolated value (time steps n and 2n, second order) and its error estimate.
 
-    ``r`` is a :func:`hjbsolve.sweep.policy_values` result with ``refine=True``. The error
+    ``r`` is a :func:`hjbsolve.validation.tasks.policy_values` result with ``refine=True``. The error
     estimate is ``|v_2n − v_n| / 3`` (the remaining time error is of higher order) plus the
     price-grid error ``c_ds ds²`` measured in section 7 (OU only).
     """
@@ -120,7 +120,7 @@ def run_monte_carlo(ctx, R, conv):
     lo, hi = price_range(mo, S0, n)
     sol = hs.solve(mo, q_max=Q, s_range=(lo, hi), n_steps=fd_steps(mo))
     s_nodes = np.linspace(lo, hi, 41)
-    tabs = {o: hs.expansion(mo, o).tabulate(mo, n_t=201, s=s_nodes, q_max=Q) for o in (0, 1)}
+    tabs = {o: hs.expansion(mo, o).tabulate(mo, t=np.linspace(0.0, mo.T, 201), s=s_nodes, q_max=Q) for o in (0, 1)}
     lo_ = R[_key("loss", "ou")]
     vals = {k: extrapolated_values(lo_, k, c_ds) for k in ("optimal", "order0", "order1")}
     runs["ou"] = {"values": vals,

@@ -28,7 +28,7 @@ only: its finite-difference solution is costly and not fully converged).
 
 Usage::
 
-    python validation/paper_section4.py [--paths N] [--out DIR] [--readings printed[,per-step]]
+    python -m hjbsolve.validation.paper_section4 [--paths N] [--out DIR] [--readings printed[,per-step]]
 
 or ``hjbsolve paper [--paths N] [--out DIR]``.
 """
@@ -434,12 +434,12 @@ def run_paper_section4(out_dir, n_paths: int = 10_000, n_steps: int = 1000, seed
             md.append(f"| {c} | " + " | ".join(verdicts[r].get(c, "not run") for r in readings) + " |")
         md.append("")
     # issue 3: the simulated market's bias against the number of grid steps
-    from validation.mc_bias import bias_table
+    from .mc_bias import bias_table
 
     md += ["## The simulator's bias against n_steps", "",
            "The market is exact for the quotes in force (exact price transitions and bridges, exact fill "
            "times, any number of fills per step); quotes are re-set at grid times and after fills. Mean "
-           "objective of the optimal policy minus its exact value (`validation/mc_bias.py`), beside the "
+           "objective of the optimal policy minus its exact value (`hjbsolve/validation/mc_bias.py`), beside the "
            "textbook scheme with at most one fill per side per step at the grid price:", "",
            bias_table(n_paths=min(n_paths, 4000), steps=(1, 10, 100, 1000)), ""]
     md += [f"Total wall time {time.perf_counter() - t0:.0f} s."]

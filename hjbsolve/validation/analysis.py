@@ -1,7 +1,7 @@
 """Analysis helpers of the validation suite: slopes, error-map regions, the collapse variable.
 
 Pure functions on arrays (tested in ``tests/test_validation.py`` on synthetic data with known
-answers); the sections of :mod:`validation.suite` call them on measured errors.
+answers); the sections of :mod:`hjbsolve.validation.suite` call them on measured errors.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ value, with the ``control`` estimator (standard errors ~1e-8 for the Brownian ca
 bias of the textbook alternative (at most one fill per side per step, at the grid price)
 for comparison.
 
-Run: ``python validation/mc_bias.py [--paths N]`` (prints a markdown table).
+Run: ``python -m hjbsolve.validation.mc_bias [--paths N]`` (prints a markdown table).
 
 Measured (4000 paths, seed 11): Brownian, |control mean − v0| ≤ 1.6e-7 at every n_steps from
 1 to 1000 (v0 = 424.28; stderr 7e-8 … 6e-7), while the ≤1-fill scheme is off by −404, −248,

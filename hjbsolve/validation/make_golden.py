@@ -2,8 +2,8 @@
 
 Run from the repository root::
 
-    python -m validation.make_golden            # rewrite tests/golden/golden.json
-    python -m validation.make_golden --check    # compare with the stored file, print the drifts
+    python -m hjbsolve.validation.make_golden            # rewrite tests/golden/golden.json
+    python -m hjbsolve.validation.make_golden --check    # compare with the stored file, print the drifts
 
 What is stored, for several parameter sets (Brownian and OU, α > 0 and a rebate α < 0) at
 chosen points ``(t, q, s)``: the ask and bid half-spreads, the spread, the centre and the value
@@ -47,7 +47,9 @@ import numpy as np
 
 import hjbsolve as hs
 
-GOLDEN = Path(__file__).resolve().parents[1] / "tests" / "golden" / "golden.json"
+#: ``tests/golden/golden.json`` of the source checkout this module belongs to (``hjbsolve/validation/`` →
+#: the root); the generator only makes sense in a source checkout.
+GOLDEN = Path(__file__).resolve().parents[2] / "tests" / "golden" / "golden.json"
 
 TOL = {"closed_form": {"rtol": 1e-10, "atol": 1e-12},
        "exact_brownian": {"rtol": 1e-10, "atol": 1e-12},
@@ -108,7 +110,7 @@ def _max_abs_diff(a: dict, b: dict, keys=("ask", "bid", "spread", "centre")) -> 
 
 
 def generate() -> dict:
-    data = {"generated_by": "python -m validation.make_golden", "hjbsolve_version": hs.__version__,
+    data = {"generated_by": "python -m hjbsolve.validation.make_golden", "hjbsolve_version": hs.__version__,
             "generated_at": time.strftime("%Y-%m-%d"), "tolerances": TOL, "cases": {}}
     try:
         data["git_commit"] = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
@@ -142,6 +144,9 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--check", action="store_true", help="compare with the stored file instead of writing it")
     a = p.parse_args(argv)
+    if not (GOLDEN.parents[2] / "pyproject.toml").exists():
+        raise SystemExit(f"{GOLDEN.parents[2]} is not a source checkout of hjbsolve (installed package?): "
+                         "run python -m hjbsolve.validation.make_golden from an editable install")
     data = generate()
     if a.check:
         old = json.loads(GOLDEN.read_text())

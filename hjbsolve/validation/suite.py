@@ -8,11 +8,12 @@
 * ``DIR/*.png`` — its figures;
 * ``DIR/results.json`` — every number of the report, machine-readable (finite numbers only).
 
-The heavy lifting is a list of independent solver tasks run by :func:`hjbsolve.sweep.sweep`
+The heavy lifting is a list of independent solver tasks (:mod:`hjbsolve.validation.tasks`) run by
+:func:`hjbsolve.sweep.sweep`
 on an executor (default: a local process pool; a ``dask.distributed`` client's
 ``get_executor()`` works unchanged), then the Monte Carlo runs in the main process.
 
-Run from the command line: ``python -m validation.suite [--quick] [--out DIR]``.
+Run from the command line: ``python -m hjbsolve.validation.suite [--quick] [--out DIR]``.
 """
 
 from __future__ import annotations
@@ -25,12 +26,13 @@ from pathlib import Path
 import numpy as np
 
 import hjbsolve as hs
-from hjbsolve.sweep import run_task, sweep
+from hjbsolve.sweep import sweep
 
 from . import expansion_study as ES
 from . import numerics_study as NS
 from .report import Context, fmt
 from .settings import Settings
+from .tasks import run_task
 
 __all__ = ["run_validation", "plan_tasks", "SECTIONS"]
 
@@ -40,7 +42,7 @@ SECTIONS = ("eps0", "expansion_errors", "error_maps", "collapse", "value_loss", 
 
 
 def plan_tasks(settings: Settings) -> dict:
-    """All solver tasks of the run: ``{key: params}`` for :func:`hjbsolve.sweep.run_task`."""
+    """All solver tasks of the run: ``{key: params}`` for :func:`hjbsolve.validation.tasks.run_task`."""
     P = ES.plan(settings)
     P.update(NS.plan(settings))
     return P
@@ -76,7 +78,7 @@ class _Sections:
 
 def _section_heuristic(ctx) -> None:
     """Section 9 (issue 5): the article's inventory-skew heuristic against the optimal policy."""
-    from validation.heuristic import run_heuristic_comparison
+    from .heuristic import run_heuristic_comparison
 
     res = run_heuristic_comparison(ctx.out, quick=ctx.settings.quick, progress=False)
     md = res.pop("markdown").replace("## Heuristic vs optimal", "## 9. Heuristic vs optimal", 1)
@@ -205,7 +207,7 @@ def _header(ctx) -> str:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m validation.suite", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m hjbsolve.validation.suite", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
     p.add_argument("--out", default="hjbsolve-out/validation")
     p.add_argument("--no-progress", action="store_true")

@@ -3,10 +3,10 @@
 1. ε = 0: the solver against eq. (9).
 2. Order-1 and order-0 quotes and values against the exact ones, as functions of q, T − t, ε.
 3. Error maps over (ε, q) and (ε, T).
-4. What governs the error: the collapse variable ``x`` (:func:`validation.analysis.collapse_variable`).
+4. What governs the error: the collapse variable ``x`` (:func:`hjbsolve.validation.analysis.collapse_variable`).
 
 Each section has a ``plan_*`` function returning ``{key: task params}`` for
-:func:`hjbsolve.sweep.run_task` and a ``section_*`` function turning the results into JSON,
+:func:`hjbsolve.validation.tasks.run_task` and a ``section_*`` function turning the results into JSON,
 markdown and figures.
 
 Measuring small expansion errors with a finite-difference reference
@@ -413,7 +413,7 @@ def section_errors(ctx, R):
             f"s = {S0:g}. Brownian reference: the matrix exponential (exact to ~1e-13); OU reference: the "
             "FD solver (default grids, Q = "
             f"{st.ou_q_max}) with its ε = 0 discretisation error subtracted (see the note in "
-            "`validation/expansion_study.py`). The problem depends on t only through T − t, so the "
+            "`hjbsolve/validation/expansion_study.py`). The problem depends on t only through T − t, so the "
             f"Brownian scan is one solve per ε with horizon {st.br_T_max:g} read at several T − t "
             "(T − t = 1 is the paper's day).\n")
     name = ctx.save(fig, "errors_vs_eps")
@@ -421,7 +421,7 @@ def section_errors(ctx, R):
                     "Dotted line: the paper's ε.")
     ctx.add("**Fitted slopes in ε.** The fit range is chosen from the data: from the smallest measurable ε, "
             "the longest run of points whose local slopes agree within 0.1 (order 1) or 0.05 (order 0) "
-            "(`validation.analysis.fit_slope`). The last column samples the local slopes from small to "
+            "(`hjbsolve.validation.analysis.fit_slope`). The last column samples the local slopes from small to "
             "large ε.\n")
     ctx.add(md_table(["case", "q", "quantity", "order", "slope", "fit range in ε", "local slopes (small → large ε)"],
                      slope_rows))
@@ -659,7 +659,7 @@ half-spread 1/k (the penalty relative to the spread income), and `4λ₀cosh(kΔ
 number of fills still to come; x is the skew the inventory accumulated over the remaining fills would
 add — the feedback the first-order expansion ignores. For a Brownian price
 `x = 4kελ₀∫π̃²/π̃`, between `(4/3)kεπ̃λ₀(T−t)` (running penalty dominant) and `4kεπ̃λ₀(T−t)`
-(terminal penalty only). `validation.analysis.collapse_variable` computes it in closed form.
+(terminal penalty only). `hjbsolve.validation.analysis.collapse_variable` computes it in closed form.
 """)
     ctx.add(f"**Check on the data.** {len(pts)} measured points from {len(set(fam.tolist()))} families "
             f"(the paper's Brownian and OU models over ε and T − t, {st.n_collapse_brownian} random Brownian "

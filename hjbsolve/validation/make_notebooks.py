@@ -1,6 +1,6 @@
 """Write the notebooks of ``notebooks/`` (valid nbformat JSON, no outputs stored).
 
-Run from the repository root: ``python -m validation.make_notebooks``. The notebooks are
+Run from the repository root: ``python -m hjbsolve.validation.make_notebooks``. The notebooks are
 executed by the test suite (``python -m pytest notebooks --nbmake``), each in well under a
 minute; edit them here, not in Jupyter, so that they stay small and output-free.
 """
@@ -12,7 +12,8 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-OUT = Path(__file__).resolve().parents[1] / "notebooks"
+#: ``notebooks/`` of the source checkout this module belongs to (``hjbsolve/validation/`` → the root).
+OUT = Path(__file__).resolve().parents[2] / "notebooks"
 
 _PATH_CELL = """# make the source checkout importable when the notebook runs from notebooks/
 import sys, pathlib
@@ -76,16 +77,17 @@ EXPANSION = [
     new_markdown_cell("""# How good is the ε-expansion? The error map, built live
 
 We compare the paper's first-order quotes `δ₁` with the exact ones `δ` over a grid of (ε, q) for a
-Brownian mid-price (exact reference: the matrix exponential), with the sweep engine that the
-validation suite uses (`hjbsolve.sweep`). The full study, for OU prices too, is
-`hjbsolve validate` (see its report)."""),
+Brownian mid-price (exact reference: the matrix exponential), with the sweep engine and the task that
+the validation suite uses (`hjbsolve.sweep`, `hjbsolve.validation.tasks`). The full study, for OU prices
+too, is `hjbsolve validate` (see its report)."""),
     new_code_cell(_PATH_CELL + """
 import numpy as np
 import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import hjbsolve as hs
-from hjbsolve.sweep import sweep, expansion_errors, SerialExecutor"""),
+from hjbsolve.sweep import sweep, SerialExecutor
+from hjbsolve.validation.tasks import expansion_errors"""),
     new_markdown_cell("""## One task per ε
 
 `expansion_errors` returns exact, order-0 and order-1 quotes at a grid of (t, q). `sweep` runs the
@@ -130,7 +132,7 @@ own ε-correction, with
 
 (the quote skew per unit inventory in units of 1/k, times twice the fills still to come). Across
 very different parameter sets the errors fall on one curve, ≈ x/(1+x):"""),
-    new_code_cell("""from validation.analysis import collapse_variable
+    new_code_cell("""from hjbsolve.validation.analysis import collapse_variable
 
 rng = np.random.default_rng(0)
 xs, rs = [], []
@@ -165,7 +167,7 @@ SECTION4 = [
 A few hundred simulated days (the paper: 10,000) at the §4 parameters: a trading day with
 martingale controls (the Δ = 0 quotes, on the OU market) and with OU controls, the intraday
 inventory ranges, and the PnL densities. The full reproduction with every figure and the paper's
-claims checked is `hjbsolve paper` (`validation/paper_section4.py`)."""),
+claims checked is `hjbsolve paper` (`hjbsolve/validation/paper_section4.py`)."""),
     new_code_cell("""import numpy as np
 import matplotlib
 matplotlib.use("Agg")
@@ -211,21 +213,30 @@ print("inventory range, OU controls:         [%d, %d]" % (res_ou.q_min.min(), re
 ]
 
 
-def write(name: str, cells) -> Path:
+def write(name: str, cells, out: Path = OUT) -> Path:
     nb = new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
                                                             "language": "python"},
                                              "language_info": {"name": "python"}})
     nbformat.validate(nb)
-    path = OUT / name
-    OUT.mkdir(exist_ok=True)
+    out = Path(out)
+    path = out / name
+    out.mkdir(exist_ok=True)
     nbformat.write(nb, path)
     return path
 
 
-def main() -> int:
+def main(argv=None) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m hjbsolve.validation.make_notebooks", description=__doc__.splitlines()[0])
+    p.add_argument("--out", default=None, help="output folder (default: notebooks/ of the source checkout)")
+    a = p.parse_args(argv)
+    if a.out is None and not (OUT.parent / "pyproject.toml").exists():
+        raise SystemExit(f"{OUT.parent} is not a source checkout of hjbsolve (installed package?): pass --out DIR")
+    out = OUT if a.out is None else Path(a.out)
     for name, cells in (("quickstart.ipynb", QUICKSTART), ("expansion_accuracy.ipynb", EXPANSION),
                         ("paper_section4.ipynb", SECTION4)):
-        print("wrote", write(name, cells))
+        print("wrote", write(name, cells, out))
     return 0
 
 

@@ -30,13 +30,12 @@ that rule trades on the paper's §4 market (``hs.paper_model("brownian")`` and
 numbers only) with a markdown fragment under ``"markdown"`` (its image links are relative to
 ``out_dir``).
 
-Run: ``python -m validation.heuristic [--quick] [--out DIR]`` (default ``./hjbsolve-out/heuristic``).
+Run: ``python -m hjbsolve.validation.heuristic [--quick] [--out DIR]`` (default ``./hjbsolve-out/heuristic``).
 """
 
 from __future__ import annotations
 
 import math
-import sys
 import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -50,11 +49,7 @@ from tqdm.auto import tqdm
 import hjbsolve as hs
 from hjbsolve.montecarlo import price_range
 
-try:
-    from .report import check_finite, fmt, jsonable, md_table
-except ImportError:  # run as a script: python validation/heuristic.py
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from validation.report import check_finite, fmt, jsonable, md_table
+from .report import check_finite, fmt, jsonable, md_table
 
 __all__ = ["run_heuristic_comparison", "HeuristicSettings", "heuristic_value", "GammaSearch",
            "paired_difference", "inventory_ranges", "optimal_skew_slopes", "DEFAULT_SEED"]
