@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -41,7 +42,6 @@ def _cmd_solve(args) -> int:
     z0 = ex0.quotes(t, q, s)
     z1 = ex1.quotes(t, q, s)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     print(f"hjbsolve solve: {m}")
     print(f"grid: q_max={sol.q_max}, n_s={sol.info['n_s']}, steps={sol.info['n_steps']}, "
           f"scheme={sol.info['scheme']}, solved in {wall:.2f} s")
@@ -57,6 +57,9 @@ def _cmd_solve(args) -> int:
     v = sol.value(t, 0, s)
     print(f"value v_0(t={t:g}, s={s:g}) = {float(v):.6f}   (order 0: {float(ex0.value(t, 0, s)):.6f}, "
           f"order 1: {float(ex1.value(t, 0, s)):.6f})")
+    replaced = [str(f) for f in (out / "solution.npz", out / "quotes_vs_q.png") if f.exists()]
+    if replaced:
+        print(f"replacing {', '.join(replaced)}")
     npz = sol.save(out / "solution.npz")
     qq = np.arange(-min(sol.q_max - 1, max(abs(q).max(), 10)), min(sol.q_max - 1, max(abs(q).max(), 10)) + 1)
     ax = plot_quotes_vs_q({"exact": sol, "order 0": ex0, "order 1": ex1}, t, s, qq)
@@ -94,8 +97,19 @@ def _cmd_article(args) -> int:
     return 0
 
 
+def _check_out(out: str) -> None:
+    """Create the output folder and check that it is writable, before any work starts (``OSError`` otherwise)."""
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=folder):
+        pass
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     p = argparse.ArgumentParser(prog="hjbsolve", description="Optimal market making (Fodra & Labadie 2013), solved exactly.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("solve", help="solve the HJB system; compare with the paper's closed forms")
     s.add_argument("params", nargs="?", default=None, help="TOML parameter file (default: the paper's §4 parameters)")
@@ -126,11 +140,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """Run a command; bad input, a failed solve or an unusable ``--out`` end in one line
+    ``hjbsolve: error: ...`` on stderr and exit code 2 (no traceback)."""
+    from .solver import NonFiniteError
+
     args = build_parser().parse_args(argv)
     try:
+        _check_out(args.out)
         return args.func(args)
-    except ValueError as e:
-        print(f"hjbsolve: error: {e}", file=sys.stderr)
+    except (ValueError, NonFiniteError, OSError) as e:
+        print(f"hjbsolve: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 2
 
 

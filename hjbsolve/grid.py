@@ -251,9 +251,12 @@ class StateGrid:
 # ----------------------------------------------------------------------------- time grids
 def _check_t_eval(t_eval, T: float) -> np.ndarray:
     try:
-        arr = np.asarray(t_eval, dtype=float).ravel()
+        arr = np.asarray(t_eval, dtype=float)
     except (TypeError, ValueError):
         raise ValueError(f"t_eval must be an array of times in [0, T={T}], got {t_eval!r}") from None
+    if arr.ndim > 1:
+        raise ValueError(f"t_eval must be a 1-d array of times in [0, T={T}], got shape {arr.shape}")
+    arr = arr.ravel()
     if arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr < 0) or np.any(arr > T):
         raise ValueError(f"t_eval must be a non-empty array of finite times in [0, T={T}], got {_show(arr)}")
     return np.unique(np.concatenate([arr, [0.0, T]]))

@@ -107,6 +107,10 @@ class Model:
     phi: float | None = None
     varpi: float | None = None
 
+    def __new__(cls, *args, **kwargs):
+        _check_names(kwargs)
+        return super().__new__(cls)
+
     def __post_init__(self):
         if not isinstance(self.price, (Brownian, OrnsteinUhlenbeck)):
             raise ValueError(
@@ -194,10 +198,7 @@ class Model:
 
     def replace(self, **changes) -> "Model":
         """A copy with some parameters changed (validated again); unknown names are errors."""
-        allowed = [f.name for f in dataclasses.fields(self)]
-        unknown = sorted(set(changes) - set(allowed))
-        if unknown:
-            raise ValueError(f"unknown model parameter(s) {unknown}; allowed: {allowed}")
+        _check_names(changes)
         return dataclasses.replace(self, **changes)
 
     # ------------------------------------------------------------------ other parametrisations
@@ -258,10 +259,7 @@ class Model:
         if not isinstance(d, dict):
             raise ValueError(f"a model must be a dict/table, got {type(d).__name__}")
         d = dict(d)
-        allowed = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(d) - set(allowed))
-        if unknown:
-            raise ValueError(f"unknown model parameter(s) {unknown}; allowed: {allowed}")
+        _check_names(d)
         if "price" not in d:
             raise ValueError("missing model parameter 'price'")
         d["price"] = price_from_dict(d["price"])
@@ -269,6 +267,14 @@ class Model:
             if isinstance(d.get(key), list):
                 d[key] = tuple(d[key])
         return cls(**d)
+
+
+def _check_names(params: dict) -> None:
+    """``ValueError`` naming the unknown keys of ``params`` and listing the :class:`Model` fields."""
+    allowed = [f.name for f in dataclasses.fields(Model)]
+    unknown = sorted(map(str, set(params) - set(allowed)))
+    if unknown:
+        raise ValueError(f"unknown model parameter(s) {unknown}; allowed: {allowed}")
 
 
 def paper_model(price: str = "ou", **changes) -> Model:

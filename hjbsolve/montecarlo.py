@@ -90,7 +90,8 @@ from . import _mc_kernels as K
 from ._validation import check_int, check_real
 from .model import Model
 from .policies import TabulatedPolicy
-from .solution import Solution
+from .solution import Solution, _check_time_axis, _load_model, _open_npz, _read_meta
+from .solver.api import MAX_BYTES
 
 __all__ = ["simulate", "SimulationResult", "RecordedPaths", "price_range", "pnl_statistics", "ESTIMATORS"]
 
@@ -110,6 +111,11 @@ _MIN_PATHS_CONTROL = 4 * (K.N_CONTROLS + 2)
 _EVENT_MARGIN = 20.0
 #: Largest expected number of fills of one simulation (about an hour of compute).
 MAX_EVENTS_TOTAL = 2e10
+#: Most path-steps ``n_paths × n_steps`` of one simulation (about an hour of compute).
+MAX_PATH_STEPS = 2e11
+#: Float/int outputs kept per path, and per recorded path and grid time (memory estimate).
+_PER_PATH = K.N_FOUT + K.N_IOUT + K.N_CONTROLS
+_PER_RECORD = 5
 ENGINES = ("auto", "numba", "numpy")
 
 
@@ -191,6 +197,10 @@ class RecordedPaths:
 
 _PATH_ARRAYS = ("objective", "pnl", "cash", "s_final", "q_final", "q_min", "q_max", "n_ask", "n_bid",
                 "inventory_integral", "s_min", "s_max", "controls")
+_INT_ARRAYS = ("q_final", "q_min", "q_max", "n_ask", "n_bid")
+_REC_ARRAYS = ("s", "q", "x", "ask", "bid")
+#: Format tag of :meth:`SimulationResult.save` files.
+SIM_FORMAT = "hjbsolve.SimulationResult/1"
 
 
 @dataclass(eq=False)
@@ -334,24 +344,62 @@ class SimulationResult:
             path = path.with_suffix(path.suffix + ".npz") if path.suffix else path.with_suffix(".npz")
         arrays = {name: getattr(self, name) for name in _PATH_ARRAYS}
         if self.paths is not None:
-            for name in ("t", "s", "q", "x", "ask", "bid"):
+            for name in ("t",) + _REC_ARRAYS:
                 arrays[f"paths_{name}"] = getattr(self.paths, name)
         meta = {"model": self.model.to_dict(), "settings": self.settings, "info": self.info,
-                "estimator": self.estimator, "format": "hjbsolve.SimulationResult/1"}
+                "estimator": self.estimator, "format": SIM_FORMAT}
         np.savez_compressed(path, meta=np.array(json.dumps(meta, default=_json_default)), **arrays)
         return path
 
     @classmethod
     def load(cls, path) -> "SimulationResult":
-        """Read a file written by :meth:`save`."""
-        with np.load(Path(path), allow_pickle=False) as f:
-            meta = json.loads(str(f["meta"]))
-            arrays = {name: f[name] for name in _PATH_ARRAYS}
-            paths = None
-            if "paths_t" in f.files:
-                paths = RecordedPaths(*(f[f"paths_{n}"] for n in ("t", "s", "q", "x", "ask", "bid")))
-        return cls(**arrays, model=Model.from_dict(meta["model"]), settings=meta["settings"], paths=paths,
-                   estimator=meta["estimator"], info=meta["info"])
+        """Read a file written by :meth:`save`, checking everything it reads.
+
+        Raises
+        ------
+        ValueError
+            The file is missing, not a simulation file, of another format version, or has
+            inconsistent or non-finite contents (the message names the file and the field).
+        """
+        path = Path(path)
+        f = _open_npz(path, ("meta",) + _PATH_ARRAYS)
+        meta = _read_meta(path, f, SIM_FORMAT)
+        model = _load_model(path, meta)
+        n = f["objective"].shape[0] if f["objective"].ndim == 1 else 0
+        arrays = {}
+        for name in _PATH_ARRAYS:
+            a = f[name]
+            shape = (n, K.N_CONTROLS) if name == "controls" else (n,)
+            kind = "iu" if name in _INT_ARRAYS else "f"
+            if n < 1 or a.shape != shape or a.dtype.kind not in kind:
+                raise ValueError(f"{path}: field {name!r} must be {'an integer' if kind == 'iu' else 'a float'} array "
+                                 f"of shape {shape} (n_paths = len(objective)), got {a.shape} of dtype {a.dtype}")
+            if kind == "f" and not np.all(np.isfinite(a)):
+                raise ValueError(f"{path}: field {name!r} contains non-finite values")
+            arrays[name] = a
+        for key, kind in (("settings", dict), ("info", dict), ("estimator", str)):
+            if not isinstance(meta.get(key), kind):
+                raise ValueError(f"{path}: field {key!r} must be a {kind.__name__}, got {meta.get(key)!r}")
+        if meta["estimator"] not in ESTIMATORS:
+            raise ValueError(f"{path}: field 'estimator' must be one of {ESTIMATORS}, got {meta['estimator']!r}")
+        paths = None
+        if "paths_t" in f:
+            t = f["paths_t"]
+            _check_time_axis(path, t, model.T)
+            rec = []
+            for name in _REC_ARRAYS:
+                a = f.get(f"paths_{name}")
+                if a is None or a.ndim != 2 or a.shape[1] != t.size or a.shape[0] > n or a.dtype.kind not in "iuf":
+                    raise ValueError(f"{path}: field 'paths_{name}' must be a real array of shape (record, len(paths_t)) "
+                                     f"with record <= n_paths, got {None if a is None else a.shape}")
+                bad = np.isnan(a) | (a == -np.inf) if name in ("ask", "bid") else ~np.isfinite(a)
+                if bad.any() or a.shape[0] != f["paths_s"].shape[0]:
+                    raise ValueError(f"{path}: field 'paths_{name}' contains non-finite values or has another "
+                                     f"number of paths than 'paths_s'")
+                rec.append(a)
+            paths = RecordedPaths(t, *rec)
+        return cls(**arrays, model=model, settings=meta["settings"], paths=paths, estimator=meta["estimator"],
+                   info=meta["info"])
 
 
 def _json_default(o):
@@ -396,8 +444,12 @@ def _tabulate(policy, model, n_steps, s0, n_paths) -> TabulatedPolicy:
     return tab
 
 
-def _checked_quotes(policy):
-    """Wrap a plain ``policy.quotes`` as ``(t, q, s) -> (δ⁺, δ⁻, outside)`` with validation."""
+def _checked_quotes(policy, rates=None):
+    """Wrap a plain ``policy.quotes`` as ``(t, q, s) -> (δ⁺, δ⁻, outside)`` with validation.
+
+    ``rates``: ``(model, side, n_paths)``: every call's fastest quotes must pass :func:`_event_budget`
+    (a policy that turns aggressive after some fills is refused at once, not run to the budget).
+    """
     name = type(policy).__name__
 
     def fn(t, q, s):
@@ -420,6 +472,14 @@ def _checked_quotes(policy):
                 raise ValueError(f"{name}.quotes returned {v[j]} for the {side} quote at t={tj:g}, q={int(q[j])}, "
                                  f"s={float(s[j]):g}: quotes must be finite or +inf (not quoted)")
             res.append(v)
+        if rates is not None and q.size:
+            model, side, n_paths = rates
+            ja, jb = int(np.argmin(res[0])), int(np.argmin(res[1]))
+            ra, rb = _fastest_rates(side, res[0][ja], res[1][jb])
+            j = ja if ra >= rb else jb
+            _event_budget(model, side, float(res[0][ja]), float(res[1][jb]), n_paths,
+                          f"the policy {name!r} at (t={float(np.broadcast_to(t, q.shape)[j]):g}, q={int(q[j])}, "
+                          f"s={float(s[j]):g})")
         return res[0], res[1], np.zeros(q.shape, bool)
 
     return fn
@@ -517,6 +577,11 @@ def simulate(model: Model, policy, n_paths: int = 10_000, n_steps: int = 1000, s
     record = check_int("record", record, ge=0)
     if record > n_paths:
         raise ValueError(f"record must be <= n_paths ({n_paths}), got {record}")
+    n_bytes = 8.0 * (n_paths * _PER_PATH + record * (n_steps + 1) * _PER_RECORD)
+    if n_paths * n_steps > MAX_PATH_STEPS or n_bytes > MAX_BYTES:
+        raise ValueError(f"n_paths={n_paths} × n_steps={n_steps} = {float(n_paths * n_steps):.3g} path-steps with "
+                         f"record={record} ({n_bytes / 1e9:.3g} GB of outputs) is too large (limits "
+                         f"{MAX_PATH_STEPS:.3g} path-steps, {MAX_BYTES / 1e9:g} GB): lower n_paths, n_steps or record")
     if estimator not in ESTIMATORS:
         raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
     if estimator == "control" and n_paths < _MIN_PATHS_CONTROL:
@@ -562,11 +627,9 @@ def simulate(model: Model, policy, n_paths: int = 10_000, n_steps: int = 1000, s
         bid_min = float(np.min(tab.bid)) if np.isfinite(tab.bid).any() else np.inf
         max_events = _event_budget(model, side, ask_min, bid_min, n_paths, f"the policy {policy_name!r}")
     else:
-        fn0 = _checked_quotes(policy)
-        qa, qb, _ = fn0(np.zeros(1), np.full(1, q0, np.int64), np.full(1, s0))
-        max_events = _event_budget(model, side, float(qa[0]), float(qb[0]), n_paths,
-                                   f"the policy {policy_name!r} at (t=0, q0, s0)")
-        max_events = min(max_events, 1_000_000)
+        qa, qb, _ = _checked_quotes(policy, (model, side, n_paths))(
+            np.zeros(1), np.full(1, q0, np.int64), np.full(1, s0))
+        max_events = min(_event_budget(model, side, float(qa[0]), float(qb[0]), n_paths, ""), 1_000_000)
     t_start = time.perf_counter()
     if use_numba:
         if chunk_size is None:
@@ -587,7 +650,8 @@ def simulate(model: Model, policy, n_paths: int = 10_000, n_steps: int = 1000, s
         n_chunks = len(starts)
         engine_used = "numba"
     else:
-        fn = (lambda t, q, s: K.table_quotes_np(tab, t, q, s)) if tab is not None else _checked_quotes(policy)
+        fn = ((lambda t, q, s: K.table_quotes_np(tab, t, q, s)) if tab is not None
+              else _checked_quotes(policy, (model, side, n_paths)))
         paths = np.arange(n_paths, dtype=np.int64)
         keys = K.path_keys_np(base, paths)
         bar = tqdm(total=n_steps, desc="hjbsolve: steps (numpy engine)", disable=not progress, leave=False)

@@ -239,6 +239,10 @@ class Solution:
                              f"{(t.size, s.size, q.size)}, got {g.shape} of dtype {g.dtype}")
         if not np.all(np.isfinite(g)):
             raise ValueError(f"{path}: field 'g' contains non-finite values")
+        terminal = -model.terminal_penalty * q.astype(float) ** 2         # g(T) = −ϖ q², at every price
+        if not np.allclose(g[-1], terminal, rtol=1e-9, atol=1e-9):
+            raise ValueError(f"{path}: field 'g' at t=T is not the terminal condition −ϖ q² of the model "
+                             f"(ϖ={model.terminal_penalty:g}): the array is reordered or belongs to another model")
         info = meta.get("info", {})
         if not isinstance(info, dict):
             raise ValueError(f"{path}: field 'info' must be a table")

@@ -37,7 +37,7 @@ import time
 import numpy as np
 from tqdm.auto import tqdm
 
-from .._validation import check_real
+from .._validation import check_int, check_real
 from ..grid import StateGrid, graded_time_grid, halve_steps, uniform_time_grid
 from ..interpolation import lagrange_stencil
 from ..model import Model
@@ -55,6 +55,36 @@ METHODS = ("fd", "expm")
 MAX_ROUNDS = 8
 #: Most cells × steps one solve may take before the driver refuses (about ten minutes at 2e7/s).
 MAX_WORK = 1.5e10
+#: Cost model of a run (seconds, one core): a fixed overhead per step (the driver and the
+#: operators, dominant on small grids), a cost per cell and step, and, for a price axis of ``n``
+#: nodes, a dense matrix exponential (``~n³``) per distinct step length.
+STEP_SECONDS, CELL_STEP_SECONDS, EXPM_SECONDS_PER_N3 = 4e-4, 1.0 / 2e7, 3e-9
+#: Longest estimated time of the first round of the automatic mode: a problem that is already
+#: too slow there is refused before any work starts (the caps bound time, not only memory).
+MAX_SECONDS = 30.0
+#: Longest estimated time of a refined round, or of a fixed-step solve (asked for explicitly).
+MAX_SECONDS_RUN = 600.0
+
+
+def _check_cost(model: Model, grid: StateGrid, steps: int, n_expm: int, stored_bytes: float, max_seconds: float,
+                what: str) -> None:
+    """Refuse, before any work, a run of ``steps`` time steps and ``n_expm`` price propagators on
+    ``grid`` whose estimated time exceeds ``max_seconds``, whose work exceeds :data:`MAX_WORK`
+    cell-steps or whose stored values exceed :data:`MAX_BYTES` (the message names the sizes)."""
+    work = float(grid.size) * steps
+    n_s = 0 if grid.prices.degenerate else grid.prices.n * grid.n_states
+    seconds = steps * STEP_SECONDS + work * CELL_STEP_SECONDS + n_expm * EXPM_SECONDS_PER_N3 * float(n_s) ** 3
+    if seconds > max_seconds or work > MAX_WORK or stored_bytes > MAX_BYTES:
+        raise ValueError(
+            f"{what} would take {steps:.6g} time steps on {grid.size} cells (q_max={grid.inventory[0].q_max}, "
+            f"{grid.prices.n} price nodes; T={model.T:g}, fill rate {model.base_rate:.3g} per unit time): about "
+            f"{seconds:.3g} s, {work:.3g} cell-steps and {stored_bytes / 1e9:.3g} GB of stored values (limits "
+            f"{max_seconds:g} s, {MAX_WORK:.3g} and {MAX_BYTES / 1e9:g} GB)")
+
+
+def _n_lengths(*grids) -> int:
+    """Distinct step lengths of time grids (one price propagator each)."""
+    return sum(np.unique(np.round(np.diff(t), 14)).size for t in grids)
 
 
 def _pick_scheme(scheme, n_steps) -> Scheme:
@@ -178,10 +208,15 @@ _INTERP_RATIO = 8.0
 
 # ----------------------------------------------------------------------------- the drivers
 def _fixed_steps(engine: _Engine, n_steps: int, t_eval, progress: bool, kind: str, t0: float) -> Solution:
+    n_steps = check_int("n_steps", n_steps, ge=1)
+    grid = engine.grid
+    _check_cost(engine.model, grid, n_steps, 1, 8.0 * grid.size * min(n_steps + 1, 101), MAX_SECONDS_RUN,
+                f"n_steps={n_steps} (lower n_steps or q_max, or narrow s_range)")
     t, save = uniform_time_grid(engine.model.T, n_steps, t_eval)
+    _check_cost(engine.model, grid, t.size - 1, _n_lengths(t), 8.0 * grid.size * int(save.sum()), MAX_SECONDS_RUN,
+                f"n_steps={n_steps} with {int(save.sum())} stored times (fewer t_eval, lower n_steps or q_max)")
     with tqdm(total=t.size - 1, desc="hjbsolve: backward steps", disable=not progress, leave=False) as bar:
         g = engine.run(t, save, bar=bar)
-    grid = engine.grid
     info = _info(engine, kind, n_steps=t.size - 1, wall=time.perf_counter() - t0)
     info.update(error_estimate=None, value_error_estimate=None, mode="fixed steps (no accuracy control)")
     return Solution(engine.model, t[save].copy(), grid.prices.s.copy(), grid.prices.interest,
@@ -242,15 +277,11 @@ def _automatic(engine: _Engine, tol: float, value_rtol: float, t_eval, progress:
             tf = halve_steps(tc)
             rows = grid.prices.inside(pad=2)
             n_rows = rows.stop - rows.start
-            work = grid.size * (tc.size + tf.size)
-            stored = 8.0 * n_rows * grid.n_cells * (tc.size + tf.size)
-            if work > MAX_WORK or stored > MAX_BYTES:
-                raise ValueError(
-                    f"reaching tol={tol:g} and value_rtol={value_rtol:g} would take {tf.size - 1} time steps on "
-                    f"{grid.size} cells (q_max={grid.inventory[0].q_max}, {grid.prices.n} price nodes): about "
-                    f"{work:.3g} cell-steps and {stored / 1e9:.3g} GB of stored values (limits {MAX_WORK:.3g} and "
-                    f"{MAX_BYTES / 1e9:g} GB); loosen tol/value_rtol, lower q_max, or pass n_steps for one "
-                    f"fixed-step solve")
+            price_check = grid.prices.coarsened() is not None
+            _check_cost(model, grid, (tc.size - 1) * (4 if price_check else 3), _n_lengths(tc, tf),
+                        8.0 * n_rows * grid.n_cells * (tc.size + tf.size), MAX_SECONDS if rnd == 0 else MAX_SECONDS_RUN,
+                        f"round {rnd + 1} of the automatic steps (tol={tol:g}, value_rtol={value_rtol:g}; "
+                        f"shorten T, lower q_max, narrow s_range or pass a larger ds, loosen tol/value_rtol, or pass n_steps)")
             bar.total += (tc.size - 1) + (tf.size - 1)
             bar.refresh()
             gc = engine.run(tc, np.ones(tc.size, bool), rows=rows, bar=bar)

@@ -1,0 +1,254 @@
+"""Bad or extreme input never hangs, crashes or returns garbage: it ends quickly in a ``ValueError``
+naming the parameter (issue 9). Every test here is cheap: the refusals happen before any work."""
+
+import json
+import time
+import zipfile
+
+import numpy as np
+import pytest
+
+import hjbsolve as hs
+from hjbsolve import _mc_kernels as K
+from hjbsolve.cli import main
+from hjbsolve.montecarlo import _PATH_ARRAYS
+
+MB = hs.paper_model("brownian")
+
+
+def _quick(fn, match):
+    """``fn()`` raises a ``ValueError`` matching ``match`` within a few seconds."""
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError, match=match):
+        fn()
+    assert time.perf_counter() - t0 < 5.0
+
+
+# ----------------------------------------------------------------------------- fill rates
+class _Plain:
+    """A policy with only ``quotes``: -30 everywhere, or only away from ``q = 0``."""
+
+    def __init__(self, everywhere):
+        self.everywhere = everywhere
+
+    def quotes(self, t, q, s):
+        d = np.full(np.shape(q), -30.0) if self.everywhere else np.where(np.asarray(q) == 0, 1.0, -30.0)
+        return d, d.copy()
+
+
+@pytest.mark.parametrize("model, policy", [
+    (MB, hs.ConstantSpread(-30.0)),
+    (MB, hs.InventorySkew(-30, 0)),
+    (MB, _Plain(everywhere=True)),
+    (MB, _Plain(everywhere=False)),          # aggressive only after the first fill
+    (MB.replace(A=1e12), hs.ConstantSpread(1.0)),
+], ids=["constant", "skew", "plain", "plain-after-fill", "A=1e12"])
+def test_unsimulable_fill_rates_are_refused(model, policy):
+    _quick(lambda: hs.simulate(model, policy, n_paths=10, n_steps=10, progress=False), "fill rate")
+
+
+def test_simulation_size_is_bounded():
+    _quick(lambda: hs.simulate(MB, hs.ConstantSpread(1.0), n_paths=10**13, n_steps=10, progress=False), "n_paths")
+    _quick(lambda: hs.simulate(MB, hs.ConstantSpread(1.0), n_paths=10, n_steps=10**12, progress=False), "n_steps")
+
+
+# ----------------------------------------------------------------------------- problem sizes
+@pytest.mark.parametrize("call, match", [
+    (lambda: hs.solve(hs.paper_model("brownian", T=1e6)), r"T=1e\+06"),
+    (lambda: hs.solve(MB.replace(alpha=-50)), "q_max"),
+    (lambda: hs.solve(MB.replace(A=1e300)), "q_max"),
+    (lambda: hs.solve(MB, q_max=10**15), "q_max"),
+    (lambda: hs.solve(MB, n_steps=10**15), "n_steps"),
+    (lambda: hs.evaluate(MB, hs.ConstantSpread(1.0), q_max=10, n_steps=10**15), "n_steps"),
+    (lambda: hs.solve(MB, tol=1e-300), "tol"),
+    (lambda: hs.solve(hs.paper_model("ou"), s_range=(-1e300, 1e300)), "s_range"),
+    (lambda: hs.solve(hs.paper_model("ou", k=50)), "price nodes"),
+], ids=["T", "alpha", "A", "q_max", "n_steps", "evaluate-n_steps", "tol", "s_range", "ou-k50"])
+def test_absurd_sizes_are_refused_before_any_work(call, match):
+    _quick(call, match)
+
+
+# ----------------------------------------------------------------------------- loading
+def _solution():
+    return hs.solve(MB, q_max=5, n_steps=10, compiled=False)
+
+
+def _simulation():
+    n, rng = 6, np.random.default_rng(0)
+    arrays = {name: rng.normal(size=(n, K.N_CONTROLS) if name == "controls" else n) for name in _PATH_ARRAYS}
+    for name in ("q_final", "q_min", "q_max", "n_ask", "n_bid"):
+        arrays[name] = rng.integers(-3, 3, n)
+    t = np.linspace(0.0, MB.T, 4)
+    paths = hs.montecarlo.RecordedPaths(t, *(rng.normal(size=(2, 4)) for _ in range(5)))
+    return hs.SimulationResult(**arrays, model=MB, settings={"n_paths": n}, paths=paths)
+
+
+def _rewrite(src, dst, change):
+    with np.load(src, allow_pickle=False) as f:
+        d = {k: f[k] for k in f.files}
+    change(d)
+    np.savez(dst, **d)
+    return dst
+
+
+def _nan(key):
+    def change(d):
+        d[key] = d[key].astype(float)
+        d[key].flat[0] = np.nan
+    return change
+
+
+def _transpose(key):
+    def change(d):
+        d[key] = np.ascontiguousarray(np.swapaxes(d[key], 0, -1))
+    return change
+
+
+def _meta(**kw):
+    def change(d):
+        meta = json.loads(str(d["meta"]))
+        meta.update(kw)
+        d["meta"] = np.array(json.dumps(meta))
+    return change
+
+
+@pytest.mark.parametrize("kind", ["solution", "simulation"])
+def test_loaders_check_what_they_read(tmp_path, kind):
+    obj, cls = (_solution(), hs.Solution) if kind == "solution" else (_simulation(), hs.SimulationResult)
+    good = obj.save(tmp_path / "good.npz")
+    back = cls.load(good)
+    assert type(back) is cls
+    main_array, two_d = ("g", "g") if kind == "solution" else ("objective", "controls")
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    text = tmp_path / "text.npz"
+    text.write_text("not a file of hjbsolve\n")
+    cases = {
+        truncated: "not a readable",
+        text: "not a readable",
+        tmp_path / "missing.npz": "no such file",
+        _rewrite(good, tmp_path / "nan.npz", _nan(main_array)): f"'{main_array}'",
+        _rewrite(good, tmp_path / "transposed.npz", _transpose(two_d)): f"'{two_d}'",
+        _rewrite(good, tmp_path / "format.npz", _meta(format="other/9")): "'format'",
+        _rewrite(good, tmp_path / "model.npz", _meta(model={"price": {"kind": "brownian", "sigma": 0.5}})):
+            "'model'",
+    }
+    if kind == "simulation":
+        cases[_rewrite(good, tmp_path / "time.npz", _nan("paths_t"))] = "'t'"
+        cases[_rewrite(good, tmp_path / "est.npz", _meta(estimator="mean"))] = "'estimator'"
+    for path, match in cases.items():
+        with pytest.raises(ValueError, match=match) as e:
+            cls.load(path)
+        assert str(path) in str(e.value)
+
+
+def test_a_truncated_file_is_not_a_bad_zip(tmp_path):
+    good = _simulation().save(tmp_path / "r.npz")
+    cut = tmp_path / "cut.npz"
+    cut.write_bytes(good.read_bytes()[:100])
+    with pytest.raises(ValueError):
+        try:
+            hs.SimulationResult.load(cut)
+        except zipfile.BadZipFile:  # pragma: no cover - the fault being guarded against
+            pytest.fail("BadZipFile leaked")
+
+
+# ----------------------------------------------------------------------------- policies and queries
+T5, S1, Q = np.linspace(0.0, 1.0, 5), np.array([3000.0]), np.ones((5, 1, 7))
+
+
+@pytest.mark.parametrize("args, match", [
+    ((np.array([0, np.nan, 0.5, 0.75, 1]), S1, -3, 3, Q, Q), "t must be finite"),
+    ((T5[::-1], S1, -3, 3, Q, Q), "strictly increasing"),
+    ((T5, S1, -3.0, 3, Q, Q), "q_min must be an integer"),
+    ((T5, S1, 3, -3, Q, Q), "q_min must be <"),
+    ((T5, S1, -3, 3, Q[..., :5], Q), "ask must have shape"),
+    ((T5, S1, -3, 3, Q + 1j, Q), "ask must be a real"),
+])
+def test_tabulated_policy_validates(args, match):
+    with pytest.raises(ValueError, match=match):
+        hs.TabulatedPolicy(*args)
+
+
+@pytest.mark.parametrize("t, q, s, match", [
+    (0.0, np.nan, 3000.0, "q must"),
+    (0.0, "0", 3000.0, "q must"),
+    (0.0, 1 + 1j, 3000.0, "q must"),
+    (0.0, -2**63, 3000.0, "q must lie"),
+    (np.zeros(3), np.zeros(4, int), 3000.0, r"t, q and s must broadcast.*\(3,\), \(4,\)"),
+    (1j, 0, 3000.0, "t must be real"),
+    (0.0, 0, "3000", "s must be real"),
+])
+def test_queries_name_the_bad_argument(t, q, s, match):
+    sol = _solution()
+    for query in (sol.quotes, sol.value):
+        with pytest.raises(ValueError, match=match):
+            query(t, q, s)
+
+
+@pytest.mark.parametrize("call", [
+    lambda: hs.Model(price=hs.Brownian(0.5), A=1, k=1, z=0, T=1, foo=3),
+    lambda: MB.replace(foo=3),
+    lambda: hs.paper_model("ou", foo=3),
+], ids=["Model", "replace", "paper_model"])
+def test_unknown_model_keywords_are_named(call):
+    with pytest.raises(ValueError, match=r"unknown model parameter\(s\) \['foo'\]; allowed: \['price'"):
+        call()
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(scheme=["strang"]), "scheme must be one of"),
+    (dict(t_eval=[[0.5]]), "t_eval must be a 1-d"),
+    (dict(t_eval=[2.0]), "t_eval must be"),
+    (dict(t_eval="a"), "t_eval must be"),
+])
+def test_solver_arguments_are_named(kw, match):
+    _quick(lambda: hs.solve(MB, q_max=10, **kw), match)
+
+
+@pytest.mark.parametrize("s_range", [5, (1, 2, 3), "ab", (3005.0, 2995.0)])
+def test_s_range_must_be_a_pair(s_range):
+    _quick(lambda: hs.solve(hs.paper_model("ou"), q_max=10, s_range=s_range), "s_range")
+
+
+def test_price_range_names_its_arguments():
+    with pytest.raises(ValueError, match="model must be"):
+        hs.price_range(None, 3000.0)
+    with pytest.raises(ValueError, match="s0"):
+        hs.price_range(MB, "a")
+
+
+# ----------------------------------------------------------------------------- command line
+def _one_line_error(capsys):
+    err = capsys.readouterr().err
+    assert err.startswith("hjbsolve: error: ") and err.count("\n") == 1 and "Traceback" not in err
+    return err
+
+
+def test_cli_version(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0
+    assert capsys.readouterr().out.strip() == f"hjbsolve {hs.__version__}"
+
+
+def test_cli_unusable_out_is_one_line_before_any_work(tmp_path, capsys, monkeypatch):
+    import hjbsolve.solver
+
+    monkeypatch.setattr(hjbsolve.solver, "solve", lambda *a, **k: pytest.fail("work started"))
+    (tmp_path / "file").write_text("x")
+    for cmd in ("solve", "validate", "paper", "article"):
+        assert main([cmd, "--out", str(tmp_path / "file" / "sub")]) == 2
+        _one_line_error(capsys)
+
+
+def test_cli_library_errors_are_one_line(tmp_path, capsys, monkeypatch):
+    assert main(["solve", "--out", str(tmp_path), "--q-max", "0", "--no-progress"]) == 2
+    assert "q_max" in _one_line_error(capsys)
+    import hjbsolve.solver
+
+    def fail(*a, **k):
+        raise hs.NonFiniteError("non-finite value\nat t=0.5")
+    monkeypatch.setattr(hjbsolve.solver, "solve", fail)
+    assert main(["solve", "--out", str(tmp_path), "--no-progress"]) == 2
+    assert "non-finite value at t=0.5" in _one_line_error(capsys)
