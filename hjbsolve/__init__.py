@@ -9,6 +9,14 @@ Quick start::
     ex = hs.expansion(m, order=1)                 # the paper's ε-first-order closed forms
 """
 
+import os as _os
+
+# numba's OpenMP threads spin while they wait for work by default; on a machine whose cores are
+# busy (another process, a test runner, a notebook kernel) that made the compiled kernels 4-5x
+# slower than one thread. Waiting passively costs nothing measurable on an idle machine.
+# A value the user set wins (set it before importing hjbsolve or numba).
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from . import article
 from .exact import exact_brownian
 from .expansion import Expansion, expansion

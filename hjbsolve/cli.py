@@ -28,8 +28,10 @@ def _cmd_solve(args) -> int:
     opts = dict(cfg.solve)
     if args.q_max is not None:
         opts["q_max"] = args.q_max
+    # the accuracy contract covers |q| <= q_max/2: twice the largest reported inventory, at least 20
+    opts.setdefault("q_max", max(20, 2 * max(abs(int(x)) for x in cfg.q)))
     if not m.price.is_martingale:
-        opts.setdefault("s_range", (cfg.s0 - 5.0, cfg.s0 + 5.0))
+        opts.setdefault("s_range", (cfg.s0 - 1.0, cfg.s0 + 1.0))
     else:
         opts.pop("s_range", None)
     t0 = time.perf_counter()
@@ -76,7 +78,7 @@ def _cmd_paper(args) -> int:
     if bad or not readings:
         raise ValueError(f"--readings must be a comma-separated subset of printed,per-step; got {args.readings!r}")
     path = run_paper_section4(args.out, n_paths=args.paths, n_steps=args.steps, seed=args.seed,
-                              progress=not args.no_progress, readings=readings)
+                              progress=not args.no_progress, readings=readings, tol=args.tol)
     print(f"wrote {path}")
     return 0
 
@@ -124,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     pp.add_argument("--out", default="hjbsolve-out/paper")
     pp.add_argument("--readings", default="printed,per-step",
                     help="readings of the paper's units: 'printed' (a, σ per day) and/or 'per-step' (per event)")
+    pp.add_argument("--tol", type=float, default=None,
+                    help="quote tolerance of the solves, units of 1/k (default 1e-3; 1e-2 for a quick look)")
     pp.add_argument("--no-progress", action="store_true")
     pp.set_defaults(func=_cmd_paper)
     v = sub.add_parser("validate", help="how wrong are the closed forms: report.md, figures, results.json")

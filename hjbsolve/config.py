@@ -19,8 +19,8 @@ Example ``params.toml``::
     alpha = 0.05
 
     [solve]
-    q_max = 600
-    s_range = [2995.0, 3005.0]
+    q_max = 200                  # default: twice the largest reported |q| (at least 20)
+    s_range = [2999.0, 3001.0]   # default: s0 ± 1 (OU only)
     # n_steps, ds, scheme optional
 
     [report]
@@ -54,7 +54,7 @@ class RunConfig:
     model: Model
     solve: dict = field(default_factory=dict)
     s0: float = PAPER_S0
-    q: list = field(default_factory=lambda: [-500, -200, -100, -50, -10, 0, 10, 50, 100, 200, 500])
+    q: list = field(default_factory=lambda: [-100, -50, -10, 0, 10, 50, 100])
     t: float = 0.0
 
 

@@ -13,12 +13,12 @@ from hjbsolve.config import load_config
 
 
 def test_solve_command_writes_table_solution_and_plot(tmp_path, capsys):
-    rc = main(["solve", "--out", str(tmp_path), "--q-max", "300", "--no-progress"])
+    rc = main(["solve", "--out", str(tmp_path), "--no-progress"])   # the README's main job
     assert rc == 0
     out = capsys.readouterr().out
     assert "exact δ⁺" in out and "ε¹ δ⁺" in out
     sol = hs.Solution.load(tmp_path / "solution.npz")
-    assert sol.model == hs.paper_model("ou") and sol.q_max == 300
+    assert sol.model == hs.paper_model("ou") and sol.q_max == 200   # twice the largest reported |q|
     png = tmp_path / "quotes_vs_q.png"
     assert png.stat().st_size > 10_000 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the printed q = 0 exact quote is the solution's

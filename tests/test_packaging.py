@@ -127,11 +127,15 @@ def test_installed_tasks_run_in_spawned_workers(installed):
 
 
 @pytest.mark.slow
-def test_installed_cli_paper_runs(installed, tmp_path):
-    """``hjbsolve paper`` end to end from the installed package (a tiny run of the printed reading)."""
+def test_installed_cli_solve_runs(installed, tmp_path):
+    """``hjbsolve solve`` end to end from the installed package (a small Brownian parameter file);
+    ``paper`` and ``validate`` run the same installed modules (imports and ``--help`` above; their
+    numbers are tested from the checkout in ``test_paper_section4.py`` / ``test_validation.py``)."""
     _, env, cwd = installed
-    out = tmp_path / "paper"
-    r = _run([sys.executable, "-m", "hjbsolve.cli", "paper", "--paths", "40", "--steps", "40", "--readings",
-              "printed", "--out", str(out), "--no-progress"], cwd=cwd, env=env, timeout=1200)
+    params = tmp_path / "params.toml"
+    params.write_text('[price]\nkind = "brownian"\nsigma = 0.3\n[solve]\nq_max = 40\n[report]\nq = [-5, 0, 5]\n')
+    out = tmp_path / "solve"
+    r = _run([sys.executable, "-m", "hjbsolve.cli", "solve", str(params), "--out", str(out), "--no-progress"],
+             cwd=cwd, env=env, timeout=600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    assert (out / "report.md").exists() and (out / "fig2_martingale_day.png").exists()
+    assert (out / "solution.npz").exists() and (out / "quotes_vs_q.png").exists()

@@ -50,6 +50,7 @@ from scipy import stats  # noqa: E402
 
 import hjbsolve as hs  # noqa: E402
 from hjbsolve.montecarlo import pnl_statistics, price_range, simulate  # noqa: E402
+from hjbsolve._validation import check_real  # noqa: E402
 
 EVENTS_PER_DAY = 1000
 S0 = 3000.0
@@ -300,14 +301,17 @@ def claims(M, OU, eps_runs, alpha_runs, tM, tOU, teps, talpha) -> list[tuple[str
 #: Solver settings per reading. Under the per-step reading (a = 100 per day) the default time
 #: step is far too coarse (the value moves by 6 % between 125 and 1000 steps), and the default
 #: price step is finer than needed for the quotes; these settings keep it within memory.
-SOLVE_KW = {"printed": {}, "per-step": {"n_steps": 1000, "ds": 0.1}}
+#: Printed: quotes to 1e-3 of 1/k (far below the Monte Carlo noise of the figures and tables) and
+#: values to 1e-5 (the consistency table's FD column), several times cheaper than the defaults on the
+#: wide OU price grid these runs need (``tol`` of :func:`run_paper_section4` overrides them).
+SOLVE_KW = {"printed": {"tol": 1e-3, "value_rtol": 1e-5}, "per-step": {"n_steps": 1000, "ds": 0.1}}
 #: Whether the ε and α studies (Figures 6, 7) are run for a reading.
 STUDIES = {"printed": True, "per-step": False}
 
 
-def _reading_section(reading, out, runner, log):
+def _reading_section(reading, out, runner, log, tol=None):
     m = section4_model(reading)
-    runner.solve_kw = SOLVE_KW[reading]
+    runner.solve_kw = SOLVE_KW[reading] if tol is None or reading != "printed" else {"tol": tol, "value_rtol": tol / 100}
     studies = STUDIES[reading]
     mb = martingale_counterpart(m)
     tag = "" if reading == "printed" else "_per_step"
@@ -384,7 +388,8 @@ def _reading_section(reading, out, runner, log):
 
 
 def run_paper_section4(out_dir, n_paths: int = 10_000, n_steps: int = 1000, seed: int = 2013,
-                       progress: bool = True, readings=("printed", "per-step"), log=print) -> Path:
+                       progress: bool = True, readings=("printed", "per-step"), log=print,
+                       tol: float | None = None) -> Path:
     """Reproduce §4: write Figures 2–7 (PNG), statistics tables (CSV) and ``report.md`` to ``out_dir``.
 
     Parameters
@@ -400,12 +405,17 @@ def run_paper_section4(out_dir, n_paths: int = 10_000, n_steps: int = 1000, seed
     readings : sequence of {"printed", "per-step"}
         Readings of the parameters' units (module docstring). ``"per-step"`` costs more
         (a 1000-step solve on a wide price grid: about a minute and 2–3 GB).
+    tol : float, optional
+        Quote tolerance of the printed reading's solves (values to ``tol/100``); default
+        ``SOLVE_KW["printed"]`` (1e-3). Larger is faster: 1e-2 for a quick look.
 
     Returns
     -------
     Path
         The report (``out_dir/report.md``).
     """
+    if tol is not None:
+        tol = check_real("tol", tol, gt=0.0, le=0.1)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     runner = Runner(n_paths, n_steps, seed, progress, log=log)
@@ -423,7 +433,7 @@ def run_paper_section4(out_dir, n_paths: int = 10_000, n_steps: int = 1000, seed
           "the values of its Figures 6 and 7).", ""]
     all_claims = {}
     for reading in readings:
-        sec, cl = _reading_section(reading, out, runner, log)
+        sec, cl = _reading_section(reading, out, runner, log, tol)
         md += sec
         all_claims[reading] = cl
     if len(readings) > 1:
@@ -441,7 +451,7 @@ def run_paper_section4(out_dir, n_paths: int = 10_000, n_steps: int = 1000, seed
            "times, any number of fills per step); quotes are re-set at grid times and after fills. Mean "
            "objective of the optimal policy minus its exact value (`hjbsolve/validation/mc_bias.py`), beside the "
            "textbook scheme with at most one fill per side per step at the grid price:", "",
-           bias_table(n_paths=min(n_paths, 4000), steps=(1, 10, 100, 1000)), ""]
+           bias_table(n_paths=min(n_paths, 4000), steps=(1, 10, 100, 1000), tol=1e-3 if tol is None else tol), ""]
     md += [f"Total wall time {time.perf_counter() - t0:.0f} s."]
     report = out / "report.md"
     report.write_text("\n".join(md) + "\n")
