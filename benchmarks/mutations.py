@@ -79,10 +79,20 @@ MUTATIONS = (
     Mutation("bid-marginal-drift-sign", "p⁻ = +Δ + h_q − h_{q+1} (sign of Δ on the bid)",
              (("hamiltonian.py", "return -Delta + h_q - h_qp1", "return Delta + h_q - h_qp1"),),
              (SOL + "test_eps0_ou_reproduces_eq9", EXP + "test_asymmetric_order0_is_exact_vs_expm")),
-    Mutation("hamiltonian-sign", "maximised jump term H = −o λ* (sign flip)",
+    Mutation("hamiltonian-sign", "maximised jump term H = −o λ* (sign flip; the closed forms' C± and the "
+             "solver's numpy twin use it, the compiled solver has its own edge terms)",
              (("hamiltonian.py", "return offset * optimal_intensity(p, log_rate, k, alpha, offset)",
                "return -offset * optimal_intensity(p, log_rate, k, alpha, offset)"),),
-             (ACC + "test_unequal_decays_against_radau", SOL + "test_eps0_brownian_reproduces_eq9")),
+             ("tests/test_kernels.py::test_ros2_step_twins", EXP + "test_asymmetric_order0_is_exact_vs_expm")),
+    Mutation("kernel-bid-hamiltonian-sign", "compiled solver: the bid's optimal term H = o⁻λ subtracted",
+             (("solver/_kernels.py", "    F[j - 1] += ob * lam_b\n", "    F[j - 1] -= ob * lam_b\n"),),
+             ("tests/test_kernels.py::test_ros2_step_twins", ACC + "test_unequal_decays_against_radau")),
+    Mutation("kernel-equal-k-rate-1pct", "compiled solver (k⁺ = k⁻ branch): fill rates exp(−1.01 k p)",
+             (("solver/_kernels.py", "e = math.exp(-ka * (h[j] - h[j - 1]))", "e = math.exp(-1.01 * ka * (h[j] - h[j - 1]))"),),
+             (ACC + "test_issue_cases_are_accurate_at_every_time",)),
+    Mutation("kernel-jacobian-half", "compiled solver: the ask's Jacobian diagonal halved (Rosenbrock W-method)",
+             (("solver/_kernels.py", "    diag[j] -= lam_a\n", "    diag[j] -= 0.5 * lam_a\n"),),
+             (SOL + "test_brownian_time_error_is_second_order", "tests/test_kernels.py::test_ros2_step_twins")),
     Mutation("quote-cost-sign", "δ* = 1/k − α + p (sign of the transaction cost)",
              (("hamiltonian.py", "    return offset + alpha + p\n", "    return offset - alpha + p\n"),),
              (ACC + "test_unequal_decays_against_radau",)),
@@ -173,7 +183,7 @@ MUTATIONS = (
              (MC + "test_variance_reduction",)),
     Mutation("control-fitted-in-sample", "control coefficients fitted on the paths they correct (biased)",
              (("montecarlo.py", "fit, use = fold != f, fold == f", "fit, use = fold == f, fold == f"),),
-             (MC + "test_constant_spread_value_closed_form", MC + "test_variance_reduction")),
+             (MC + "test_control_coefficients_come_from_the_other_half",)),
 )
 
 

@@ -369,6 +369,21 @@ def _check_variance_reduction(res, bounds):
         assert (s0_ / s1) ** 2 >= factor, (est, (s0_ / s1) ** 2)
 
 
+def test_control_coefficients_come_from_the_other_half():
+    """Cross-fitting, the reason the 'control' estimator is unbiased: a path's correction uses the
+    coefficients fitted on the other half, so changing the objectives of one half moves that half's
+    corrected values by exactly the change (an in-sample fit would move them differently)."""
+    from hjbsolve.montecarlo import _cross_fitted
+    rng = np.random.default_rng(0)
+    C = rng.standard_normal((200, 3))
+    y = C @ np.array([1.0, -2.0, 0.5]) + rng.standard_normal(200)
+    dy = np.zeros(200)
+    dy[0::2] = 5.0 * rng.standard_normal(100)
+    change = _cross_fitted(y + dy, C) - _cross_fitted(y, C)
+    np.testing.assert_allclose(change[0::2], dy[0::2], rtol=0, atol=1e-12)
+    assert np.abs(change[1::2]).max() > 1e-3          # the other half's coefficients did change
+
+
 def test_variance_reduction_brownian_optimum(optimal_b_run):
     """The exact policy (1000 steps): ratios measured 6.5e3 (compensated) and 2.2e13 (control): the control
     estimator reproduces the value function's martingale up to the policy's hold between grid times."""
