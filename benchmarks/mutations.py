@@ -99,11 +99,14 @@ MUTATIONS = (
     Mutation("fill-intensity-1pct", "fill intensity exp(ℓ − 1.01 k δ)",
              (("hamiltonian.py", "return np.exp(log_rate - k * delta)", "return np.exp(log_rate - 1.01 * k * delta)"),),
              (MC + "test_fill_counts_are_poisson", MC + "test_constant_spread_value_closed_form")),
-    Mutation("fixed-side-cost-sign", "policy evaluation books δ + α per fill instead of δ − α",
+    Mutation("fixed-side-cost-sign", "policy evaluation (numpy twin) books δ + α per fill instead of δ − α",
              (("hamiltonian.py", "return np.where(quoted, lam * (d - alpha - p), 0.0), -lam",
                "return np.where(quoted, lam * (d + alpha - p), 0.0), -lam"),),
-             (MC + "test_constant_spread_matches_policy_evaluation",
-              MC + "test_simulation_from_an_inventory_and_off_mean_price_matches_policy_evaluation")),
+             ("tests/test_kernels.py::test_ros2_step_twins",)),
+    Mutation("fixed-side-cost-sign-kernel", "policy evaluation (compiled) books δ + α per fill instead of δ − α",
+             (("hamiltonian.py", "    return lam * (delta - alpha - p), -lam", "    return lam * (delta + alpha - p), -lam"),),
+             (MC + "test_simulation_from_an_inventory_and_off_mean_price_matches_policy_evaluation",
+              MC + "test_constant_spread_matches_policy_evaluation")),
     # ------------------------------------------------------------------ inventory limits
     Mutation("bid-limit-off-by-one", "bid not quoted one inventory below the bound (numpy and compiled rule)",
              (("grid.py", "    return np.asarray(j) < n - 1\n", "    return np.asarray(j) < n - 2\n"),
@@ -112,7 +115,7 @@ MUTATIONS = (
              fast=True),
     Mutation("ask-limit-off-by-one-kernel", "ask not quoted one inventory above −Q in the compiled rule only",
              (("grid.py", "def ask_quoted_nb(j, n):\n    return j > 0", "def ask_quoted_nb(j, n):\n    return j > 1"),),
-             (MC + "test_numpy_twin_matches_kernel", "tests/test_kernels.py::test_grid_quotes_twins")),
+             (MC + "test_inventory_limits_respected",)),
     # ------------------------------------------------------------------ prices
     Mutation("ou-diffusion-1pct", "price generator's diffusion σ²/2 → 1.01 σ²/2 (OU finite differences)",
              (("prices.py", "dif = 0.5 * sig2 / ds**2", "dif = 0.505 * sig2 / ds**2"),),
@@ -121,9 +124,13 @@ MUTATIONS = (
     Mutation("brownian-drift-sign", "Brownian drift enters with the wrong sign",
              (("prices.py", "return 0.0, self.drift, self.sigma", "return 0.0, -self.drift, self.sigma"),),
              (ACC + "test_drifted_brownian_eps0_is_the_closed_form",)),
-    Mutation("ou-mean-1pct", "OU expected increment 1 % off (E[S_T] − s)",
+    Mutation("brownian-delta-1pct", "drifted Brownian Δ = b(T − t) 1 % too large (closed forms)",
              (("prices.py", "return self.drift_at(s) * self._phi1(tau)", "return 1.01 * self.drift_at(s) * self._phi1(tau)"),),
-             (SOL + "test_eps0_ou_reproduces_eq9", "tests/test_golden.py::test_golden_values")),
+             (EXP + "test_asymmetric_order0_is_exact_vs_expm",)),
+    Mutation("ou-delta-1pct", "OU Δ = (μ − s)(1 − e^{−a(T−t)}) 1 % too large",
+             (("prices.py", "return (self.mu - np.asarray(s, dtype=float)) * (-np.expm1(-self.a * tau))",
+               "return 1.01 * (self.mu - np.asarray(s, dtype=float)) * (-np.expm1(-self.a * tau))"),),
+             (SOL + "test_eps0_ou_reproduces_eq9",)),
     # ------------------------------------------------------------------ closed forms
     Mutation("theta0-nu-term-0.5pct", "Brownian θ₀¹: the ν σ² τ²/2 term 0.5 % too large",
              (("expansion.py", "return (-su * (p0 * tau + 0.5 * p1 * tau**2)",
@@ -135,9 +142,9 @@ MUTATIONS = (
              (EXP + "test_asymmetric_order1_error_is_order_eps_squared_vs_expm",
               EXP + "test_value_error_is_order_eps_squared_vs_expm")),
     # ------------------------------------------------------------------ finite differences, accuracy control
-    Mutation("midpoint-time-at-start", "time-dependent coefficients frozen at the step's start, not its middle",
+    Mutation("extrapolation-midpoint-at-start", "ROS2x: the two half steps become one full step (extrapolation void)",
              (("solver/operators.py", "t_mid = 0.5 * (t_from + t_to)", "t_mid = t_from"),),
-             (SOL + "test_eps0_ou_reproduces_eq9", "tests/test_golden.py::test_golden_values")),
+             (SOL + "test_extrapolated_jumps_are_third_order",)),
     Mutation("value-error-estimate-div10", "reported value_error_estimate divided by 10",
              (("solver/api.py", "value_error_estimate=float(total[1])", "value_error_estimate=float(total[1]) / 10"),),
              (ACC + "test_error_estimates_are_close_to_the_measured_errors",), fast=True),
@@ -183,7 +190,7 @@ MUTATIONS = (
              (MC + "test_variance_reduction",)),
     Mutation("control-fitted-in-sample", "control coefficients fitted on the paths they correct (biased)",
              (("montecarlo.py", "fit, use = fold != f, fold == f", "fit, use = fold == f, fold == f"),),
-             (MC + "test_control_coefficients_come_from_the_other_half",)),
+             (MC + "test_control_coefficients_come_from_the_other_half", MC + "test_constant_spread_value_closed_form")),
 )
 
 

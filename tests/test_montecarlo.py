@@ -170,14 +170,18 @@ def test_constant_spread_value_closed_form(brownian):
         assert within(mean, exact, se), (est, mean, se, exact)
 
 
-def test_inventory_limits_respected(brownian):
-    res = simulate(brownian, hs.ConstantSpread(1.0, skew=0.5, q_max=5), n_paths=500, n_steps=50, seed=1,
-                   progress=False, record=3)
+@pytest.mark.parametrize("engine", ["numba", "numpy"])
+@pytest.mark.parametrize("sign", [1, -1])
+def test_inventory_limits_respected(brownian, sign, engine):
+    """Each side's limit, in both engines: the skew pushes the inventory to +5 (bid closer than ask) or
+    −5, where that side is not quoted (+inf), and quoted one unit inside."""
+    res = simulate(brownian, hs.ConstantSpread(1.0, skew=0.5 * sign, q_max=5), n_paths=500, n_steps=50, seed=1,
+                   progress=False, record=3, engine=engine)
     assert res.q_min.min() >= -5 and res.q_max.max() <= 5
-    assert res.q_max.max() == 5           # the skew (bid closer than ask) pushes inventory up
-    # at the limit the bid is not quoted (+inf) and the inventory never goes above
+    assert (res.q_max.max() if sign > 0 else res.q_min.min()) == 5 * sign
     p = res.paths
-    assert np.any(p.q == 5) and np.all(np.isinf(p.bid[p.q == 5])) and np.all(np.isfinite(p.bid[p.q < 5]))
+    limit, quote = (p.q == 5 * sign), (p.bid if sign > 0 else p.ask)
+    assert np.any(limit) and np.all(np.isinf(quote[limit])) and np.all(np.isfinite(quote[~limit]))
 
 
 # ----------------------------------------------------------------------------- engines, seeds
