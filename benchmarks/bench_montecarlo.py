@@ -102,9 +102,10 @@ def main(argv=None):
         numba.set_num_threads(args.threads)
     ref_paths = args.ref_paths or args.paths
     model = hs.paper_model("ou")
+    t0 = time.perf_counter()
     tab = build_policy(model, 3000.0, args.paths, args.policy)
-    print(f"policy: {tab.name}, table {tab.ask.shape} (t, s, q); OU paper parameters; "
-          f"{numba.get_num_threads()} numba threads")
+    print(f"policy: {tab.name}, table {tab.ask.shape} (t, s, q) built in {time.perf_counter() - t0:.2f} s; "
+          f"OU paper parameters; {numba.get_num_threads()} numba threads")
 
     simulate(model, tab, n_paths=64, n_steps=10, progress=False)          # compile / load cache
     t0 = time.perf_counter()

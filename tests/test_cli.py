@@ -67,3 +67,18 @@ def test_article_command(tmp_path):
     assert main(["article", "--out", str(tmp_path), "--seeds", "50"]) == 0
     assert (tmp_path / "article_summary.md").exists()
     assert len(list(tmp_path.glob("*.png"))) >= 4
+
+
+@pytest.mark.parametrize("error", [hs.NonFiniteError("the solver produced NaN at t=0.5"),
+                                   ValueError("q_max must be >= 1, got 0")])
+def test_solver_errors_end_as_one_line_and_exit_code_2(monkeypatch, tmp_path, capsys, error):
+    """An error raised inside the solve (a NonFiniteError, a ValueError) is one line on stderr, exit code 2."""
+    import hjbsolve.solver
+
+    def failing(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(hjbsolve.solver, "solve", failing)
+    assert main(["solve", "--out", str(tmp_path), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("hjbsolve: error:") and str(error) in err

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import math
-import time
 
 import numpy as np
 import pytest
@@ -553,8 +552,8 @@ def test_asymmetric_order0_is_exact_vs_expm(drift):
     Delta = drift * (m.T - t)
     assert np.allclose(ask, 1 / 1.2 + 0.05 + Delta + 0 * q, rtol=0, atol=1e-14)
     assert np.allclose(bid, 1 / 1.2 + 0.05 - Delta + 0 * q, rtol=0, atol=1e-14)
-    v_exact, v_closed = sol.value(t, q, s), ex.value(t, q, s)
-    assert np.all(np.abs(v_exact - v_closed) <= 1e-12 * np.maximum(1.0, np.abs(v_exact)))
+    h_exact, h_closed = sol.value(t, q, s) - q * s, ex.value(t, q, s) - q * s
+    assert np.all(np.abs(h_exact - h_closed) <= 1e-12 * np.maximum(1.0, np.abs(h_exact)))
 
 
 @pytest.mark.parametrize("drift", [0.0, 0.8])
@@ -663,14 +662,16 @@ def test_asymmetric_order0_is_exact_vs_finite_differences(kind):
     must agree with the accuracy-controlled FD solver to the solver's tolerance.
 
     Quotes: within ``10 · FD_TOL / max(k±)`` (observed 1.6e-9 for OU, 1e-14 for the drift);
-    values: ``10 ×`` the default ``value_rtol`` (1e-6) relative to ``max(1, |v|)``.
+    values: ``h = v − q s`` within the solver's ``value_rtol`` relative to ``max(1, |h|)`` (its contract;
+    observed 1.0e-7 for the drift, 2.6e-7 for OU) and within 3x its own estimate.
     """
     m, sol = _fd(kind, 0.0)
     ex = expansion(m, 0)
     t, q, s = FD_POINTS[kind]
     assert np.max(quote_errors(ex, sol, t, q, s)) < 10 * FD_TOL / max(m.k_plus, m.k_minus)
-    v_fd, v_cf = sol.value(t, q, s), ex.value(t, q, s)
-    assert np.all(np.abs(v_fd - v_cf) <= 1e-5 * np.maximum(1.0, np.abs(v_fd)))
+    h_fd, h_cf = sol.value(t, q, s) - q * s, ex.value(t, q, s) - q * s
+    err = np.max(np.abs(h_fd - h_cf) / np.maximum(1.0, np.abs(h_cf)))
+    assert err <= sol.info["value_rtol"] and err <= 3 * sol.info["value_error_estimate"], err
 
 
 @pytest.mark.slow
@@ -925,15 +926,19 @@ def test_long_inventory_lowers_the_ask_and_raises_the_bid():
     assert np.allclose(np.diff(bid), 2 * m.eps * pi, rtol=1e-12)
 
 
-def test_value_is_assembled_from_terms():
-    """``value = q(s + Δ) + h⁰ + ε(θ₀¹ + qθ₁¹ + q²θ₂¹)`` (order 1) and ``q(s+Δ) + h⁰`` (order 0)."""
-    m = ou_model()
-    t, q, s = np.array([[0.0], [0.6]]), np.array([-2, 0, 5]), np.array([[97.5], [100.5]])
-    T = expansion(m).terms(t, s)
-    v1 = q * (s + T["Delta"]) + T["h0"] + m.eps * (T["theta0_1"] + q * T["theta1_1"] + q**2 * T["theta2_1"])
-    assert np.allclose(expansion(m, 1).value(t, q, s), v1, rtol=1e-14, atol=1e-12)
-    assert np.allclose(expansion(m, 0).value(t, q, s), q * (s + T["Delta"]) + T["h0"], rtol=1e-14, atol=1e-12)
-    assert expansion(m).value(t, q, s).shape == (2, 3)
+@pytest.mark.parametrize("drift", [0.0, 0.8])
+def test_value_error_is_order_eps_squared_vs_expm(drift):
+    """The assembled value ``q(s + Δ) + h⁰ + ε(θ₀¹ + qθ₁¹ + q²θ₂¹)`` against the matrix exponential
+    (exact), on ``h = v − q s``: its error falls like ε² at order 1 and like ε at order 0 (observed
+    slopes 1.9995 and 0.9996 on ε ∈ [1e-5, 1e-4], errors 4e-8 … 7e-6 on |h| ≤ 10 against a reference
+    exact to ~1e-12); tolerance ± 0.01. A wrong term of θ¹ leaves an order-ε error: slope 1."""
+    t, q, s = np.array(T_EVAL)[:, None], np.arange(-5, 6), 100.0
+    for order in (0, 1):
+        errs = []
+        for eps in (1e-5, 1e-4):
+            m, sol = _expm(drift, eps)
+            errs.append(np.abs(sol.value(t, q, s) - q * s - (expansion(m, order).value(t, q, s) - q * s)).max())
+        assert abs(math.log10(errs[1] / errs[0]) - (order + 1)) < 0.01, (order, errs)
 
 
 # ============================================================================ quadrature convergence
@@ -1037,15 +1042,6 @@ def test_tabulate_brownian_is_price_free():
     pol = ex.tabulate(m, np.linspace(0.0, m.T, 5), q_max=3)
     assert pol.s.tolist() == [0.0] and pol.ask.shape == (5, 1, 7)
     assert np.allclose(pol.ask[2, 0, 1:], ex.quotes(pol.t[2], np.arange(-2, 4))[0], rtol=1e-13)
-
-
-def test_tabulate_is_fast():
-    """201 times × 100 prices: the expansion's work (θ₁¹ on the grid) takes well under a second."""
-    ex = expansion(hs.paper_model("ou"))
-    ex.tabulate(t=np.linspace(0.0, 1.0, 3), s=np.array([3000.0, 3001.0]), q_max=2)  # warm-up
-    start = time.perf_counter()
-    ex.tabulate(t=np.linspace(0.0, 1.0, 201), s=np.linspace(2990.0, 3020.0, 100), q_max=10)
-    assert time.perf_counter() - start < 1.0
 
 
 # ============================================================================ bad input
