@@ -66,6 +66,9 @@ __all__ = ["solve_expm", "exact_brownian", "expm_values"]
 _EPS = float(np.finfo(float).eps)
 #: Safety net against parameters whose fill rates make the number of slices explode.
 _MAX_SLICES = 2_000_000
+#: Cost model of :func:`expm_values` (seconds per slice, series term and inventory) and the longest
+#: estimated time of one call accepted before any work starts.
+_SECONDS_PER_TERM_CELL, _MAX_EXPM_SECONDS = 4e-9, 30.0
 
 
 def _fill_rates(h: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -233,6 +236,14 @@ def expm_values(coef: MarketCoefficients, grid: StateGrid, drift: float, T: floa
     dpen = k * (coef.running[0] - q * drift)        # −diag(G)
     shift = float(dpen.max())
     bdiag = shift - dpen                            # diag(B) = diag(G) + shift >= 0
+    # slices of norm ``slice_norm`` (the penalties' spread, plus the fill rates of the terminal
+    # values at T), each a series of about e·slice_norm terms over every inventory
+    n_slices = T * float(bdiag.max() + 2.0 * np.exp(np.max(c[:, 0] - k * (c[:, 2] + c[:, 3])))) / slice_norm
+    seconds = (n_slices + times.size) * (math.e * slice_norm + 20.0) * q.size * _SECONDS_PER_TERM_CELL
+    if not seconds <= _MAX_EXPM_SECONDS:
+        raise ValueError(f"method='expm' would take about {seconds:.3g} s (limit {_MAX_EXPM_SECONDS:g} s): about "
+                         f"{n_slices:.3g} slices over {q.size} inventories (q_max={grid.inventory[0].q_max}); the "
+                         f"penalties at the bound grow like q_max²: lower q_max or use method='fd'")
     h = coef.terminal[0].copy()
     out = np.empty((times.size, q.size))
     if compiled:

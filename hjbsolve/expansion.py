@@ -88,6 +88,8 @@ ORDERS = (0, 1)
 
 #: Gauss–Legendre nodes per panel of the time quadrature (see :func:`_unit_rule`).
 DEFAULT_N_QUAD = 48
+#: Most nodes per panel accepted (the cost grows like ``n_quad²`` per evaluation point).
+MAX_N_QUAD = 400
 
 # Above this value of the rate λ (a·T, or max(k±)|b|·T) the unit interval is split into graded panels.
 _GRADING_THRESHOLD = 2.0
@@ -323,7 +325,7 @@ class Expansion:
         if order not in ORDERS:
             raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
         object.__setattr__(self, "order", order)
-        object.__setattr__(self, "n_quad", check_int("n_quad", self.n_quad, ge=2))
+        object.__setattr__(self, "n_quad", check_int("n_quad", self.n_quad, ge=2, le=MAX_N_QUAD))
         x, w = _unit_rule(_rule_rate(self.model), self.n_quad)
         object.__setattr__(self, "_x", x)
         object.__setattr__(self, "_w", w)

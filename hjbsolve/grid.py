@@ -249,6 +249,10 @@ class StateGrid:
 
 
 # ----------------------------------------------------------------------------- time grids
+#: Most requested times ``t_eval`` a solve accepts (every one is a stored time-step node).
+MAX_T_EVAL = 100_001
+
+
 def _check_t_eval(t_eval, T: float) -> np.ndarray:
     try:
         arr = np.asarray(t_eval, dtype=float)
@@ -257,6 +261,8 @@ def _check_t_eval(t_eval, T: float) -> np.ndarray:
     if arr.ndim > 1:
         raise ValueError(f"t_eval must be a 1-d array of times in [0, T={T}], got shape {arr.shape}")
     arr = arr.ravel()
+    if arr.size > MAX_T_EVAL:
+        raise ValueError(f"t_eval must hold at most {MAX_T_EVAL} times, got {arr.size}")
     if arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr < 0) or np.any(arr > T):
         raise ValueError(f"t_eval must be a non-empty array of finite times in [0, T={T}], got {_show(arr)}")
     return np.unique(np.concatenate([arr, [0.0, T]]))

@@ -113,6 +113,9 @@ _EVENT_MARGIN = 20.0
 MAX_EVENTS_TOTAL = 2e10
 #: Most path-steps ``n_paths × n_steps`` of one simulation (about an hour of compute).
 MAX_PATH_STEPS = 2e11
+#: Cost model of a simulation (seconds, one busy core): per path-step and per fill, and the
+#: longest estimated time accepted before any work starts (the caps bound time, not only size).
+PATH_STEP_SECONDS, EVENT_SECONDS, MAX_SIM_SECONDS = 4e-7, 2e-7, 30.0
 #: Float/int outputs kept per path, and per recorded path and grid time (memory estimate).
 _PER_PATH = K.N_FOUT + K.N_IOUT + K.N_CONTROLS
 _PER_RECORD = 5
@@ -508,14 +511,16 @@ def _event_budget(model, side, ask_min, bid_min, n_paths, what) -> int:
     """Fills a path may take; ``ValueError`` if the policy's fastest quotes cannot be simulated."""
     ra, rb = _fastest_rates(side, ask_min, bid_min)
     per_path = model.T * (ra + rb)
-    if not per_path * n_paths <= MAX_EVENTS_TOTAL:
+    seconds = per_path * n_paths * EVENT_SECONDS
+    if not (per_path * n_paths <= MAX_EVENTS_TOTAL and seconds <= MAX_SIM_SECONDS):
         which = "ask" if ra >= rb else "bid"
         quote = ask_min if ra >= rb else bid_min
         raise ValueError(
             f"{what} quotes {which} half-spread δ={quote:.6g}, whose fill rate A e^(-k(z+δ)) = {max(ra, rb):.3g} "
             f"per unit time would make about {per_path:.3g} fills per path over T={model.T:g} "
-            f"({per_path * n_paths:.3g} for n_paths={n_paths}, more than {MAX_EVENTS_TOTAL:.0e}); such a policy "
-            f"cannot be simulated: quote further from the mid or check A, k, z")
+            f"({per_path * n_paths:.3g} for n_paths={n_paths}, about {seconds:.3g} s; limits {MAX_EVENTS_TOTAL:.0e} "
+            f"fills, {MAX_SIM_SECONDS:g} s); such a policy cannot be simulated: lower n_paths, quote further from "
+            f"the mid or check A, k, z")
     return int(min(4e9, max(1e4, _EVENT_MARGIN * per_path)))
 
 
@@ -578,10 +583,12 @@ def simulate(model: Model, policy, n_paths: int = 10_000, n_steps: int = 1000, s
     if record > n_paths:
         raise ValueError(f"record must be <= n_paths ({n_paths}), got {record}")
     n_bytes = 8.0 * (n_paths * _PER_PATH + record * (n_steps + 1) * _PER_RECORD)
-    if n_paths * n_steps > MAX_PATH_STEPS or n_bytes > MAX_BYTES:
+    seconds = float(n_paths) * n_steps * PATH_STEP_SECONDS
+    if n_paths * n_steps > MAX_PATH_STEPS or n_bytes > MAX_BYTES or seconds > MAX_SIM_SECONDS:
         raise ValueError(f"n_paths={n_paths} × n_steps={n_steps} = {float(n_paths * n_steps):.3g} path-steps with "
-                         f"record={record} ({n_bytes / 1e9:.3g} GB of outputs) is too large (limits "
-                         f"{MAX_PATH_STEPS:.3g} path-steps, {MAX_BYTES / 1e9:g} GB): lower n_paths, n_steps or record")
+                         f"record={record} ({n_bytes / 1e9:.3g} GB of outputs, about {seconds:.3g} s) is too large "
+                         f"(limits {MAX_PATH_STEPS:.3g} path-steps, {MAX_BYTES / 1e9:g} GB, {MAX_SIM_SECONDS:g} s): "
+                         f"lower n_paths, n_steps or record")
     if estimator not in ESTIMATORS:
         raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
     if estimator == "control" and n_paths < _MIN_PATHS_CONTROL:

@@ -252,3 +252,43 @@ def test_cli_library_errors_are_one_line(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(hjbsolve.solver, "solve", fail)
     assert main(["solve", "--out", str(tmp_path), "--no-progress"]) == 2
     assert "non-finite value at t=0.5" in _one_line_error(capsys)
+
+
+# ----------------------------------------------------------------------------- hostile inputs (hangs)
+CS5 = hs.ConstantSpread(1.0, q_max=5)
+
+
+@pytest.mark.filterwarnings("ignore::hjbsolve.BoundWarning")
+@pytest.mark.parametrize("call, match", [
+    (lambda: hs.evaluate(MB, CS5, q_max=5, tol=1e-300), "tol must be >= 1e-12, got 1e-300"),
+    (lambda: hs.solve(MB, value_rtol=1e-14, tol=1e-12, q_max=20), "value_rtol must be >= 1e-10"),
+    (lambda: hs.evaluate(MB, CS5, q_max=5, value_rtol=0.0), "value_rtol"),
+    (lambda: hs.solve(MB, q_max=5, n_steps=5, t_eval=np.linspace(0, 1, 10**6)), "t_eval must hold at most"),
+    (lambda: hs.expansion(hs.paper_model("ou"), 1, n_quad=10**9), "n_quad must be <= 400"),
+    (lambda: hs.solve(MB, method="expm", q_max=20000), "q_max=20000"),
+    (lambda: hs.simulate(MB, CS5, n_paths=10**6, n_steps=10**5, progress=False), "n_paths=1000000"),
+    (lambda: hs.simulate(MB, CS5, n_paths=1, n_steps=10**8, progress=False), r"about 40 s"),
+    (lambda: hs.simulate(MB.replace(A=1e7), CS5, n_paths=1000, n_steps=10, progress=False), "fill rate"),
+], ids=["evaluate-tol", "solve-value_rtol", "evaluate-value_rtol", "t_eval-size", "n_quad", "expm-q_max",
+        "simulate-path-steps", "simulate-one-long-path", "simulate-fills"])
+def test_hostile_sizes_are_refused_before_work(call, match):
+    _quick(call, match)
+
+
+@pytest.mark.filterwarnings("ignore::hjbsolve.BoundWarning")
+def test_automatic_rounds_share_one_time_budget(monkeypatch):
+    """A tolerance the refinement approaches too slowly (here a policy whose fill rates the grading
+    does not resolve) is refused by the estimate of all rounds together, not refined for minutes."""
+    import hjbsolve.solver.api as api
+
+    monkeypatch.setattr(api, "MAX_SECONDS_AUTO", 1.0)
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError, match="estimated for the rounds before"):
+        hs.evaluate(MB, hs.ConstantSpread(-5.0, q_max=5), q_max=5)
+    assert time.perf_counter() - t0 < 5.0
+
+
+@pytest.mark.parametrize("kw", [{"k": 1e6}, {"price": hs.Brownian(1e10)}, {"z": 1e300}], ids=["k", "sigma", "z"])
+def test_exact_first_step_failure_is_a_named_non_finite_error(kw):
+    with pytest.raises(hs.NonFiniteError, match="k·z, k·σ"):
+        hs.solve(MB.replace(**kw), q_max=10)

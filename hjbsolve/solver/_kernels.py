@@ -32,6 +32,15 @@ import numpy as np
 from numba import njit, prange
 
 from ..coefficients import ALPHA, K, LOG_RATE, OFFSET
+
+
+class NonFiniteError(FloatingPointError):
+    """The solver produced a non-finite number (it raises instead of returning it)."""
+
+
+#: Most cell-terms (cells × Taylor terms) of one exact first step (:func:`omega_exact_step`), about
+#: two seconds: a deeper cascade means scales (``k``, the penalty at the bound) beyond the method.
+OMEGA_MAX_WORK = 5e7
 from ..hamiltonian import ask_marginal, bid_marginal, fixed_side_term, fixed_side_term_nb, side_hamiltonian
 
 GAMMA_ROS2 = 1.0 + 1.0 / math.sqrt(2.0)
@@ -368,10 +377,14 @@ def omega_exact_step(h, dtau, n, stride, row_state, coef, axis, running, run_w):
     log_sum = log_term.copy()
     log_tau = math.log(dtau)
     quiet, n_terms = 0, 0
+    max_terms = min(4 * n + 100, max(100, int(OMEGA_MAX_WORK / max(H.size, 1))))
     while quiet < 2:
         n_terms += 1
-        if n_terms > 4 * n + 100:
-            raise FloatingPointError("the exact first step in ω = e^(k h) did not converge")
+        if n_terms > max_terms:
+            raise NonFiniteError(
+                f"the exact first step in ω = e^(k h) did not converge in {max_terms} terms over {n} inventories "
+                f"(k={float(k.max()):.3g}, dτ={dtau:.3g}, largest log fill rate {float(max(log_cp.max(), log_cm.max())):.3g}): "
+                f"the scales are beyond double precision — k·z, k·σ or k·ϖ·q_max too large (lower k, z, σ or q_max)")
         nxt = log_diag + log_term
         nxt[:, 1:] = np.logaddexp(nxt[:, 1:], log_cp + log_term[:, :-1])
         nxt[:, :-1] = np.logaddexp(nxt[:, :-1], log_cm + log_term[:, 1:])
@@ -381,5 +394,5 @@ def omega_exact_step(h, dtau, n, stride, row_state, coef, axis, running, run_w):
         quiet = quiet + 1 if rel < math.log(0.25 * np.finfo(float).eps) else 0
     H[:] = (log_sum - shift * dtau) / k
     if not np.all(np.isfinite(H)):
-        raise FloatingPointError("the exact first step in ω = e^(k h) produced a non-finite value")
+        raise NonFiniteError("the exact first step in ω = e^(k h) produced a non-finite value")
     h[:] = _unlines(H, shape, n, stride)

@@ -64,13 +64,17 @@ STEP_SECONDS, CELL_STEP_SECONDS, EXPM_SECONDS_PER_N3 = 4e-4, 1.0 / 2e7, 3e-9
 MAX_SECONDS = 30.0
 #: Longest estimated time of a refined round, or of a fixed-step solve (asked for explicitly).
 MAX_SECONDS_RUN = 600.0
+#: Longest estimated time of all the rounds of the automatic mode together (a tolerance that the
+#: refinement approaches too slowly is refused instead of refined for many minutes).
+MAX_SECONDS_AUTO = 150.0
 
 
 def _check_cost(model: Model, grid: StateGrid, steps: int, n_expm: int, stored_bytes: float, max_seconds: float,
-                what: str) -> None:
+                what: str) -> float:
     """Refuse, before any work, a run of ``steps`` time steps and ``n_expm`` price propagators on
     ``grid`` whose estimated time exceeds ``max_seconds``, whose work exceeds :data:`MAX_WORK`
-    cell-steps or whose stored values exceed :data:`MAX_BYTES` (the message names the sizes)."""
+    cell-steps or whose stored values exceed :data:`MAX_BYTES` (the message names the sizes); return the
+    estimated seconds."""
     work = float(grid.size) * steps
     n_s = 0 if grid.prices.degenerate else grid.prices.n * grid.n_states
     seconds = steps * STEP_SECONDS + work * CELL_STEP_SECONDS + n_expm * EXPM_SECONDS_PER_N3 * float(n_s) ** 3
@@ -80,6 +84,7 @@ def _check_cost(model: Model, grid: StateGrid, steps: int, n_expm: int, stored_b
             f"{grid.prices.n} price nodes; T={model.T:g}, fill rate {model.base_rate:.3g} per unit time): about "
             f"{seconds:.3g} s, {work:.3g} cell-steps and {stored_bytes / 1e9:.3g} GB of stored values (limits "
             f"{max_seconds:g} s, {MAX_WORK:.3g} and {MAX_BYTES / 1e9:g} GB)")
+    return seconds
 
 
 def _n_lengths(*grids) -> int:
@@ -99,6 +104,16 @@ def _pick_scheme(scheme, n_steps) -> Scheme:
 def _check_model(model):
     if not isinstance(model, Model):
         raise ValueError(f"model must be an hjbsolve.Model, got {type(model).__name__}")
+
+
+#: Smallest tolerances accepted: below them the rounding of the values (summed over many steps)
+#: is as large as the estimates, which then never meet the tolerance.
+MIN_TOL, MIN_VALUE_RTOL = 1e-12, 1e-10
+
+
+def _check_tolerances(tol, value_rtol) -> tuple[float, float]:
+    """``(tol, value_rtol)`` validated: finite, and not below what double precision can reach."""
+    return check_real("tol", tol, ge=MIN_TOL), check_real("value_rtol", value_rtol, ge=MIN_VALUE_RTOL)
 
 
 def _check_bool(name, value):
@@ -269,7 +284,7 @@ def _automatic(engine: _Engine, tol: float, value_rtol: float, t_eval, progress:
     r_fast = max(terminal_rate(engine.coef, grid), model.base_rate, 1.0 / T)
     tau_0 = max(1.0 / r_fast, 64.0 * np.finfo(float).eps * T)
     h_max, growth = T / default_n_steps(model), 0.5
-    history, worst_prev, stalls = [], math.inf, 0
+    history, worst_prev, stalls, spent = [], math.inf, 0, 0.0
     bar = tqdm(total=0, desc="hjbsolve: solving (automatic steps)", unit="step", disable=not progress, leave=False)
     try:
         for rnd in range(MAX_ROUNDS):
@@ -278,10 +293,12 @@ def _automatic(engine: _Engine, tol: float, value_rtol: float, t_eval, progress:
             rows = grid.prices.inside(pad=2)
             n_rows = rows.stop - rows.start
             price_check = grid.prices.coarsened() is not None
-            _check_cost(model, grid, (tc.size - 1) * (4 if price_check else 3), _n_lengths(tc, tf),
-                        8.0 * n_rows * grid.n_cells * (tc.size + tf.size), MAX_SECONDS if rnd == 0 else MAX_SECONDS_RUN,
-                        f"round {rnd + 1} of the automatic steps (tol={tol:g}, value_rtol={value_rtol:g}; "
-                        f"shorten T, lower q_max, narrow s_range or pass a larger ds, loosen tol/value_rtol, or pass n_steps)")
+            spent += _check_cost(model, grid, (tc.size - 1) * (4 if price_check else 3), _n_lengths(tc, tf),
+                                 8.0 * n_rows * grid.n_cells * (tc.size + tf.size),
+                                 MAX_SECONDS if rnd == 0 else MAX_SECONDS_AUTO - spent,
+                                 f"round {rnd + 1} of the automatic steps (tol={tol:g}, value_rtol={value_rtol:g}, "
+                                 f"{spent:.3g} s estimated for the rounds before; shorten T, lower q_max, narrow "
+                                 f"s_range or pass a larger ds, loosen tol/value_rtol, or pass n_steps)")
             bar.total += (tc.size - 1) + (tf.size - 1)
             bar.refresh()
             gc = engine.run(tc, np.ones(tc.size, bool), rows=rows, bar=bar)
@@ -429,11 +446,7 @@ def solve(model: Model, q_max: int | None = None, s_range=None, *, method: str =
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     progress = _check_bool("progress", progress)
     compiled = _check_bool("compiled", compiled)
-    tol = check_real("tol", tol, gt=0.0)
-    value_rtol = check_real("value_rtol", value_rtol, gt=0.0)
-    if tol < 1e-12 or value_rtol < 1e-14:
-        raise ValueError(f"tol must be >= 1e-12 and value_rtol >= 1e-14 (double precision), got tol={tol!r}, "
-                         f"value_rtol={value_rtol!r}")
+    tol, value_rtol = _check_tolerances(tol, value_rtol)
     if method == "expm":
         from ..exact import solve_expm
 
@@ -474,8 +487,7 @@ def evaluate(model: Model, policy, q_max: int | None = None, s_range=None, *, n_
         raise ValueError(f"policy must have a quotes(t, q, s) method, got {type(policy).__name__}")
     progress = _check_bool("progress", progress)
     compiled = _check_bool("compiled", compiled)
-    tol = check_real("tol", tol, gt=0.0)
-    value_rtol = check_real("value_rtol", value_rtol, gt=0.0)
+    tol, value_rtol = _check_tolerances(tol, value_rtol)
     if price_dependent is None:
         price_dependent = model.price.depends_on_price or s_range is not None
     t0 = time.perf_counter()

@@ -7,13 +7,10 @@ from typing import Sequence
 import numpy as np
 
 from . import _kernels
+from ._kernels import NonFiniteError
 from .schemes import Scheme
 
 __all__ = ["rollback", "NonFiniteError"]
-
-
-class NonFiniteError(FloatingPointError):
-    """The solver produced a non-finite number (it raises instead of returning it)."""
 
 
 def rollback(g_T: np.ndarray, t: np.ndarray, save: np.ndarray, operators: Sequence, scheme: Scheme,
