@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._validation import check_real
+from .coefficients import MAX_LOG_RATE
 from .prices import Brownian, OrnsteinUhlenbeck, PriceProcess, price_from_dict
 
 __all__ = ["Brownian", "OrnsteinUhlenbeck", "Model", "PriceProcess", "paper_model", "PAPER_S0", "SIDES"]
@@ -48,9 +49,11 @@ SIDES = ("ask", "bid")
 
 def _per_side(name: str, value, **bounds):
     """``value`` as a float (same on both sides) or a pair ``(ask, bid)`` of floats."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value.item()
     if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
         return check_real(name, value, **bounds)
-    if len(value) != 2:
+    if not isinstance(value, (tuple, list, np.ndarray)) or len(value) != 2:
         raise ValueError(f"{name} must be a number or a pair ({name}_plus, {name}_minus) for the ask and bid "
                          f"sides, got {value!r}")
     plus = check_real(f"{name}_plus", value[0], **bounds)
@@ -123,6 +126,17 @@ class Model:
         for name in ("phi", "varpi"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, check_real(name, getattr(self, name), ge=0.0))
+        try:
+            phi = self.running_penalty
+        except OverflowError:
+            phi = math.inf
+        if not math.isfinite(phi):
+            raise ValueError(f"the running penalty φ = ε ν σ² overflows (eps={self.eps!r}, nu={self.nu!r}, "
+                             f"sigma={self.sigma!r}): change the price unit or set phi directly")
+        if not self._log_base_rate() <= MAX_LOG_RATE:
+            raise ValueError(f"the fill rate A e^(−1−k(z+α)) = e^{self._log_base_rate():.4g} overflows (A={self.A!r}, "
+                             f"k={self.k!r}, z={self.z!r}, alpha={self.alpha!r}; at most e^{MAX_LOG_RATE:g}): "
+                             f"lower A or raise k(z+α)")
 
     # ------------------------------------------------------------------ per side
     @property
@@ -180,7 +194,10 @@ class Model:
     @property
     def base_rate(self) -> float:
         """Largest fill rate of a side at the ε=0 optimum with ``Δ = 0``: ``A e^{−1} e^{−k(z+α)}``."""
-        return max(math.exp(lr - 1.0 - k * self.alpha) for lr, (_, k) in zip(self.log_rates(), self.side_params()))
+        return math.exp(self._log_base_rate())
+
+    def _log_base_rate(self) -> float:
+        return max(lr - 1.0 - k * self.alpha for lr, (_, k) in zip(self.log_rates(), self.side_params()))
 
     def delta(self, t, s):
         """Directional bet ``Δ(t, s) = E_{t,s}[S_T] − s`` (paper §2.4); broadcasts."""

@@ -89,8 +89,8 @@ from tqdm.auto import tqdm
 from . import _mc_kernels as K
 from ._validation import check_int, check_real
 from .model import Model
-from .policies import TabulatedPolicy
-from .solution import Solution, _check_time_axis, _load_model, _open_npz, _read_meta
+from .policies import TabulatedPolicy, tabulate_policy
+from .solution import Solution, _as_path, _check_time_axis, _load_model, _open_npz, _read_meta
 from .solver.api import MAX_BYTES
 
 __all__ = ["simulate", "SimulationResult", "RecordedPaths", "price_range", "pnl_statistics", "ESTIMATORS"]
@@ -342,7 +342,7 @@ class SimulationResult:
     # ------------------------------------------------------------------ persistence
     def save(self, path) -> Path:
         """Write to ``path`` (``.npz``; the suffix is added if missing). Returns the path."""
-        path = Path(path)
+        path = _as_path(path, "path")
         if path.suffix != ".npz":
             path = path.with_suffix(path.suffix + ".npz") if path.suffix else path.with_suffix(".npz")
         arrays = {name: getattr(self, name) for name in _PATH_ARRAYS}
@@ -364,7 +364,7 @@ class SimulationResult:
             The file is missing, not a simulation file, of another format version, or has
             inconsistent or non-finite contents (the message names the file and the field).
         """
-        path = Path(path)
+        path = _as_path(path, "path")
         f = _open_npz(path, ("meta",) + _PATH_ARRAYS)
         meta = _read_meta(path, f, SIM_FORMAT)
         model = _load_model(path, meta)
@@ -441,10 +441,7 @@ def _tabulate(policy, model, n_steps, s0, n_paths) -> TabulatedPolicy:
         s = np.linspace(lo, hi, _TAB_NS)
     else:
         s = np.array([s0])
-    tab = policy.tabulate(model, t, s)
-    if not isinstance(tab, TabulatedPolicy):
-        raise ValueError(f"{type(policy).__name__}.tabulate() must return a TabulatedPolicy, got {type(tab).__name__}")
-    return tab
+    return tabulate_policy(policy, model, t, s)
 
 
 def _checked_quotes(policy, rates=None):

@@ -286,3 +286,11 @@ class InventorySkew:
         return TabulatedPolicy(np.array([0.0, model.T]), np.array([0.0]), -self.q_max, self.q_max,
                                np.broadcast_to(ask, shape).copy(), np.broadcast_to(bid, shape).copy(),
                                name=self.name)
+
+
+def tabulate_policy(policy, *args) -> TabulatedPolicy:
+    """``policy.tabulate(*args)``, or ``ValueError`` unless it returns a :class:`TabulatedPolicy`."""
+    tab = policy.tabulate(*args)
+    if not isinstance(tab, TabulatedPolicy):
+        raise ValueError(f"{type(policy).__name__}.tabulate() must return a TabulatedPolicy, got {type(tab).__name__}")
+    return tab

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -190,7 +191,7 @@ class Solution:
             Store only the inventories ``|q| ≤ q_max`` (a smaller file; the reloaded solution has
             that bound and answers only there).
         """
-        path = Path(path)
+        path = _as_path(path, "path")
         if path.suffix != ".npz":
             path = path.with_name(path.name + ".npz")
         g, q = self.g, self.q
@@ -213,7 +214,7 @@ class Solution:
             inconsistent, non-finite or out-of-range contents (the message names the file and
             the field).
         """
-        path = Path(path)
+        path = _as_path(path, "path")
         f = _open_npz(path, ("t", "s", "q", "g", "meta"))
         meta = _read_meta(path, f, FORMAT)
         t, s, q, g = (f[k] for k in ("t", "s", "q", "g"))
@@ -261,10 +262,42 @@ def _single_grid(sol: Solution):
 
 
 # ----------------------------------------------------------------------------- file helpers
+#: Largest array a loader reads from a file (bytes, as its ``.npy`` header declares it).
+MAX_FILE_ARRAY_BYTES = 3e9
+
+
+def _as_path(path, what: str) -> Path:
+    """``path`` as a :class:`~pathlib.Path`, or ``ValueError`` naming ``what`` (the argument)."""
+    if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
+        raise ValueError(f"{what} must be a file path (str or os.PathLike), got {path!r} of type "
+                         f"{type(path).__name__}")
+    return Path(path)
+
+
+def _check_headers(path: Path) -> None:
+    """``ValueError`` unless ``path`` is a zip of ``.npy`` members whose headers declare arrays of at
+    most :data:`MAX_FILE_ARRAY_BYTES` (checked before any array is read)."""
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path}: not a readable .npz file (not a zip archive; a .npy file renamed?)")
+    with zipfile.ZipFile(path) as z:
+        for name in z.namelist():
+            with z.open(name) as fh:
+                version = np.lib.format.read_magic(fh)
+                read = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                    np.lib.format.read_array_header_2_0
+                shape, _, dtype = read(fh)
+            n_bytes = float(np.prod(np.array(shape, dtype=float))) * dtype.itemsize
+            if not n_bytes <= MAX_FILE_ARRAY_BYTES:
+                raise ValueError(f"{path}: field {name.removesuffix('.npy')!r} declares shape {shape} of {dtype} "
+                                 f"({n_bytes / 1e9:.3g} GB, limit {MAX_FILE_ARRAY_BYTES / 1e9:g} GB): not a file "
+                                 "written by hjbsolve")
+
+
 def _open_npz(path: Path, required: tuple):
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
     try:
+        _check_headers(path)
         with np.load(path, allow_pickle=False) as f:
             missing = [k for k in required if k not in f.files]
             if missing:

@@ -292,3 +292,61 @@ def test_automatic_rounds_share_one_time_budget(monkeypatch):
 def test_exact_first_step_failure_is_a_named_non_finite_error(kw):
     with pytest.raises(hs.NonFiniteError, match="k·z, k·σ"):
         hs.solve(MB.replace(**kw), q_max=10)
+
+
+# ----------------------------------------------------------------------------- hostile inputs (files)
+def _header_only_npz(path, shape):
+    """An npz whose ``g.npy`` header declares ``shape`` but holds no data (a memory bomb)."""
+    import io
+
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": "<f8", "fortran_order": False, "shape": shape})
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("g.npy", buf.getvalue())
+        for name in ("t", "s", "q", "meta"):
+            b = io.BytesIO()
+            np.save(b, np.zeros(3))
+            z.writestr(f"{name}.npy", b.getvalue())
+    return path
+
+
+@pytest.mark.parametrize("cls", [hs.Solution, hs.SimulationResult])
+def test_hostile_files_are_refused_before_reading(tmp_path, cls):
+    bomb = _header_only_npz(tmp_path / "bomb.npz", (10**6, 10**6, 10))
+    _quick(lambda: cls.load(bomb), r"field 'g' declares shape \(1000000, 1000000, 10\)")
+    npy = tmp_path / "renamed.npz"
+    with open(npy, "wb") as fh:
+        np.save(fh, np.zeros(3))
+    _quick(lambda: cls.load(npy), "not a zip archive")
+    for bad in (None, 5, b"x.npz"):
+        _quick(lambda: cls.load(bad), "path must be a file path")
+
+
+def test_save_needs_a_path():
+    sol = hs.solve(MB, q_max=5, n_steps=5)
+    _quick(lambda: sol.save(None), "path must be a file path")
+
+
+# ----------------------------------------------------------------------------- hostile inputs (models)
+@pytest.mark.parametrize("kw, match", [
+    ({"price": hs.Brownian(1e300)}, "φ = ε ν σ² overflows"),
+    ({"alpha": -1000.0}, r"fill rate A e\^\(−1−k\(z\+α\)\) = e\^1005 overflows"),
+    ({"A": {1, 2}}, "A must be a number or a pair"),
+    ({"A": {"a": 1}}, "A must be a number or a pair"),
+], ids=["sigma", "alpha", "A-set", "A-dict"])
+def test_hostile_models_are_named_value_errors(kw, match):
+    _quick(lambda: MB.replace(**kw), match)
+
+
+def test_zero_dimensional_array_is_a_number():
+    assert MB.replace(A=np.array(1000.0)).A == 1000.0
+
+
+class _BadTable:
+    def tabulate(self, *args):
+        return 5
+
+
+def test_hostile_policies_and_ranges_are_named_value_errors():
+    _quick(lambda: hs.evaluate(MB, _BadTable(), q_max=5), r"_BadTable.tabulate\(\) must return a TabulatedPolicy")
+    _quick(lambda: hs.solve(hs.paper_model("ou"), s_range={2999, 3001}), "s_range must be a pair")

@@ -41,6 +41,7 @@ from .._validation import check_int, check_real
 from ..grid import StateGrid, graded_time_grid, halve_steps, uniform_time_grid
 from ..interpolation import lagrange_stencil
 from ..model import Model
+from ..policies import tabulate_policy
 from ..solution import Solution
 from .operators import JumpAxis, StateGenerator
 from .rollback import NonFiniteError, rollback
@@ -496,7 +497,7 @@ def evaluate(model: Model, policy, q_max: int | None = None, s_range=None, *, n_
         policy = policy.tabulate()
     elif hasattr(policy, "tabulate") and not hasattr(policy, "quotes_on_grid"):
         s_nodes = grid.prices.s if price_dependent else np.zeros(1)
-        policy = policy.tabulate(model, np.linspace(0.0, model.T, 201), s_nodes)
+        policy = tabulate_policy(policy, model, np.linspace(0.0, model.T, 201), s_nodes)
     if getattr(policy, "s_dependent", False) and not price_dependent:
         raise ValueError("the policy's quotes depend on the price: pass s_range (or price_dependent=True) so that "
                          "the evaluation has a price axis")

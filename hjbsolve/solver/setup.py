@@ -170,7 +170,7 @@ def price_axis(model, s_range=None, ds=None, n_sd: float = 6.0, max_nodes: int =
     price = model.price
     if s_range is None:
         s_range = price.default_s_range(model.T)
-    if isinstance(s_range, (str, bytes)) or not hasattr(s_range, "__len__") or len(s_range) != 2:
+    if not isinstance(s_range, (tuple, list, np.ndarray)) or len(s_range) != 2:
         raise ValueError(f"s_range must be a pair (low, high), got {s_range!r}")
     lo = check_real("s_range[0]", s_range[0])
     hi = check_real("s_range[1]", s_range[1])
