@@ -71,6 +71,7 @@ zero variances.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass, field
 
@@ -481,7 +482,7 @@ class Expansion:
         t = _check_t(t, self.model.T)
         s = _check_s(s, required=self.model.price.depends_on_price)
         t, s = np.broadcast_arrays(t, s)
-        with np.errstate(under="ignore"):
+        with self._closed_form(t, s):
             Delta = self.model.delta(t, s)
             pi = self.pi_tilde(t)
             cp, cm = self.side_constants
@@ -504,6 +505,31 @@ class Expansion:
             return out
 
     # ------------------------------------------------------------------ answers
+    @contextlib.contextmanager
+    def _closed_form(self, t, s):
+        """Evaluate the closed forms (underflow ignored); an overflow is a ``ValueError`` naming the
+        largest ``k·|Δ|`` at ``(t, s)`` (the exponentials and hyperbolic functions of ``kΔ``)."""
+        try:
+            with np.errstate(under="ignore", over="raise"):
+                yield
+        except FloatingPointError as e:
+            with np.errstate(all="ignore"):
+                kd = float(np.max(np.abs(self.model.delta(t, s)))) * max(self.model.k_plus, self.model.k_minus)
+            raise ValueError(
+                f"the closed form of the order-{self.order} expansion overflows ({e}) at these (t, s): k·|Δ| up to "
+                f"{kd:.4g} (k=(k_plus={self.model.k_plus:g}, k_minus={self.model.k_minus:g}), Δ = E[S_T] − s from "
+                f"{self.model.price!r}, T={self.model.T:g}) with fill rate {self.model.base_rate:.3g}: k·|Δ| (or the "
+                f"penalty ε̂={self.scale:.3g}) is too large for the closed form; use hs.solve") from None
+
+    @staticmethod
+    def _finite(name, *arrays):
+        """The arrays, or ``ValueError`` if the closed form produced NaN or ±inf."""
+        for a in arrays:
+            if not np.all(np.isfinite(a)):
+                raise ValueError(f"the closed form of the expansion produced non-finite {name}: the parameters "
+                                 "(k·|Δ|, A, the penalties) are too large for it; use hs.solve")
+        return arrays
+
     def _marginals(self, t, q, s):
         """``(p⁺, p⁻)`` at broadcast ``(t, q, s)`` (checked inputs)."""
         m = self.model
@@ -541,8 +567,8 @@ class Expansion:
         t = _check_t(t, self.model.T)
         q = _check_q(q)
         s = _check_s(s, required=self.model.price.depends_on_price)
-        with np.errstate(under="ignore"):
-            pp, pm = self._marginals(t, q, s)
+        with self._closed_form(t, s):
+            pp, pm = self._finite("marginals", *self._marginals(t, q, s))
         m = self.model
         ask = optimal_quote(pp, m.alpha, 1.0 / m.k_plus)
         bid = optimal_quote(pm, m.alpha, 1.0 / m.k_minus)
@@ -627,11 +653,12 @@ class Expansion:
         # the pieces depend on (t, s) only: evaluate them once per distinct pair
         ts = np.broadcast_shapes(t.shape, s.shape)
         tt, ss = np.broadcast_to(t, ts), np.broadcast_to(s, ts)
-        with np.errstate(under="ignore"):
+        with self._closed_form(tt, ss):
             Delta = m.delta(tt, ss)
             v = q * (ss + Delta) + self._h0(tt, ss)
             if self.order == 1:
                 v = v + self.scale * (self._theta0(tt, ss) + q * self._theta1(tt, ss) - q**2 * self.pi_tilde(tt))
+            self._finite("values", v)
         return np.broadcast_to(v, shape).copy()
 
     # ------------------------------------------------------------------ policies

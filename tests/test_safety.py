@@ -350,3 +350,15 @@ class _BadTable:
 def test_hostile_policies_and_ranges_are_named_value_errors():
     _quick(lambda: hs.evaluate(MB, _BadTable(), q_max=5), r"_BadTable.tabulate\(\) must return a TabulatedPolicy")
     _quick(lambda: hs.solve(hs.paper_model("ou"), s_range={2999, 3001}), "s_range must be a pair")
+
+
+# ----------------------------------------------------------------------------- hostile inputs (closed forms)
+@pytest.mark.parametrize("make, args", [
+    (lambda: hs.expansion(MB.replace(price=hs.Brownian(0.5, drift=1e3)), 1), ("quotes", 0.0, 5)),
+    (lambda: hs.expansion(MB.replace(price=hs.Brownian(0.5, drift=1e3)), 1), ("value", 0.0, 5, 3000.0)),
+    (lambda: hs.expansion(MB.replace(k=1e3, price=hs.Brownian(0.5, drift=1.0)), 1), ("terms", 0.0)),
+    (lambda: hs.expansion(hs.paper_model("ou").replace(k=1e3), 1), ("quotes", 0.0, 5, 3001.0)),
+], ids=["drift-quotes", "drift-value", "k-terms", "ou-k"])
+def test_expansion_overflow_is_a_named_value_error(make, args):
+    e = make()
+    _quick(lambda: getattr(e, args[0])(*args[1:]), r"k·\|Δ\| up to .* too large for the closed form")
