@@ -116,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("solve", help="solve the HJB system; compare with the paper's closed forms")
     s.add_argument("params", nargs="?", default=None, help="TOML parameter file (default: the paper's §4 parameters)")
     s.add_argument("--out", default="hjbsolve-out", help="output folder (default: hjbsolve-out)")
-    s.add_argument("--q-max", type=int, default=None, help="inventory bound (default: from the model's scales)")
+    s.add_argument("--q-max", type=int, default=None, help="inventory bound (default: twice the largest reported |q|, at least 20; the accuracy contract covers |q| <= q_max/2)")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.set_defaults(func=_cmd_solve)
     pp = sub.add_parser("paper", help="reproduce the paper's §4 simulations (figures 2-7 and tables)")

@@ -68,7 +68,7 @@ _EPS = float(np.finfo(float).eps)
 _MAX_SLICES = 2_000_000
 #: Cost model of :func:`expm_values` (seconds per slice, series term and inventory) and the longest
 #: estimated time of one call accepted before any work starts.
-_SECONDS_PER_TERM_CELL, _MAX_EXPM_SECONDS = 4e-9, 30.0
+_SECONDS_PER_TERM_CELL, _MAX_EXPM_SECONDS = 4e-9, 120.0
 
 
 def _fill_rates(h: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

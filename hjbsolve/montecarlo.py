@@ -115,7 +115,7 @@ MAX_EVENTS_TOTAL = 2e10
 MAX_PATH_STEPS = 2e11
 #: Cost model of a simulation (seconds, one busy core): per path-step and per fill, and the
 #: longest estimated time accepted before any work starts (the caps bound time, not only size).
-PATH_STEP_SECONDS, EVENT_SECONDS, MAX_SIM_SECONDS = 4e-7, 2e-7, 30.0
+PATH_STEP_SECONDS, EVENT_SECONDS, MAX_SIM_SECONDS = 4e-7, 2e-7, 600.0
 #: Float/int outputs kept per path, and per recorded path and grid time (memory estimate).
 _PER_PATH = K.N_FOUT + K.N_IOUT + K.N_CONTROLS
 _PER_RECORD = 5

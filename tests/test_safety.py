@@ -17,11 +17,13 @@ MB = hs.paper_model("brownian")
 
 
 def _quick(fn, match):
-    """``fn()`` raises a ``ValueError`` matching ``match`` within a few seconds."""
+    """``fn()`` raises a ``ValueError`` matching ``match`` before doing the work: these refusals take
+    well under a second; 30 s separates them from the minutes the work itself would take, with room
+    for a loaded machine."""
     t0 = time.perf_counter()
     with pytest.raises(ValueError, match=match):
         fn()
-    assert time.perf_counter() - t0 < 5.0
+    assert time.perf_counter() - t0 < 30.0
 
 
 # ----------------------------------------------------------------------------- fill rates
@@ -267,7 +269,7 @@ CS5 = hs.ConstantSpread(1.0, q_max=5)
     (lambda: hs.expansion(hs.paper_model("ou"), 1, n_quad=10**9), "n_quad must be <= 400"),
     (lambda: hs.solve(MB, method="expm", q_max=20000), "q_max=20000"),
     (lambda: hs.simulate(MB, CS5, n_paths=10**6, n_steps=10**5, progress=False), "n_paths=1000000"),
-    (lambda: hs.simulate(MB, CS5, n_paths=1, n_steps=10**8, progress=False), r"about 40 s"),
+    (lambda: hs.simulate(MB, CS5, n_paths=1, n_steps=10**10, progress=False), r"about 4e\+03 s|about 4000 s"),
     (lambda: hs.simulate(MB.replace(A=1e7), CS5, n_paths=1000, n_steps=10, progress=False), "fill rate"),
 ], ids=["evaluate-tol", "solve-value_rtol", "evaluate-value_rtol", "t_eval-size", "n_quad", "expm-q_max",
         "simulate-path-steps", "simulate-one-long-path", "simulate-fills"])
@@ -282,10 +284,8 @@ def test_automatic_rounds_share_one_time_budget(monkeypatch):
     import hjbsolve.solver.api as api
 
     monkeypatch.setattr(api, "MAX_SECONDS_AUTO", 1.0)
-    t0 = time.perf_counter()
     with pytest.raises(ValueError, match="estimated for the rounds before"):
         hs.evaluate(MB, hs.ConstantSpread(-5.0, q_max=5), q_max=5)
-    assert time.perf_counter() - t0 < 5.0
 
 
 @pytest.mark.parametrize("kw", [{"k": 1e6}, {"price": hs.Brownian(1e10)}, {"z": 1e300}], ids=["k", "sigma", "z"])

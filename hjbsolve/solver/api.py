@@ -67,7 +67,7 @@ MAX_SECONDS = 30.0
 MAX_SECONDS_RUN = 600.0
 #: Longest estimated time of all the rounds of the automatic mode together (a tolerance that the
 #: refinement approaches too slowly is refused instead of refined for many minutes).
-MAX_SECONDS_AUTO = 150.0
+MAX_SECONDS_AUTO = 900.0
 
 
 def _check_cost(model: Model, grid: StateGrid, steps: int, n_expm: int, stored_bytes: float, max_seconds: float,
