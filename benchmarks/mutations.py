@@ -142,9 +142,24 @@ MUTATIONS = (
              (EXP + "test_asymmetric_order1_error_is_order_eps_squared_vs_expm",
               EXP + "test_value_error_is_order_eps_squared_vs_expm")),
     # ------------------------------------------------------------------ finite differences, accuracy control
-    Mutation("extrapolation-midpoint-at-start", "ROS2x: the two half steps become one full step (extrapolation void)",
+    Mutation("extrapolation-midpoint-at-start", "ROS2x under a policy: the quotes of the middle of the step taken at its start",
              (("solver/operators.py", "t_mid = 0.5 * (t_from + t_to)", "t_mid = t_from"),),
-             (SOL + "test_extrapolated_jumps_are_third_order",)),
+             (SOL + "test_evaluating_the_optimal_policy_gives_the_value",)),
+    Mutation("extrapolation-void-half-steps", "fused ROS2x kernel: the two half steps do nothing",
+             (("solver/_kernels.py", "    half = 0.5 * dtau\n", "    half = 0.0 * dtau\n"),),
+             (SOL + "test_extrapolated_jumps_are_third_order",
+              "tests/test_kernels.py::test_extrapolated_ros2_kernel_is_the_combination_of_numpy_steps")),
+    Mutation("extrapolation-weight-1pct", "fused ROS2x kernel: extrapolation weight 4/3.03 instead of 4/3",
+             (("solver/_kernels.py", "line[j] = (line[j] - one[j]) * (4.0 / 3.0) + one[j]",
+               "line[j] = (line[j] - one[j]) * (4.0 / 3.03) + one[j]"),),
+             ("tests/test_kernels.py::test_extrapolated_ros2_kernel_is_the_combination_of_numpy_steps",)),
+    Mutation("state-outer-half-step-0.4", "strang-sx: the first state stage covers 0.6 of the step instead of 0.5",
+             (("solver/schemes.py", "return ((n_ops - 1, 1.0, 0.5),) + inner", "return ((n_ops - 1, 1.0, 0.4),) + inner"),),
+             (SOL + "test_time_convergence_order_ou[strang-sx]",)),
+    Mutation("estimate-quote-error-halved", "compiled error reduction: quote differences halved",
+             (("solver/_estimates.py", "            x = abs(d[c] - d[c - 1])", "            x = 0.5 * abs(d[c] - d[c - 1])"),),
+             ("tests/test_kernels.py::test_error_estimate_kernels_match_numpy_twins",
+              ACC + "test_error_estimates_are_close_to_the_measured_errors")),
     Mutation("value-error-estimate-div10", "reported value_error_estimate divided by 10",
              (("solver/api.py", "value_error_estimate=float(total[1])", "value_error_estimate=float(total[1]) / 10"),),
              (ACC + "test_error_estimates_are_close_to_the_measured_errors",), fast=True),
@@ -234,6 +249,7 @@ def check(mutations=MUTATIONS) -> list[str]:
                 problems.append(f"{m.name}: snippet found {n} times in {rel}")
         for node in m.tests:
             file, _, func = node.partition("::")
+            func = func.split("[")[0]         # a parametrized test: the function's name
             path = ROOT / file
             if not path.exists() or (func and not re.search(rf"^def {re.escape(func)}\(", path.read_text(), re.M)):
                 problems.append(f"{m.name}: no test {node}")
@@ -269,6 +285,30 @@ def run_one(mutation: Mutation, workdir: Path, timeout: float) -> tuple[str, flo
     return status, time.perf_counter() - t0, lines[-1] if lines else proc.stderr.strip()[-200:]
 
 
+#: Where a full or ``--fast`` run records its result (read by the validation report).
+RECORD = ROOT / "benchmarks" / "mutations-result.json"
+
+
+def record(results, fast: bool) -> None:
+    """Write the kill rate, the commit it was measured at and every mutation's status to :data:`RECORD`."""
+    import datetime
+    import json
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = bool(subprocess.run(["git", "status", "--porcelain", PACKAGE], cwd=ROOT, capture_output=True,
+                                    text=True).stdout.strip())
+    except (OSError, subprocess.CalledProcessError):
+        commit, dirty = "unknown", False
+    killed = sum(s != "survived" for _, s in results)
+    RECORD.write_text(json.dumps({
+        "date": datetime.date.today().isoformat(), "commit": commit + ("+changes" if dirty else ""),
+        "mode": "fast" if fast else "full", "killed": killed, "total": len(results),
+        "mutations": [{"name": m.name, "status": s, "tests": list(m.tests)} for m, s in results]}, indent=1) + "\n")
+    print(f"recorded in {RECORD.relative_to(ROOT)}")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--fast", action="store_true", help="only the CI subset")
@@ -297,6 +337,8 @@ def main(argv=None) -> int:
             print(f"{status:>8}  {secs:6.1f} s  {m.name}: {last}", flush=True)
     killed = sum(s != "survived" for _, s in results)
     print(f"\nkill rate: {killed}/{len(results)} = {killed / max(1, len(results)):.0%}")
+    if not args.only:
+        record(results, fast=args.fast)
     survivors = [m.name for m, s in results if s == "survived"]
     if survivors:
         print("survived: " + ", ".join(survivors))

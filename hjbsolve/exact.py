@@ -53,7 +53,7 @@ import time
 
 import numpy as np
 from numba import njit
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars (tqdm.auto warns in notebooks without ipywidgets)
 
 from ._validation import check_real
 from .coefficients import MarketCoefficients
@@ -307,7 +307,8 @@ def solve_expm(model: Model, q_max: int | None = None, *, t_eval=None, tol: floa
         A price-dependent model or ``k⁺ ≠ k⁻`` (:func:`check_applicable`); rates too fast for the
         horizon.
     """
-    from .solver.api import TAU_EXCLUDED, _INTERP_RATIO, _interp_error, _per_node
+    from .solver._estimates import INTERP_RATIO, interp_error, per_node
+    from .solver.api import TAU_EXCLUDED
     from .solver.setup import default_n_steps, state_grid, terminal_rate
 
     if not isinstance(model, Model):
@@ -337,7 +338,7 @@ def solve_expm(model: Model, q_max: int | None = None, *, t_eval=None, tol: floa
             h, info = expm_values(coef, grid, drift, T, times, slice_norm, bar)
             est = np.zeros(2)
             if times.size >= 9:
-                node = _per_node(_interp_error(times, h[:, None, :], 0)[:, 0, :] / _INTERP_RATIO, h[1::2], qmask, k)
+                node = per_node(interp_error(times, h[:, None, :], 0)[:, 0, :] / INTERP_RATIO, h[1::2], qmask, k)
                 node[T - times[1::2] < TAU_EXCLUDED * T] = 0.0
                 est = node.max(axis=0)
             worst = float(np.max(est / scale))

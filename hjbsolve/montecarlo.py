@@ -84,7 +84,7 @@ from pathlib import Path
 import numba
 import numpy as np
 from scipy import stats as _stats
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars (tqdm.auto warns in notebooks without ipywidgets)
 
 from . import _mc_kernels as K
 from ._validation import check_int, check_real

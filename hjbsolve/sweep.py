@@ -146,7 +146,7 @@ def sweep(task: Callable[[dict], Any], params: Iterable[dict], executor: Executo
     try:
         futures = [executor.submit(task, p) for p in params]
         if progress:
-            from tqdm.auto import tqdm
+            from tqdm import tqdm
 
             for _ in tqdm(as_completed(futures), total=len(futures), desc=desc, leave=False):
                 pass

@@ -52,6 +52,63 @@ def test_ros2_step_twins(optimal, asymmetric):
     assert np.abs(a - g).max() > 1e-3  # the step did something
 
 
+@pytest.mark.parametrize("optimal", [True, False])
+@pytest.mark.parametrize("asymmetric", [False, True])
+def test_extrapolated_ros2_kernel_is_the_combination_of_numpy_steps(optimal, asymmetric):
+    """The fused ``(4 J_{h/2}∘J_{h/2} − J_h)/3`` kernel (parallel and serial) equals the same
+    combination of numpy ROS2 steps, with the policy's quotes at the start, middle and end."""
+    rng = np.random.default_rng(3)
+    q, g = _state(rng)
+    running = (2.5e-4 * q**2)[None, :]
+    ask0, bid0 = 1.0 + 0.2 * rng.random(g.shape), 1.0 + 0.2 * rng.random(g.shape)
+    askm, bidm = ask0 + 0.004, bid0 - 0.006
+    ask1, bid1 = ask0 + 0.01, bid0 - 0.01
+    for a_ in (ask0, askm, ask1):
+        a_[:, 0] = np.inf
+    for b_ in (bid0, bidm, bid1):
+        b_[:, -1] = np.inf
+    rows = np.zeros(g.shape[0], np.int64)
+    head = (g.shape[1], 1, rows, _coef(asymmetric=asymmetric), 0, running, 1.0, optimal)
+    dt = 0.013
+    one, two = g.copy(), g.copy()
+    KK._ros2_jump_step_numpy(one, dt, *head, ask0, bid0, ask1, bid1)
+    KK._ros2_jump_step_numpy(two, dt / 2, *head, ask0, bid0, askm, bidm)
+    KK._ros2_jump_step_numpy(two, dt / 2, *head, askm, bidm, ask1, bid1)
+    expected = (4.0 * two - one) / 3.0
+    work = np.empty((g.shape[0], KK.N_WORK, g.shape[1]))
+    a, c = g.copy(), g.copy()
+    KK._ros2x_jump_step(a, dt, *head, ask0, bid0, askm, bidm, ask1, bid1, work)
+    KK._ros2x_jump_step_serial(c, dt, *head, ask0, bid0, askm, bidm, ask1, bid1, work)
+    assert np.abs(a - expected).max() < 1e-12 * np.abs(g).max()
+    assert np.array_equal(a, c)
+    assert np.abs(a - two).max() > 1e-9   # the extrapolation changed the two half steps
+
+
+def test_error_estimate_kernels_match_numpy_twins():
+    """The automatic mode's one-pass error reductions equal their numpy twins (per node, both the
+    quote and the relative value error), with and without a price axis."""
+    from hjbsolve.solver import _estimates as E
+
+    rng = np.random.default_rng(4)
+    gf, gc = rng.normal(size=(21, 30, 41)), rng.normal(size=(11, 30, 41))
+    q = np.arange(-20, 21.0)
+    qmask = np.abs(q) <= 10
+    s = np.linspace(2990.0, 3010.0, 30)
+    t = np.sort(np.r_[0.0, rng.uniform(0, 1, 19), 1.0])
+    for S in (None, s):
+        pairs = [(E.time_error(gf, gc, S, q, qmask, 2.0, 2, True), E.time_error(gf, gc, S, q, qmask, 2.0, 2, False)),
+                 (E.t_interpolation_error(t, gf, S, q, qmask, 2.0, True),
+                  E.t_interpolation_error(t, gf, S, q, qmask, 2.0, False)),
+                 (E.difference_error(gf[:11], gc, 1 / 3, S, q, qmask, 2.0, True),
+                  E.difference_error(gf[:11], gc, 1 / 3, S, q, qmask, 2.0, False))]
+        for fast, slow in pairs:
+            np.testing.assert_allclose(fast, slow, rtol=1e-13, atol=0)
+            assert slow.min() > 0
+    odd = np.arange(1, 30, 2)[3:12]
+    np.testing.assert_allclose(E.s_interpolation_error(s, gf, odd, q, qmask, 2.0, True, True),
+                               E.s_interpolation_error(s, gf, odd, q, qmask, 2.0, True, False), rtol=1e-13, atol=0)
+
+
 def test_ros2_step_along_a_strided_axis_equals_the_transposed_step():
     """Lines along an inner axis (stride > 1) give the same result as the same lines made contiguous."""
     rng = np.random.default_rng(5)

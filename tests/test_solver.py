@@ -32,8 +32,10 @@ def test_brownian_fd_matches_matrix_exponential(brownian, alpha):
     """FD quotes agree with the matrix-exponential solution to ≤ 1e-6 at every stored time.
 
     Solved with ``tol=5e-7`` (the contract covers |q| ≤ Q/2 at every t; the check covers every
-    stored time up to 0.9 T and every inventory); the reference is exact to ~1e-13. Values are
-    compared on ``h = v − q s`` (``value(t, q, 0)``), relative to ``max(1, |h|)`` as promised.
+    stored time up to 0.9 T and every inventory for the quotes); the reference is exact to ~1e-13.
+    Values are compared on ``h = v − q s`` (``value(t, q, 0)``), relative to ``max(1, |h|)``, on
+    ``|q| ≤ Q/2`` as promised (next to the bound, e.g. q = −575, the value error of the automatic
+    scheme reaches 1.8e-6: outside the contract, and not claimed).
     """
     m = brownian.replace(alpha=alpha)
     sol = solve(m, q_max=600, tol=5e-7)
@@ -43,7 +45,8 @@ def test_brownian_fd_matches_matrix_exponential(brownian, alpha):
     for t in sol.t[sol.t <= 0.9 * m.T]:
         worst = max(worst, np.abs(np.array(sol.quotes(t, q, 0.0)) - np.array(ex.quotes(t, q, 0.0))).max())
     assert worst <= 1e-6
-    h_fd, h_ex = sol.value(sol.t[:, None], q[None, :], 0.0), ex.value(sol.t[:, None], q[None, :], 0.0)
+    qc = q[np.abs(q) <= 300]
+    h_fd, h_ex = sol.value(sol.t[:, None], qc[None, :], 0.0), ex.value(sol.t[:, None], qc[None, :], 0.0)
     assert (np.abs(h_fd - h_ex) / np.maximum(1.0, np.abs(h_ex))).max() <= sol.info["value_rtol"]
 
 

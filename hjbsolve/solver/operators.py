@@ -66,6 +66,7 @@ class StateGenerator:
         self._cache: dict[float, tuple] = {}
         self._kernel = _kernels._propagate_state if compiled else _kernels._propagate_state_numpy
         self._buffers: list[np.ndarray] = []
+        self._trivial = not (np.any(self.L) or np.any(self.b))
 
     @classmethod
     def for_prices(cls, price, grid: StateGrid, compiled: bool = True) -> "StateGenerator":
@@ -84,7 +85,8 @@ class StateGenerator:
 
     @property
     def trivial(self) -> bool:
-        return not (np.any(self.L) or np.any(self.b))
+        """No price dynamics: the step is the identity."""
+        return self._trivial
 
     def matrices(self, dt: float) -> tuple:
         """``(e^{dt 𝓛_h}, first, last, β(dt))``: the propagator, its numerical band per row, the drift."""
@@ -170,12 +172,13 @@ class JumpAxis:
         self.row_state = grid.row_state
         self.quotes = quotes
         n_lines = grid.n_rows * (grid.n_cells // self.n)
+        self._step_x = None              # the fused extrapolated step (compiled only)
         if not compiled:
             self._step = _kernels._ros2_jump_step_numpy
         elif n_lines < 4:  # threads cost more than they save on a few lines
-            self._step = _kernels._ros2_jump_step_serial
+            self._step, self._step_x = _kernels._ros2_jump_step_serial, _kernels._ros2x_jump_step_serial
         else:
-            self._step = _kernels._ros2_jump_step
+            self._step, self._step_x = _kernels._ros2_jump_step, _kernels._ros2x_jump_step
         self._work = np.empty((n_lines, _kernels.N_WORK, self.n))
         self._dummy = np.zeros((1, 1))
         self._cache: list = []
@@ -212,12 +215,19 @@ class JumpAxis:
             self._ros2(g, t_from, t_to)
             return g
         # local extrapolation: (4 J_{h/2}∘J_{h/2} − J_h)/3
+        t_mid = 0.5 * (t_from + t_to)
+        if self._step_x is not None:    # one kernel; J_h and the first J_{h/2} share their start field
+            a0, b0 = self._quotes_at(t_from)
+            am, bm = self._quotes_at(t_mid)
+            a1, b1 = self._quotes_at(t_to)
+            self._step_x(g, t_from - t_to, self.n, self.stride, self.row_state, self.coef, self.axis, self.running,
+                         self.run_w, self.quotes is None, a0, b0, am, bm, a1, b1, self._work)
+            return g
         if self._spare is None or self._spare.shape != g.shape:
             self._spare = np.empty_like(g)
         one = self._spare
         np.copyto(one, g)
         self._ros2(one, t_from, t_to)
-        t_mid = 0.5 * (t_from + t_to)
         self._ros2(g, t_from, t_mid)
         self._ros2(g, t_mid, t_to)
         g -= one

@@ -44,7 +44,7 @@ from pathlib import Path
 import numba
 import numpy as np
 from scipy import optimize
-from tqdm.auto import tqdm
+from tqdm import tqdm  # text bars (tqdm.auto warns in notebooks without ipywidgets)
 
 import hjbsolve as hs
 from hjbsolve.montecarlo import price_range

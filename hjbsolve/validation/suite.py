@@ -19,6 +19,7 @@ Run from the command line: ``python -m hjbsolve.validation.suite [--quick] [--ou
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import time
 from pathlib import Path
@@ -132,7 +133,7 @@ def run_validation(out_dir, quick: bool = False, progress: bool = True, executor
              (4, ES.section_collapse, R), (7, NS.section_convergence, R)]
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from tqdm import tqdm
 
         bar = tqdm(total=len(steps) + 4, desc="validation sections", leave=False)
     for number, fn, arg in steps:
@@ -158,9 +159,26 @@ def run_validation(out_dir, quick: bool = False, progress: bool = True, executor
     ctx.results["meta"] = {"quick": quick, "hjbsolve_version": hs.__version__, "python": platform.python_version(),
                            "numpy": np.__version__, "timings_s": dict(ctx.timings),
                            "executor": type(executor).__name__ if executor is not None else "ProcessPoolExecutor"}
+    record = mutation_record()
+    if record is not None:
+        ctx.results["test_strength"] = {k: record[k] for k in ("killed", "total", "mode", "commit", "date")}
     ctx.md.insert(0, _header(ctx))
     ctx.write()
     return out / "report.md"
+
+
+def mutation_record(path=None) -> dict | None:
+    """The last recorded run of the mutation check (``benchmarks/mutations-result.json`` of a clone),
+    or ``None`` when there is none or it does not parse (an installed package has no ``benchmarks``)."""
+    path = Path(path) if path is not None else Path(hs.__file__).resolve().parents[1] / "benchmarks" / \
+        "mutations-result.json"
+    try:
+        rec = json.loads(path.read_text())
+        if not (isinstance(rec["killed"], int) and isinstance(rec["total"], int) and 0 <= rec["killed"] <= rec["total"]):
+            return None
+        return rec
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _header(ctx) -> str:
@@ -202,6 +220,15 @@ def _header(ctx) -> str:
     mc = r["monte_carlo"]
     lines.append(f"* Monte Carlo vs value functions: {'all agree' if mc['all_agree'] else 'NOT all agree'} within "
                  "3 standard errors.")
+    mut = r.get("test_strength")
+    if mut:
+        lines.append(f"* Test-suite strength: the mutation check (`python benchmarks/mutations.py`) kills "
+                     f"{mut['killed']} of {mut['total']} planted bugs of the numerical core "
+                     f"({100 * mut['killed'] / max(1, mut['total']):.0f} %, {mut['mode']} list, measured at commit "
+                     f"{mut['commit']} on {mut['date']}).")
+    else:
+        lines.append("* Test-suite strength: no mutation-check record in this installation (run "
+                     "`python benchmarks/mutations.py` in a clone of the repository).")
     lines.append("")
     return "\n".join(lines) + "\n"
 
