@@ -1,4 +1,4 @@
-"""Command line: ``hjbsolve solve | validate | paper | article``.
+"""Command line: ``hjbsolve solve | simulate | validate | paper | article``.
 
 ``hjbsolve solve [params.toml]`` solves the paper's model (or the file's), prints exact vs
 ε=0 vs ε-first-order quotes, and writes the solution (``.npz``) and a plot (PNG).
@@ -70,6 +70,58 @@ def _cmd_solve(args) -> int:
     return 0
 
 
+_POLICIES = ("optimal", "order0", "order1", "constant", "skew")
+
+
+def _cmd_simulate(args) -> int:
+    from .config import load_config
+    from .expansion import expansion
+    from .montecarlo import pnl_statistics, price_range, simulate
+    from .plotting import plot_day, plot_pnl_density, save_figure
+    from .policies import ConstantSpread, InventorySkew
+    from .solver import solve
+
+    cfg = load_config(args.params)
+    m, s0 = cfg.model, cfg.s0
+    if args.policy == "optimal":
+        opts = {k: v for k, v in cfg.solve.items() if k != "s_range"}
+        opts.setdefault("q_max", args.q_max)
+        if not m.price.is_martingale:
+            opts["s_range"] = price_range(m, s0, args.paths)
+        policy = solve(m, progress=not args.no_progress, tol=1e-4, value_rtol=1e-5, **opts)
+    elif args.policy in ("order0", "order1"):
+        policy = expansion(m, order=int(args.policy[-1]))
+    elif args.policy == "constant":
+        policy = ConstantSpread(args.half_spread)
+    else:
+        policy = InventorySkew(args.half_spread, args.skew)
+    res = simulate(m, policy, n_paths=args.paths, n_steps=args.steps, s0=s0, seed=args.seed,
+                   progress=not args.no_progress, record=1, estimator="control")
+    out = Path(args.out)
+    print(f"hjbsolve simulate: {m}")
+    print(f"policy {args.policy}: {args.paths} days, {args.steps} steps, seed {args.seed}, "
+          f"{res.info['wall_time']:.2f} s")
+    print(f"objective (control-variate estimate): {res.mean:.6g} ± {res.stderr:.2g} (1 s.e.)")
+    rows = [("objective", res.objective), ("PnL", res.pnl), ("final inventory", res.q_final),
+            ("fills (ask + bid)", res.n_ask + res.n_bid)]
+    head = f"{'':>18} | {'mean':>11} {'std':>10} {'1%':>10} {'50%':>10} {'99%':>10}"
+    print(head)
+    print("-" * len(head))
+    for name, x in rows:
+        st = pnl_statistics(np.asarray(x, float))
+        print(f"{name:>18} | {st['mean']:11.5g} {st['std']:10.4g} {st['q0.01']:10.5g} {st['q0.5']:10.5g} "
+              f"{st['q0.99']:10.5g}")
+    files = [out / "simulation.npz", out / "day.png", out / "objective_density.png"]
+    replaced = [str(f) for f in files if f.exists()]
+    if replaced:
+        print(f"replacing {', '.join(replaced)}")
+    res.save(files[0])
+    save_figure(plot_day(res), files[1])
+    save_figure(plot_pnl_density({args.policy: res}), files[2])
+    print(f"wrote {', '.join(map(str, files))}")
+    return 0
+
+
 def _cmd_paper(args) -> int:
     from .validation.paper_section4 import run_paper_section4
 
@@ -119,6 +171,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--q-max", type=int, default=None, help="inventory bound (default: twice the largest reported |q|, at least 20; the accuracy contract covers |q| <= q_max/2)")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.set_defaults(func=_cmd_solve)
+    sm = sub.add_parser("simulate", help="Monte Carlo of a policy: PnL table, one simulated day, objective density")
+    sm.add_argument("params", nargs="?", default=None, help="TOML parameter file (default: the paper's §4 parameters)")
+    sm.add_argument("--policy", choices=_POLICIES, default="optimal",
+                    help="optimal (exact solve), order0/order1 (closed forms), constant (--half-spread), "
+                         "skew (--half-spread, --skew) (default: optimal)")
+    sm.add_argument("--half-spread", type=float, default=1.0, help="half-spread of constant/skew, price units (default 1)")
+    sm.add_argument("--skew", type=float, default=0.01, help="widening per unit of inventory of skew (default 0.01)")
+    sm.add_argument("--paths", type=int, default=2000, help="simulated days (default 2000)")
+    sm.add_argument("--steps", type=int, default=1000, help="time steps of a day (default 1000)")
+    sm.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    sm.add_argument("--q-max", type=int, default=200, help="inventory bound of the optimal solve (default 200)")
+    sm.add_argument("--out", default="hjbsolve-out/simulate", help="output folder (default: hjbsolve-out/simulate)")
+    sm.add_argument("--no-progress", action="store_true", help="no progress bars")
+    sm.set_defaults(func=_cmd_simulate)
     pp = sub.add_parser("paper", help="reproduce the paper's §4 simulations (figures 2-7 and tables)")
     pp.add_argument("--paths", type=int, default=10_000)
     pp.add_argument("--steps", type=int, default=1000)
