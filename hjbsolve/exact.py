@@ -326,7 +326,7 @@ def solve_expm(model: Model, q_max: int | None = None, *, t_eval=None, tol: floa
     tau_0 = max(1.0 / r_fast, 64.0 * _EPS * T)
     h_max, growth = T / default_n_steps(model), 0.5
     worst_prev, stalls = math.inf, 0
-    bar = tqdm(total=0, desc="hjbsolve: matrix exponential", unit="time", disable=not progress, leave=False)
+    bar = tqdm(total=0, desc="hjbsolve: matrix exponential", unit="time", disable=None if progress else True, leave=False)
     try:
         for _ in range(8):
             times = halve_steps(graded_time_grid(T, h_max, growth, tau_0, t_eval))

@@ -547,7 +547,8 @@ def simulate(model: Model, policy, n_paths: int = 10_000, n_steps: int = 1000, s
     seed : int
         Seed (``>= 0``): path ``p``'s random numbers depend only on ``(seed, p)``.
     progress : bool
-        Show a tqdm progress bar over chunks of paths (numpy engine: over steps).
+        Show a tqdm progress bar over chunks of paths (numpy engine: over steps), when standard
+        error is a terminal.
     record : int
         Number of paths (the first ones) whose full grid paths are kept in ``.paths``.
     estimator : {"plain", "compensated", "control"}
@@ -640,7 +641,7 @@ def simulate(model: Model, policy, n_paths: int = 10_000, n_steps: int = 1000, s
             chunk_size = max(256, -(-n_paths // 50))
         starts = range(0, n_paths, chunk_size)
         table = _kernel_table(tab)
-        bar = tqdm(total=n_paths, desc="hjbsolve: paths", unit="path", disable=not progress, leave=False)
+        bar = tqdm(total=n_paths, desc="hjbsolve: paths", unit="path", disable=None if progress else True, leave=False)
         try:
             for p0 in starts:
                 sl = slice(p0, min(p0 + chunk_size, n_paths))
@@ -658,7 +659,7 @@ def simulate(model: Model, policy, n_paths: int = 10_000, n_steps: int = 1000, s
               else _checked_quotes(policy, (model, side, n_paths)))
         paths = np.arange(n_paths, dtype=np.int64)
         keys = K.path_keys_np(base, paths)
-        bar = tqdm(total=n_steps, desc="hjbsolve: steps (numpy engine)", disable=not progress, leave=False)
+        bar = tqdm(total=n_steps, desc="hjbsolve: steps (numpy engine)", disable=None if progress else True, leave=False)
         try:
             f, i_, c, r = K.simulate_numpy(fn, keys, paths, *par, max_events, record,
                                            step_callback=lambda: bar.update(1))

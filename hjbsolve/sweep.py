@@ -148,7 +148,7 @@ def sweep(task: Callable[[dict], Any], params: Iterable[dict], executor: Executo
         if progress:
             from tqdm import tqdm
 
-            for _ in tqdm(as_completed(futures), total=len(futures), desc=desc, leave=False):
+            for _ in tqdm(as_completed(futures), total=len(futures), desc=desc, leave=False, disable=None):
                 pass
         return [f.result() for f in futures]
     finally:

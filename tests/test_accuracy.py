@@ -165,6 +165,20 @@ def test_a_small_bound_that_binds_warns():
         hs.solve(hs.paper_model("brownian"), q_max=hs.solver.default_q_max(hs.paper_model("brownian")), n_steps=10)
 
 
+def test_a_bound_that_a_directional_bet_reaches_warns():
+    """The paper's OU point drives the inventory to about +175 in a day: q_max = 150 changes the quotes
+    near q = 0 (by 1.7e-2 against q_max = 300, measured here) and warns; q_max = 300 does not warn,
+    and doubling it again changes nothing (0.0 at fixed steps)."""
+    m, sr = hs.paper_model("ou"), (2999.5, 3000.5)
+    with pytest.warns(hs.BoundWarning, match="q_max=150"):
+        small = hs.solve(m, q_max=150, s_range=sr, n_steps=100)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", hs.BoundWarning)
+        ok = hs.solve(m, q_max=300, s_range=sr, n_steps=100)
+    q = np.arange(-10, 11)
+    assert np.abs(np.array(small.quotes(0.0, q, 3000.0)) - np.array(ok.quotes(0.0, q, 3000.0))).max() > 1e-3
+
+
 # ----------------------------------------------------------------------------- property test
 @st.composite
 def brownian_models(draw):

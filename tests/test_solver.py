@@ -404,3 +404,10 @@ def test_policy_returning_nan_is_rejected(brownian):
 
     with pytest.raises(ValueError, match="NaN"):
         evaluate(brownian, Bad(), q_max=10, n_steps=5)
+
+
+def test_progress_bars_only_on_a_terminal(brownian, capsys):
+    """``progress=True`` draws tqdm bars only when standard error is a terminal (here it is captured)."""
+    solve(brownian, q_max=40, progress=True)
+    hs.simulate(brownian, hs.ConstantSpread(1.0), n_paths=50, n_steps=20, s0=0.0, progress=True)
+    assert capsys.readouterr().err == ""

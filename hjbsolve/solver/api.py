@@ -210,7 +210,7 @@ def _fixed_steps(engine: _Engine, n_steps: int, t_eval, progress: bool, kind: st
     t, save = uniform_time_grid(engine.model.T, n_steps, t_eval)
     _check_cost(engine.model, grid, t.size - 1, _n_lengths(t), 8.0 * grid.size * int(save.sum()), MAX_SECONDS_RUN,
                 f"n_steps={n_steps} with {int(save.sum())} stored times (fewer t_eval, lower n_steps or q_max)")
-    with tqdm(total=t.size - 1, desc="hjbsolve: backward steps", disable=not progress, leave=False) as bar:
+    with tqdm(total=t.size - 1, desc="hjbsolve: backward steps", disable=None if progress else True, leave=False) as bar:
         g = engine.run(t, save, bar=bar)
     info = _info(engine, kind, n_steps=t.size - 1, wall=time.perf_counter() - t0)
     info.update(error_estimate=None, value_error_estimate=None, mode="fixed steps (no accuracy control)")
@@ -251,7 +251,7 @@ def _automatic(engine: _Engine, tol: float, value_rtol: float, t_eval, progress:
     tau_0 = max(1.0 / r_fast, 64.0 * np.finfo(float).eps * T)
     h_max, growth = T / default_n_steps(model), 0.5
     history, worst_prev, stalls, spent = [], math.inf, 0, 0.0
-    bar = tqdm(total=0, desc="hjbsolve: solving (automatic steps)", unit="step", disable=not progress, leave=False)
+    bar = tqdm(total=0, desc="hjbsolve: solving (automatic steps)", unit="step", disable=None if progress else True, leave=False)
     try:
         for rnd in range(MAX_ROUNDS):
             tc = graded_time_grid(T, h_max, growth, tau_0, t_eval)
@@ -305,6 +305,7 @@ def _automatic(engine: _Engine, tol: float, value_rtol: float, t_eval, progress:
                             **{f"{k}_quotes": float(v[0]) for k, v in est.items()},
                             **{f"{k}_values": float(v[1]) for k, v in est.items()}})
             worst = float(np.max(total / scale))
+            bar.set_postfix_str(f"round {rnd + 1}: error estimate {worst:.2g} × tolerance", refresh=True)
             if worst <= 1.0:
                 break
             stalls = stalls + 1 if worst > worst_prev / 1.3 else 0
@@ -394,7 +395,9 @@ def solve(model: Model, q_max: int | None = None, s_range=None, *, method: str =
         price-independent problem (``v = q s + g`` at any ``s``) relative to ``max(1, |g|)``;
         ``info["value_error_estimate"]``.
     progress : bool
-        One tqdm progress bar for the whole solve.
+        One tqdm progress bar for the whole solve (all refinement rounds: its total grows when a
+        round is added, and it shows the error estimate against the tolerance); shown only when
+        standard error is a terminal.
     compiled : bool
         numba kernels (default) or their numpy twins.
 

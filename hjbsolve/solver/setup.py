@@ -67,6 +67,18 @@ def default_q_max(model, s_range=None) -> int:
     """
     diffusion, confined = _spread_lengths(model)
     reach = min(8.0 * diffusion, 10.0 * confined)
+    drift = _inventory_drift(model, s_range, diffusion)
+    reach = max(reach + drift, 10.0)
+    step = 10 if reach < 100 else 50
+    q = int(step * math.ceil(reach / step))
+    return int(min(q, largest_q_max(model), MAX_Q))
+
+
+def _inventory_drift(model, s_range, diffusion: float) -> float:
+    """How far a directional bet (or unequal sides) pushes the inventory over the horizon: the net
+    fill rate of the ε=0 quotes times ``T``, unless the penalty stops it first (near
+    ``|Δ| / (2 ε π̃) + 8`` diffusion lengths). An upper estimate: the optimal quotes slow the
+    drift down as the inventory builds up (paper OU: estimate 411, simulated reach about 175)."""
     if model.price.depends_on_price:
         if s_range is None:
             s_range = model.price.default_s_range(model.T)
@@ -78,10 +90,7 @@ def default_q_max(model, s_range=None) -> int:
     pen = model.terminal_penalty + model.running_penalty * model.T
     if pen > 0 and dmax > 0:
         drift = min(drift, dmax / (2.0 * pen) + 8.0 * diffusion)
-    reach = max(reach + drift, 10.0)
-    step = 10 if reach < 100 else 50
-    q = int(step * math.ceil(reach / step))
-    return int(min(q, largest_q_max(model), MAX_Q))
+    return drift
 
 
 def largest_q_max(model) -> int:
@@ -115,7 +124,9 @@ def check_q_max(model, q_max, s_range=None) -> int:
             f"the terminal penalty ϖ={model.terminal_penalty:g} is so steep that even q_max=1 overflows the fill "
             f"rates at t=T")
     diffusion, confined = _spread_lengths(model)
-    binding = 2.5 * min(diffusion, 1.25 * confined)
+    # spread: 2.5 diffusion lengths; drift: half the upper estimate (the paper's OU point: the
+    # inventory reaches about 175 of an estimated 411, so q_max = 150 binds and gets the warning)
+    binding = 2.5 * min(diffusion, 1.25 * confined) + 0.5 * _inventory_drift(model, s_range, diffusion)
     if q_max < binding:
         warnings.warn(f"q_max={q_max} is small compared with how far the inventory moves (about "
                       f"{min(diffusion, confined):.3g} fills): the bound probably changes the answers near q = 0 "
