@@ -41,13 +41,27 @@ def test_golden_file_matches_the_generator_cases():
 
 def test_golden_tolerances_are_justified():
     """FD tolerance: far above the measured rounding spread (numba vs numpy twin) and below the
-    solver's own discretisation error at the stored settings (so any change of scheme is caught)."""
+    solver's own discretisation error at the stored settings (so any change of scheme is caught).
+
+    The stored measurements are checked, and for the Brownian cases measured again here: the
+    rounding spread by the numpy twins of the kernels, the discretisation error against the matrix
+    exponential (the OU cases' refined-grid measurement is repeated by ``make_golden --check``)."""
+    from hjbsolve.validation.make_golden import _max_abs_diff
+
     atol = TOL["fd_quotes"]["atol"]
     acc = [c["fd_accuracy"]["quotes"] for c in GOLDEN["cases"].values()]
     for c in GOLDEN["cases"].values():
         assert c["fd_rounding"]["quotes"] * 100 < atol
         assert c["fd_rounding"]["values_relative"] * 100 < TOL["fd_values"]["rtol"]
     assert max(acc) > 100 * atol and min(acc) > atol
+    for name in ("paper_brownian", "brownian_rebate"):
+        vals = _computed(name)
+        twin = compute(cases()[name], compiled=False)
+        rounding = _max_abs_diff(vals["fd"], twin["fd"])
+        assert rounding * 100 < atol, (name, rounding)
+        measured = _max_abs_diff(vals["fd"], vals["exact_brownian"])
+        assert measured > atol, (name, measured)
+        np.testing.assert_allclose(measured, GOLDEN["cases"][name]["fd_accuracy"]["quotes"], rtol=1e-3)
 
 
 @pytest.mark.parametrize("name", sorted(GOLDEN["cases"]))

@@ -164,3 +164,14 @@ def test_run_validation_quick_end_to_end(tmp_path):
     assert res["collapse"]["deviation_log10_from_curve"]["p90_abs_x_le_1"] < 0.05
     assert res["monte_carlo"]["all_agree"]
     assert res["value_loss"]["cases"]["ou"]["loss_order0"] > res["value_loss"]["cases"]["ou"]["loss_order1"] > 0
+    # one number of the report recomputed by independent engines: the Brownian value lost by trading
+    # the order-1 quotes = matrix-exponential optimum − evaluation of the fixed order-1 policy
+    # (the report extrapolates fixed-step FD solves and states an error bound for it)
+    d = res["value_loss"]["cases"]["brownian"]
+    m = hs.Model.from_dict(d["model"])
+    optimum = float(hs.solve(m, q_max=d["q_max"], method="expm", t_eval=[0.0]).value(0.0, 0, 3000.0))
+    order1 = float(hs.evaluate(m, hs.expansion(m, order=1), q_max=d["q_max"], tol=1e-6,
+                               value_rtol=1e-9).value(0.0, 0, 3000.0))
+    assert abs(d["optimal_value"] - optimum) <= 3 * d["optimal_value_error"] + 1e-9 * abs(optimum)
+    assert abs(d["loss_order1"] - (optimum - order1)) <= 3 * d["loss_order1_error"] + 2e-9 * abs(optimum)
+
