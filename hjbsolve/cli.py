@@ -1,12 +1,15 @@
 """Command line: ``hjbsolve solve | simulate | validate | paper | article``.
 
 ``hjbsolve solve [params.toml]`` solves the paper's model (or the file's), prints exact vs
-ε=0 vs ε-first-order quotes, and writes the solution (``.npz``) and a plot (PNG).
+ε=0 vs ε-first-order quotes, and writes the solution (``.npz``, compact unless ``--full``) and a
+plot (PNG). ``solve`` and ``simulate`` read the parameter files of :mod:`hjbsolve.config`;
+``paper``, ``validate`` and ``article`` run fixed studies.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import tempfile
 import time
@@ -18,27 +21,33 @@ __all__ = ["main"]
 
 
 def _cmd_solve(args) -> int:
+    from ._validation import check_int
     from .config import load_config
     from .expansion import expansion
     from .plotting import plot_quotes_vs_q, save_figure
-    from .solver import solve
+    from .solution import Solution
+    from .solver import binding_q_max, solve
 
     cfg = load_config(args.params)
     m = cfg.model
     opts = dict(cfg.solve)
     if args.q_max is not None:
         opts["q_max"] = args.q_max
-    # the accuracy contract covers |q| <= q_max/2: twice the largest reported inventory, at least 20
-    opts.setdefault("q_max", max(20, 2 * max(abs(int(x)) for x in cfg.q)))
-    if not m.price.is_martingale:
-        opts.setdefault("s_range", (cfg.s0 - 1.0, cfg.s0 + 1.0))
-    else:
-        opts.pop("s_range", None)
+    # the accuracy contract covers |q| <= q_max/2: twice the largest reported inventory, at least 20,
+    # and at least a bound that does not bind (hs.solver.binding_q_max, rounded up to a multiple of 50)
+    if "q_max" not in opts:
+        free = 50 * math.ceil(binding_q_max(m, opts.get("s_range")) / 50)
+        opts["q_max"] = max(20, 2 * max(abs(x) for x in cfg.q), free)
+    opts["q_max"] = check_int("q_max", opts["q_max"], ge=1)
+    if not any(abs(x) < opts["q_max"] for x in cfg.q):
+        raise ValueError(f"[report] q = {cfg.q}: no inventory with |q| < q_max={opts['q_max']}")
     t0 = time.perf_counter()
     sol = solve(m, progress=not args.no_progress, **opts)
     wall = time.perf_counter() - t0
     ex0, ex1 = expansion(m, order=0), expansion(m, order=1)
     q = np.asarray([x for x in cfg.q if abs(x) < sol.q_max], dtype=int)
+    if q.size < len(cfg.q):
+        print(f"[report] q: inventories with |q| >= q_max={sol.q_max} omitted")
     t, s = cfg.t, cfg.s0
     e = sol.quotes(t, q, s)
     z0 = ex0.quotes(t, q, s)
@@ -62,11 +71,13 @@ def _cmd_solve(args) -> int:
     replaced = [str(f) for f in (out / "solution.npz", out / "quotes_vs_q.png") if f.exists()]
     if replaced:
         print(f"replacing {', '.join(replaced)}")
-    npz = sol.save(out / "solution.npz")
+    npz = sol.save(out / "solution.npz", compact=not args.full)
     qq = np.arange(-min(sol.q_max - 1, max(abs(q).max(), 10)), min(sol.q_max - 1, max(abs(q).max(), 10)) + 1)
     ax = plot_quotes_vs_q({"exact": sol, "order 0": ex0, "order 1": ex1}, t, s, qq)
     png = save_figure(ax, out / "quotes_vs_q.png")
-    print(f"wrote {npz} and {png}")
+    what = ("the whole grid" if args.full else
+            f"{Solution.load(npz).info['stored']}, within the solve's accuracy; --full: the whole grid")
+    print(f"wrote {npz} ({npz.stat().st_size / 1e6:.2g} MB: {what}) and {png}")
     return 0
 
 
@@ -79,16 +90,17 @@ def _cmd_simulate(args) -> int:
     from .montecarlo import pnl_statistics, price_range, simulate
     from .plotting import plot_day, plot_pnl_density, save_figure
     from .policies import ConstantSpread, InventorySkew
-    from .solver import solve
+    from .solver import binding_q_max, solve
 
     cfg = load_config(args.params)
     m, s0 = cfg.model, cfg.s0
     if args.policy == "optimal":
-        opts = {k: v for k, v in cfg.solve.items() if k != "s_range"}
-        opts.setdefault("q_max", args.q_max)
-        if not m.price.is_martingale:
-            opts["s_range"] = price_range(m, s0, args.paths)
-        policy = solve(m, progress=not args.no_progress, tol=1e-4, value_rtol=1e-5, **opts)
+        opts = {"q_max": 200, "tol": 1e-4, "value_rtol": 1e-5, **cfg.solve}
+        if args.q_max is not None:
+            opts["q_max"] = args.q_max
+        if not m.price.is_martingale and "s_range" not in cfg.solve:
+            opts["s_range"] = price_range(m, s0, args.paths)    # every simulated day stays inside
+        policy = solve(m, progress=not args.no_progress, **opts)
     elif args.policy in ("order0", "order1"):
         policy = expansion(m, order=int(args.policy[-1]))
     elif args.policy == "constant":
@@ -165,14 +177,27 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hjbsolve", description="Optimal market making (Fodra & Labadie 2013), solved exactly.")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("solve", help="solve the HJB system; compare with the paper's closed forms")
-    s.add_argument("params", nargs="?", default=None, help="TOML parameter file (default: the paper's §4 parameters)")
+    params_help = ("TOML parameter file: tables [price], [model], [solve], [report]; every key is optional "
+                   "(README, 'Parameter files'; default: the paper's §4 parameters)")
+    fixed = "It runs a fixed study and takes no parameter file."
+    s = sub.add_parser("solve", help="solve the HJB system; compare with the paper's closed forms",
+                       description="Solve the HJB system of the parameter file's model, print exact vs order-0 vs "
+                                   "order-1 quotes at the initial price [model] s0, write solution.npz and "
+                                   "quotes_vs_q.png.")
+    s.add_argument("params", nargs="?", default=None, help=params_help)
     s.add_argument("--out", default="hjbsolve-out", help="output folder (default: hjbsolve-out)")
-    s.add_argument("--q-max", type=int, default=None, help="inventory bound (default: twice the largest reported |q|, at least 20; the accuracy contract covers |q| <= q_max/2)")
+    s.add_argument("--q-max", type=int, default=None, help="inventory bound, overrides [solve] q_max (default: twice "
+                   "the largest [report] |q|, at least 20; the accuracy contract covers |q| <= q_max/2)")
+    s.add_argument("--full", action="store_true", help="store the whole solved grid in solution.npz (default: "
+                   "the inventories |q| <= q_max/2 and every other time and price node, within the solve's "
+                   "accuracy; about 8x smaller)")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.set_defaults(func=_cmd_solve)
-    sm = sub.add_parser("simulate", help="Monte Carlo of a policy: PnL table, one simulated day, objective density")
-    sm.add_argument("params", nargs="?", default=None, help="TOML parameter file (default: the paper's §4 parameters)")
+    sm = sub.add_parser("simulate", help="Monte Carlo of a policy: PnL table, one simulated day, objective density",
+                        description="Simulate trading days from [model] s0 under a policy (the optimal one solved "
+                                    "with the file's [solve] options; default tol=1e-4, value_rtol=1e-5 and the "
+                                    "s_range every simulated day stays in).")
+    sm.add_argument("params", nargs="?", default=None, help=params_help)
     sm.add_argument("--policy", choices=_POLICIES, default="optimal",
                     help="optimal (exact solve), order0/order1 (closed forms), constant (--half-spread), "
                          "skew (--half-spread, --skew) (default: optimal)")
@@ -181,30 +206,38 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--paths", type=int, default=2000, help="simulated days (default 2000)")
     sm.add_argument("--steps", type=int, default=1000, help="time steps of a day (default 1000)")
     sm.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    sm.add_argument("--q-max", type=int, default=200, help="inventory bound of the optimal solve (default 200)")
+    sm.add_argument("--q-max", type=int, default=None,
+                    help="inventory bound of the optimal solve, overrides [solve] q_max (default 200)")
     sm.add_argument("--out", default="hjbsolve-out/simulate", help="output folder (default: hjbsolve-out/simulate)")
     sm.add_argument("--no-progress", action="store_true", help="no progress bars")
     sm.set_defaults(func=_cmd_simulate)
-    pp = sub.add_parser("paper", help="reproduce the paper's §4 simulations (figures 2-7 and tables)")
-    pp.add_argument("--paths", type=int, default=10_000)
-    pp.add_argument("--steps", type=int, default=1000)
-    pp.add_argument("--seed", type=int, default=2013)
-    pp.add_argument("--out", default="hjbsolve-out/paper")
+    pp = sub.add_parser("paper", help="reproduce the paper's §4 simulations (figures 2-7 and tables)",
+                        description="Reproduce the paper's §4 (its own parameters, in both readings of its units). "
+                                    + fixed)
+    pp.add_argument("--paths", type=int, default=10_000, help="simulated days per policy (default 10000)")
+    pp.add_argument("--steps", type=int, default=1000, help="time steps of a day (default 1000)")
+    pp.add_argument("--seed", type=int, default=2013, help="random seed (default 2013)")
+    pp.add_argument("--out", default="hjbsolve-out/paper", help="output folder (default: hjbsolve-out/paper)")
     pp.add_argument("--readings", default="printed,per-step",
-                    help="readings of the paper's units: 'printed' (a, σ per day) and/or 'per-step' (per event)")
+                    help="readings of the paper's units: 'printed' (a, σ per day) and/or 'per-step' (per event) "
+                         "(default: printed,per-step)")
     pp.add_argument("--tol", type=float, default=None,
                     help="quote tolerance of the solves, units of 1/k (default 1e-3; 1e-2 for a quick look)")
-    pp.add_argument("--no-progress", action="store_true")
+    pp.add_argument("--no-progress", action="store_true", help="no progress bars")
     pp.set_defaults(func=_cmd_paper)
-    v = sub.add_parser("validate", help="how wrong are the closed forms: report.md, figures, results.json")
+    v = sub.add_parser("validate", help="how wrong are the closed forms: report.md, figures, results.json",
+                       description="Measure the closed forms against the exact solver over a fixed grid of models "
+                                   "(Brownian and OU, costs, ε, q, T). " + fixed)
     v.add_argument("--quick", action="store_true", help="reduced suite (under 2 minutes)")
-    v.add_argument("--out", default="hjbsolve-out/validation")
-    v.add_argument("--no-progress", action="store_true")
+    v.add_argument("--out", default="hjbsolve-out/validation", help="output folder (default: hjbsolve-out/validation)")
+    v.add_argument("--no-progress", action="store_true", help="no progress bars")
     v.set_defaults(func=_cmd_validate)
-    a = sub.add_parser("article", help="the linear price-impact article: scenarios, plots, checked statements")
-    a.add_argument("--out", default="hjbsolve-out/article")
-    a.add_argument("--seed", type=int, default=0)
-    a.add_argument("--seeds", type=int, default=1000, help="seeds for the distributional checks")
+    a = sub.add_parser("article", help="the linear price-impact article: scenarios, plots, checked statements",
+                       description="The article's heuristic market maker with linear price impact (its own "
+                                   "model and four scenarios, not the Fodra-Labadie model). " + fixed)
+    a.add_argument("--out", default="hjbsolve-out/article", help="output folder (default: hjbsolve-out/article)")
+    a.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    a.add_argument("--seeds", type=int, default=1000, help="seeds for the distributional checks (default 1000)")
     a.set_defaults(func=_cmd_article)
     return p
 

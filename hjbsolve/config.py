@@ -1,34 +1,43 @@
-"""Parameter files (TOML) for the command line. Unknown sections or keys are errors.
+"""One configuration schema for the Python API, the TOML parameter files and the command line.
+
+A parameter file has four optional tables; each key is the Python name of the same setting:
+
+* ``[price]`` — the mid-price process (:class:`~hjbsolve.Brownian` / :class:`~hjbsolve.OrnsteinUhlenbeck`
+  fields, plus ``kind``);
+* ``[model]`` — the other :class:`~hjbsolve.Model` fields (``s0``: the initial price);
+* ``[solve]`` — the keyword options of :func:`hjbsolve.solve`;
+* ``[report]`` — what ``hjbsolve solve`` prints.
 
 Example ``params.toml``::
 
-    [price]
-    kind = "ou"          # or "brownian" (then only sigma)
+    [price]              # a [price] table gives the whole price: no paper value is mixed in
+    kind = "ou"          # or "brownian" (then sigma, and optionally drift)
     a = 0.1
     mu = 3009.0
     sigma = 0.5
 
     [model]
-    A = 1000.0
+    A = 1000.0           # or [A_ask, A_bid]; the same for k
     k = 1.0
     z = 0.5
     T = 1.0
     eps = 0.001
-    eta = 1.0
-    nu = 1.0
     alpha = 0.05
+    s0 = 3000.0          # required with an OU [price] table
 
     [solve]
-    q_max = 200                  # default: twice the largest reported |q| (at least 20)
-    s_range = [2999.0, 3001.0]   # default: s0 ± 1 (OU only)
-    # n_steps, ds, scheme optional
+    q_max = 200
+    tol = 1e-4
 
     [report]
-    s0 = 3000.0
     q = [-100, -50, -10, 0, 10, 50, 100]
     t = 0.0
 
-Every section and key is optional; missing ones take the paper's §4 values.
+Every table and key is optional; missing ones take the paper's §4 values (:func:`~hjbsolve.paper_model`).
+:data:`SCHEMA` lists every key with its type, unit, default and meaning (the README's table is
+:func:`markdown_table`). Names and types are checked against a JSON schema (``jsonschema``);
+ranges are checked by the API itself (:class:`~hjbsolve.Model`, :func:`~hjbsolve.solve`), so a
+file and a Python call get the same messages.
 """
 
 from __future__ import annotations
@@ -37,71 +46,230 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .model import PAPER_S0, Model, paper_model, price_from_dict
+from jsonschema import Draft202012Validator, validators
 
-__all__ = ["RunConfig", "load_config"]
+from .model import Model, paper_model
+from .prices import PRICE_KINDS
+from .solver.api import METHODS
+from .solver.schemes import SCHEMES
 
-_SECTIONS = {
-    "price": {"kind", "sigma", "a", "mu"},
-    "model": {"A", "k", "z", "T", "eps", "eta", "nu", "alpha"},
-    "solve": {"q_max", "s_range", "n_steps", "ds", "scheme"},
-    "report": {"s0", "q", "t"},
-}
+__all__ = ["RunConfig", "load_config", "SCHEMA", "Key", "markdown_table", "DEFAULT_REPORT_Q"]
+
+#: Inventories whose quotes ``hjbsolve solve`` prints by default.
+DEFAULT_REPORT_Q = (-100, -50, -10, 0, 10, 50, 100)
+
+
+@dataclass(frozen=True)
+class Key:
+    """One setting of a parameter file.
+
+    Attributes
+    ----------
+    section, name : str
+        The TOML table and key (``name`` is also the Python name).
+    type : str
+        What is allowed, in words (used by the README table and by the error messages).
+    unit, default, meaning : str
+        Documentation (the README's table).
+    json : dict
+        The JSON-schema fragment that checks the type.
+    """
+
+    section: str
+    name: str
+    type: str
+    unit: str
+    default: str
+    meaning: str
+    json: dict
+
+
+_NUMBER = {"type": "number"}
+_INTEGER = {"type": "integer"}
+_PAIR = {"type": "array", "items": _NUMBER, "minItems": 2, "maxItems": 2}
+_SIDES = {"anyOf": [_NUMBER, _PAIR]}
+
+#: Every key of a parameter file, in the order of the README's table.
+SCHEMA: tuple[Key, ...] = (
+    Key("price", "kind", '"ou" or "brownian"', "—", '"ou"', "Ornstein–Uhlenbeck `dS = a(μ−S)dt + σdW` or "
+        "Brownian `dS = b dt + σdW` mid-price", {"enum": sorted(PRICE_KINDS)}),
+    Key("price", "a", "number", "1/time", "0.1", "mean-reversion rate `a > 0` (ou)", _NUMBER),
+    Key("price", "mu", "number", "price", "3009", "long-run level `μ` (ou)", _NUMBER),
+    Key("price", "sigma", "number", "price/√time", "0.5", "volatility `σ ≥ 0`", _NUMBER),
+    Key("price", "drift", "number", "price/time", "0", "constant drift `b` (brownian)", _NUMBER),
+    Key("model", "A", "number or [ask, bid] pair of numbers", "1/time", "1000",
+        "fill intensity scale `A > 0`: fills per time unit at distance `−z`", _SIDES),
+    Key("model", "k", "number or [ask, bid] pair of numbers", "1/price", "1", "intensity decay `k > 0`", _SIDES),
+    Key("model", "z", "number", "price", "0.5", "half market spread `z ≥ 0`", _NUMBER),
+    Key("model", "T", "number", "time", "1", "horizon `T > 0`", _NUMBER),
+    Key("model", "eps", "number", "—", "0.001", "inventory-risk weight `ε ≥ 0`", _NUMBER),
+    Key("model", "eta", "number", "—", "1", "weight `η ≥ 0` of the terminal penalty `εηz Q_T²`", _NUMBER),
+    Key("model", "nu", "number", "—", "1", "weight `ν ≥ 0` of the running penalty `ενσ² ∫Q²dt`", _NUMBER),
+    Key("model", "alpha", "number", "price", "0.05", "per-trade cost `α` (negative: a rebate)", _NUMBER),
+    Key("model", "phi", "number", "price/time", "`ε ν σ²`", "running penalty rate `φ ≥ 0` set directly", _NUMBER),
+    Key("model", "varpi", "number", "price", "`ε η z`", "terminal penalty `ϖ ≥ 0` set directly", _NUMBER),
+    Key("model", "s0", "number", "price", "3000 (required with an OU `[price]` table)",
+        "initial mid-price: centre of the default `s_range`, price of the printed quotes (`solve`), "
+        "start of the simulated days (`simulate`)", _NUMBER),
+    Key("solve", "q_max", "integer", "inventory", "`solve`: twice the largest `[report]` \\|q\\|, at least 20; "
+        "`simulate`: 200; Python: `hs.solver.default_q_max`", "inventory bound (answers within the accuracy "
+        "contract for \\|q\\| ≤ q_max/2)", _INTEGER),
+    Key("solve", "s_range", "[low, high] pair of numbers", "price", "`hs.solver.default_s_range`: from `s0` to "
+        "`E[S_T]` ± 2 sd(S_T); `simulate`: `hs.price_range(model, s0, paths)`",
+        "prices where answers are wanted (OU)", _PAIR),
+    Key("solve", "tol", "number", "1/k", "1e-5 (`simulate`: 1e-4)", "accuracy of the quotes", _NUMBER),
+    Key("solve", "value_rtol", "number", "relative", "1e-6 (`simulate`: 1e-5)", "accuracy of the values",
+        _NUMBER),
+    Key("solve", "t_eval", "list of numbers", "time", "none", "times stored exactly",
+        {"type": "array", "items": _NUMBER}),
+    Key("solve", "n_steps", "integer", "—", "none (automatic steps)",
+        "one fixed-step solve, *without* accuracy control", _INTEGER),
+    Key("solve", "ds", "number", "price", "automatic", "price spacing (OU)", _NUMBER),
+    Key("solve", "scheme", f"one of {', '.join(map(repr, SCHEMES))}", "—",
+        '"strang-sx" (automatic), "strang" (n_steps)', "time-stepping scheme", {"enum": sorted(SCHEMES)}),
+    Key("solve", "method", f"one of {', '.join(map(repr, METHODS))}", "—", '"fd"',
+        'finite differences, or `"expm"` (matrix exponentials; Brownian price, `k⁺ = k⁻`)', {"enum": list(METHODS)}),
+    Key("report", "q", "list of integers", "inventory", str(list(DEFAULT_REPORT_Q)),
+        "inventories whose quotes `hjbsolve solve` prints", {"type": "array", "items": _INTEGER, "minItems": 1}),
+    Key("report", "t", "number", "time", "0", "time of the printed quotes", _NUMBER),
+)
+
+SECTIONS = tuple(dict.fromkeys(k.section for k in SCHEMA))
+_KEYS = {(k.section, k.name): k for k in SCHEMA}
+#: Keys of earlier versions, and where they went.
+_MOVED = {("report", "s0"): "[model] s0 (the initial price: the quotes are printed there)"}
+
+# integers are ints (TOML 1.0 is a float, refused); bools are neither integers nor numbers
+_Validator = validators.extend(Draft202012Validator, type_checker=Draft202012Validator.TYPE_CHECKER.redefine(
+    "integer", lambda checker, x: isinstance(x, int) and not isinstance(x, bool)))
+_VALIDATOR = _Validator({
+    "type": "object", "additionalProperties": False,
+    "properties": {sec: {"type": "object", "additionalProperties": False,
+                         "properties": {k.name: k.json for k in SCHEMA if k.section == sec}}
+                   for sec in SECTIONS}})
+
+
+def markdown_table() -> str:
+    """The README's table of every key (section, type, unit, default, meaning)."""
+    rows = ["| section | key | type | unit | default | meaning |", "|---|---|---|---|---|---|"]
+    rows += [f"| `[{k.section}]` | `{k.name}` | {k.type} | {k.unit} | {k.default} | {k.meaning} |" for k in SCHEMA]
+    return "\n".join(rows)
+
+
+def check_schema(data: dict) -> None:
+    """``ValueError`` naming the first unknown table or key, or the first value of the wrong type.
+
+    Parameters
+    ----------
+    data : dict
+        A parsed parameter file (``{table: {key: value}}``).
+    """
+    errors = sorted(_VALIDATOR.iter_errors(data), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if not errors:
+        return
+    e = errors[0]
+    path = list(e.absolute_path)
+    if e.validator == "additionalProperties":
+        extra = sorted(set(e.instance) - set(e.schema["properties"]))
+        if not path:
+            raise ValueError(f"unknown section(s) {extra} in the parameter file; allowed: {list(SECTIONS)}")
+        moved = [f"[{path[0]}] {x} is now {_MOVED[(path[0], x)]}" for x in extra if (path[0], x) in _MOVED]
+        raise ValueError(f"unknown key(s) {extra} in [{path[0]}]; allowed: {list(e.schema['properties'])}"
+                         + (f" ({'; '.join(moved)})" if moved else ""))
+    if len(path) == 1:
+        raise ValueError(f"[{path[0]}] must be a table, got {e.instance!r}")
+    key = _KEYS[(path[0], path[1])]
+    raise ValueError(f"[{key.section}] {key.name} = {data[path[0]][path[1]]!r}: must be {key.type}")
 
 
 @dataclass
 class RunConfig:
+    """A parameter file read: the model, the options of :func:`hjbsolve.solve` and what to report.
+
+    Attributes
+    ----------
+    model : Model
+        ``model.s0`` is the initial price (where quotes are reported and days start).
+    solve : dict
+        Keyword options of :func:`hjbsolve.solve` (only those the file sets).
+    q : list of int
+        Inventories of the printed quotes.
+    t : float
+        Time of the printed quotes.
+    """
+
     model: Model
     solve: dict = field(default_factory=dict)
-    s0: float = PAPER_S0
-    q: list = field(default_factory=lambda: [-100, -50, -10, 0, 10, 50, 100])
+    q: list = field(default_factory=lambda: list(DEFAULT_REPORT_Q))
     t: float = 0.0
+
+    @property
+    def s0(self) -> float:
+        """The initial price, ``model.s0``."""
+        return self.model.s0
+
+
+def _read_toml(path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"parameter file {str(path)!r} does not exist")
+    with open(path, "rb") as f:
+        try:
+            return tomllib.load(f)
+        except tomllib.TOMLDecodeError as e:
+            raise ValueError(f"{path}: not valid TOML: {e}") from None
+        except UnicodeDecodeError as e:
+            raise ValueError(f"{path}: not valid TOML (not UTF-8 text: {e})") from None
+
+
+def _price(table: dict, model_table: dict) -> dict:
+    """The ``[price]`` table as a price dict: complete (no paper value mixed in) and, for an OU price,
+    with the initial price ``[model] s0`` given too."""
+    table = dict(table)
+    kind = table.setdefault("kind", "ou")
+    required = {"ou": ("a", "mu", "sigma"), "brownian": ("sigma",)}[kind]
+    missing = [k for k in required if k not in table]
+    if missing:
+        raise ValueError(f"[price] of kind {kind!r} must give all of {list(required)} (missing {missing}): a "
+                         f"[price] table replaces the paper's price as a whole, so that a changed a or sigma "
+                         f"never runs with the paper's mu = 3009")
+    if kind == "ou" and "s0" not in model_table:
+        raise ValueError("[model] s0 (the initial price) is required with an OU [price] table: the default "
+                         "s_range is centred on it, and the paper's 3000 belongs to the paper's mu = 3009")
+    return table
 
 
 def load_config(path=None) -> RunConfig:
-    """Read a TOML parameter file (``None``: the paper's parameters)."""
-    data = {}
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ValueError(f"parameter file {str(path)!r} does not exist")
-        with open(path, "rb") as f:
-            try:
-                data = tomllib.load(f)
-            except tomllib.TOMLDecodeError as e:
-                raise ValueError(f"{path}: not valid TOML: {e}") from None
-    unknown = set(data) - set(_SECTIONS)
-    if unknown:
-        raise ValueError(f"unknown section(s) {sorted(unknown)} in the parameter file; allowed: {sorted(_SECTIONS)}")
-    for sec, keys in _SECTIONS.items():
-        if sec in data:
-            if not isinstance(data[sec], dict):
-                raise ValueError(f"[{sec}] must be a table")
-            bad = set(data[sec]) - keys
-            if bad:
-                raise ValueError(f"unknown key(s) {sorted(bad)} in [{sec}]; allowed: {sorted(keys)}")
-    base = paper_model("ou")
+    """Read a TOML parameter file (``None``: the paper's parameters).
+
+    Parameters
+    ----------
+    path : str or Path, optional
+
+    Returns
+    -------
+    RunConfig
+
+    Raises
+    ------
+    ValueError
+        A missing or unreadable file, an unknown table or key, a value of the wrong type (checked
+        against :data:`SCHEMA`), an incomplete ``[price]`` table, or a value out of range (checked
+        by :class:`~hjbsolve.Model`; the options of ``[solve]`` are checked by the solve).
+    """
+    data = {} if path is None else _read_toml(path)
+    check_schema(data)
+    model_table = data.get("model", {})
+    d = paper_model("ou").to_dict()
     if "price" in data:
-        pd = dict(data["price"])
-        pd.setdefault("kind", "ou")
-        defaults = base.price.to_dict()
-        if pd["kind"] == "ou":
-            for key in ("a", "mu", "sigma"):
-                pd.setdefault(key, defaults[key])
-        elif pd["kind"] == "brownian":
-            pd.setdefault("sigma", defaults["sigma"])
-        price = price_from_dict(pd)
-    else:
-        price = base.price
-    model = base.replace(price=price, **data.get("model", {}))
-    rep = data.get("report", {})
-    cfg = RunConfig(model=model, solve=dict(data.get("solve", {})))
-    if "s0" in rep:
-        cfg.s0 = rep["s0"]
-    if "q" in rep:
-        cfg.q = list(rep["q"])
-    if "t" in rep:
-        cfg.t = rep["t"]
-    if "s_range" in cfg.solve:
-        cfg.solve["s_range"] = tuple(cfg.solve["s_range"])
+        d["price"] = _price(data["price"], model_table)
+    d.update(model_table)
+    model = Model.from_dict(d)
+    solve = dict(data.get("solve", {}))
+    if "s_range" in solve:
+        solve["s_range"] = tuple(solve["s_range"])
+    report = data.get("report", {})
+    cfg = RunConfig(model=model, solve=solve)
+    cfg.q = list(report.get("q", cfg.q))
+    cfg.t = report.get("t", cfg.t)
     return cfg

@@ -91,6 +91,11 @@ class Model:
     varpi : float, optional
         Terminal penalty ``ϖ >= 0`` set directly (price units per unit of inventory squared);
         default ``ε η z``.
+    s0 : float, optional
+        Initial mid-price (price units): where a solve's default ``s_range`` is centred (the
+        prices a path from ``s0`` is likely to visit, :meth:`~hjbsolve.prices.Brownian.default_s_range`).
+        It is not part of the problem (the value function does not depend on it), so models that
+        differ only in ``s0`` compare equal. :func:`paper_model` sets :data:`PAPER_S0`.
 
     Raises
     ------
@@ -109,6 +114,7 @@ class Model:
     alpha: float = 0.0
     phi: float | None = None
     varpi: float | None = None
+    s0: float | None = dataclasses.field(default=None, compare=False)
 
     def __new__(cls, *args, **kwargs):
         _check_names(kwargs)
@@ -123,9 +129,9 @@ class Model:
         for name, kw in (("z", dict(ge=0.0)), ("T", dict(gt=0.0)), ("eps", dict(ge=0.0)), ("eta", dict(ge=0.0)),
                          ("nu", dict(ge=0.0)), ("alpha", {})):
             object.__setattr__(self, name, check_real(name, getattr(self, name), **kw))
-        for name in ("phi", "varpi"):
+        for name, kw in (("phi", dict(ge=0.0)), ("varpi", dict(ge=0.0)), ("s0", {})):
             if getattr(self, name) is not None:
-                object.__setattr__(self, name, check_real(name, getattr(self, name), ge=0.0))
+                object.__setattr__(self, name, check_real(name, getattr(self, name), **kw))
         try:
             phi = self.running_penalty
         except OverflowError:
@@ -295,9 +301,10 @@ def _check_names(params: dict) -> None:
 
 
 def paper_model(price: str = "ou", **changes) -> Model:
-    """The parameters of the paper's §4 (``S0`` = :data:`PAPER_S0`).
+    """The parameters of the paper's §4.
 
-    ``A=1000, k=1, z=0.5, σ=0.5, T=1, a=0.1, μ=3009, ε=0.001, η=ν=1, α=0.05``.
+    ``A=1000, k=1, z=0.5, σ=0.5, T=1, a=0.1, μ=3009, ε=0.001, η=ν=1, α=0.05`` and the initial
+    price ``s0`` = :data:`PAPER_S0` = 3000.
 
     Parameters
     ----------
@@ -312,6 +319,6 @@ def paper_model(price: str = "ou", **changes) -> Model:
         p = Brownian(sigma=0.5)
     else:
         raise ValueError(f"price must be 'ou' or 'brownian', got {price!r}")
-    m = Model(price=p, A=1000.0, k=1.0, z=0.5, T=1.0, eps=1e-3, eta=1.0, nu=1.0, alpha=0.05)
+    m = Model(price=p, A=1000.0, k=1.0, z=0.5, T=1.0, eps=1e-3, eta=1.0, nu=1.0, alpha=0.05, s0=PAPER_S0)
     return m.replace(**changes) if changes else m
 

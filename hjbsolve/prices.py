@@ -138,21 +138,30 @@ class _GaussianAffine:
         return float(min(lo, m_lo) - n_sd * sd), float(max(hi, m_hi) + n_sd * sd)
 
     def default_s_range(self, T: float, s0: float | None = None) -> tuple[float, float]:
-        """Where a solver answers by default: around the long-run level (OU) and ``s0``.
+        """Where a solver answers by default.
 
-        ``width = 4 max(σ sqrt(T), σ/sqrt(2a))``; the range is the hull of ``μ ± width`` (OU) and
-        ``s0 ± width`` (when ``s0`` is given).
+        * With an initial price ``s0``: the prices a path from ``s0`` is likely to visit over the
+          horizon, ``[min(s0, m_T) − 2 sd_T, max(s0, m_T) + 2 sd_T]`` with ``m_T = E[S_T | s0]`` and
+          ``sd_T = sqrt(Var[S_T])`` (:meth:`reach` of ``s0`` with ``n_sd = 2``; ``s0 ± 1`` if the
+          price does not move).
+        * Without one (OU only): ``μ ± 4 max(σ sqrt(T), σ/sqrt(2a))`` around the long-run level.
+
+        Raises
+        ------
+        ValueError
+            No ``s0`` and no long-run level (a Brownian price).
         """
-        a = self.mean_reversion
-        w = self.sigma * math.sqrt(T)
-        if a > 0:
-            w = max(w, self.sigma / math.sqrt(2.0 * a))
-        w = 4.0 * w if w > 0 else 1.0
-        centres = [c for c in (self._level(), s0) if c is not None]
-        if not centres:
+        if s0 is not None:
+            lo, hi = self.reach((s0, s0), T, 2.0)
+            return (lo, hi) if hi > lo else (s0 - 1.0, s0 + 1.0)
+        level = self._level()
+        if level is None:
             raise ValueError("s_range is required: the answers depend on the price and the process has no "
-                             "long-run level (pass s_range=(low, high) or s0)")
-        return float(min(centres) - w), float(max(centres) + w)
+                             "long-run level (pass s_range=(low, high), or give the model an initial price s0)")
+        a = self.mean_reversion
+        w = max(self.sigma * math.sqrt(T), self.sigma / math.sqrt(2.0 * a))
+        w = 4.0 * w if w > 0 else 1.0
+        return float(level - w), float(level + w)
 
     def _level(self):
         return None

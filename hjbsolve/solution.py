@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._validation import check_int
 from .grid import InventoryAxis, PriceAxis, _as_real_array
 from .hamiltonian import quotes_from_values
 from .interpolation import interpolate
@@ -180,7 +181,7 @@ class Solution:
         return tab
 
     # ------------------------------------------------------------------ persistence
-    def save(self, path, *, q_max: int | None = None) -> Path:
+    def save(self, path, *, q_max: int | None = None, compact: bool = False) -> Path:
         """Write to a compressed ``.npz`` (arrays + JSON metadata); reload with :meth:`load`.
 
         Parameters
@@ -189,18 +190,39 @@ class Solution:
             ``.npz`` is appended when missing.
         q_max : int, optional
             Store only the inventories ``|q| ≤ q_max`` (a smaller file; the reloaded solution has
-            that bound and answers only there).
+            that bound, answers only there, and its quotes at ``|q| < q_max`` are this solution's).
+        compact : bool
+            What users need, about eight times smaller: the inventories of the accuracy contract
+            (``|q| ≤ self.q_max/2``, stored up to ``self.q_max // 2 + 1`` unless ``q_max`` is given)
+            and, for a solution of the automatic mode, every other stored time and price node —
+            the nodes whose interpolation errors the solve estimated (``info["error_estimates"]``
+            ``t_interpolation`` and ``s_interpolation``), so the reloaded answers stay within its
+            tolerances. ``info["stored"]`` says what was kept.
         """
         path = _as_path(path, "path")
         if path.suffix != ".npz":
             path = path.with_name(path.name + ".npz")
-        g, q = self.g, self.q
+        if not isinstance(compact, (bool, np.bool_)):
+            raise ValueError(f"compact must be True or False, got {compact!r}")
+        g, q, t, s, info = self.g, self.q, self.t, self.s, dict(self.info)
+        if compact and q_max is None:
+            q_max = min(self.q_max, self.q_max // 2 + 1)
         if q_max is not None:
-            keep = np.abs(q) <= int(q_max)
+            q_max = check_int("q_max", q_max, ge=1)
+            keep = np.abs(q) <= q_max
             g, q = g[..., keep], q[keep]
+        if compact and info.get("mode") == "automatic":
+            if t.size % 2 == 1:                     # the solve's coarse time grid: 0, T and t_eval included
+                g, t = g[::2], t[::2]
+            lo, hi = self.s_range
+            if s.size % 2 == 1 and s.size >= 9 and s[0] <= lo and s[-1] >= hi:
+                g, s = g[:, ::2], s[::2]
+        if compact or q_max is not None:
+            info["stored"] = (f"|q| <= {int(q[-1])} of {self.q_max}, {t.size} of {self.t.size} times, {s.size} "
+                              f"of {self.s.size} prices")
         meta = {"format": FORMAT, "model": self.model.to_dict(), "s_range": list(map(float, self.s_range)),
-                "info": _jsonable(self.info), "kind": self.kind}
-        np.savez_compressed(path, t=self.t, s=self.s, q=q, g=g, meta=np.array(json.dumps(meta)))
+                "info": _jsonable(info), "kind": self.kind}
+        np.savez_compressed(path, t=t, s=s, q=q, g=g, meta=np.array(json.dumps(meta)))
         return path
 
     @classmethod

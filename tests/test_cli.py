@@ -18,7 +18,8 @@ def test_solve_command_writes_table_solution_and_plot(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "exact δ⁺" in out and "ε¹ δ⁺" in out
     sol = hs.Solution.load(tmp_path / "solution.npz")
-    assert sol.model == hs.paper_model("ou") and sol.q_max == 200   # twice the largest reported |q|
+    assert sol.model == hs.paper_model("ou") and sol.info["q_max"] == 300   # a bound that does not bind
+    assert sol.q_max == 151 and "--full: the whole grid" in out              # compact: |q| <= q_max/2 stored
     png = tmp_path / "quotes_vs_q.png"
     assert png.stat().st_size > 10_000 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the printed q = 0 exact quote is the solution's
@@ -29,19 +30,21 @@ def test_solve_command_writes_table_solution_and_plot(tmp_path, capsys):
 
 def test_solve_command_reads_a_parameter_file(tmp_path, capsys):
     p = tmp_path / "params.toml"
-    p.write_text('[price]\nkind = "brownian"\nsigma = 0.3\n[model]\neps = 0.01\nalpha = -0.01\n'
-                 '[solve]\nq_max = 50\n[report]\nq = [-5, 0, 5]\ns0 = 100.0\n')
+    p.write_text('[price]\nkind = "brownian"\nsigma = 0.3\n[model]\neps = 0.01\nalpha = -0.01\ns0 = 100.0\n'
+                 '[solve]\nq_max = 50\n[report]\nq = [-5, 0, 5]\n')
     assert main(["solve", str(p), "--out", str(tmp_path / "o"), "--no-progress"]) == 0
+    assert "quotes at t=0, s=100" in capsys.readouterr().out
     sol = hs.Solution.load(tmp_path / "o" / "solution.npz")
-    assert sol.model.price == hs.Brownian(0.3) and sol.model.alpha == -0.01 and sol.q_max == 50
+    assert sol.model.price == hs.Brownian(0.3) and sol.model.alpha == -0.01 and sol.info["q_max"] == 50
+    assert sol.model.s0 == 100.0
 
 
 @pytest.mark.parametrize("text,match", [
     ("[model]\ngamma = 1.0\n", r"unknown key\(s\) \['gamma'\] in \[model\]"),
     ("[modle]\nA = 1.0\n", r"unknown section\(s\) \['modle'\]"),
     ("[model]\nk = -1.0\n", "k must be > 0"),
-    ("[model]\nA = \"many\"\n", "A must be a real number"),
-    ("[price]\nkind = \"levy\"\n", "price kind must be one of"),
+    ("[model]\nA = \"many\"\n", r"\[model\] A = 'many': must be number or \[ask, bid\] pair"),
+    ("[price]\nkind = \"levy\"\n", r"\[price\] kind = 'levy': must be \"ou\" or \"brownian\""),
     ("[solve]\nq_max = 0\n", "q_max must be >= 1"),
     ("not toml [", "not valid TOML"),
 ])

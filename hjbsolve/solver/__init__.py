@@ -9,7 +9,7 @@
 from .api import METHODS, evaluate, solve
 from .rollback import NonFiniteError, rollback
 from .schemes import SCHEMES, Scheme, get_scheme
-from .setup import BoundWarning, default_n_steps, default_q_max, largest_q_max
+from .setup import BoundWarning, binding_q_max, default_n_steps, default_q_max, default_s_range, largest_q_max
 
-__all__ = ["solve", "evaluate", "METHODS", "default_q_max", "default_n_steps", "largest_q_max", "SCHEMES", "Scheme",
-           "get_scheme", "NonFiniteError", "BoundWarning", "rollback"]
+__all__ = ["solve", "evaluate", "METHODS", "default_q_max", "binding_q_max", "default_n_steps", "default_s_range", "largest_q_max",
+           "SCHEMES", "Scheme", "get_scheme", "NonFiniteError", "BoundWarning", "rollback"]

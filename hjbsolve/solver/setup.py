@@ -12,7 +12,7 @@ from .._validation import check_int, check_real
 from ..coefficients import MAX_LOG_RATE, MarketCoefficients
 from ..grid import MAX_Q, InventoryAxis, PriceAxis, StateGrid
 
-__all__ = ["default_q_max", "default_n_steps", "price_axis", "state_grid", "largest_q_max", "BoundWarning",
+__all__ = ["default_q_max", "binding_q_max", "default_n_steps", "default_s_range", "price_axis", "state_grid", "largest_q_max", "BoundWarning",
            "MAX_PRICE_NODES"]
 
 #: Most price nodes a solver accepts (the state propagator is a dense matrix exponential).
@@ -81,7 +81,7 @@ def _inventory_drift(model, s_range, diffusion: float) -> float:
     drift down as the inventory builds up (paper OU: estimate 411, simulated reach about 175)."""
     if model.price.depends_on_price:
         if s_range is None:
-            s_range = model.price.default_s_range(model.T)
+            s_range = default_s_range(model)
         deltas = model.delta(0.0, np.array(s_range, dtype=float))
     else:
         deltas = np.atleast_1d(model.delta(0.0, 0.0))
@@ -111,6 +111,15 @@ def largest_q_max(model) -> int:
     return best
 
 
+def binding_q_max(model, s_range=None) -> int:
+    """The inventory bound below which :func:`check_q_max` warns (:class:`BoundWarning`): 2.5
+    diffusion lengths (or 3 confinement widths) plus half the upper estimate of the inventory's
+    drift under a directional bet (the paper's OU point: the inventory reaches about 175 of an
+    estimated 411, so ``q_max = 150`` binds — its quotes near ``q = 0`` move by 1.7e-2 — and warns)."""
+    diffusion, confined = _spread_lengths(model)
+    return int(math.ceil(2.5 * min(diffusion, 1.25 * confined) + 0.5 * _inventory_drift(model, s_range, diffusion)))
+
+
 def check_q_max(model, q_max, s_range=None) -> int:
     """``q_max`` validated: an integer in ``[1, largest_q_max]``; a warning when it is far below the
     default and probably binds near ``q = 0``."""
@@ -123,10 +132,7 @@ def check_q_max(model, q_max, s_range=None) -> int:
             f"bound that works is q_max={limit}" if limit >= 1 else
             f"the terminal penalty ϖ={model.terminal_penalty:g} is so steep that even q_max=1 overflows the fill "
             f"rates at t=T")
-    diffusion, confined = _spread_lengths(model)
-    # spread: 2.5 diffusion lengths; drift: half the upper estimate (the paper's OU point: the
-    # inventory reaches about 175 of an estimated 411, so q_max = 150 binds and gets the warning)
-    binding = 2.5 * min(diffusion, 1.25 * confined) + 0.5 * _inventory_drift(model, s_range, diffusion)
+    binding = binding_q_max(model, s_range)
     if q_max < binding:
         warnings.warn(f"q_max={q_max} is small compared with how far the inventory moves (about "
                       f"{min(diffusion, confined):.3g} fills): the bound probably changes the answers near q = 0 "
@@ -156,6 +162,18 @@ def default_n_steps(model) -> int:
     return max(20, int(math.ceil(2.0 * math.sqrt(min(rate * model.T, 1e12)))))
 
 
+def default_s_range(model) -> tuple[float, float]:
+    """The ``s_range`` of a price-dependent solve that passes none.
+
+    With the model's initial price ``model.s0`` (:func:`~hjbsolve.paper_model` sets 3000): the
+    prices a path from ``s0`` is likely to visit over the horizon, from ``s0`` to
+    ``E[S_T | s0]`` widened by two standard deviations of ``S_T`` (the paper's OU:
+    ``(2999.05, 3001.81)``). Without ``s0`` (OU): ``μ ± 4 max(σ sqrt(T), σ/sqrt(2a))``. See
+    :meth:`~hjbsolve.prices.Brownian.default_s_range`.
+    """
+    return model.price.default_s_range(model.T, model.s0)
+
+
 def price_axis(model, s_range=None, ds=None, n_sd: float = 6.0, max_nodes: int = MAX_PRICE_NODES) -> PriceAxis:
     """Uniform price axis for a price-dependent problem.
 
@@ -163,7 +181,7 @@ def price_axis(model, s_range=None, ds=None, n_sd: float = 6.0, max_nodes: int =
     ----------
     model : Model
     s_range : (float, float), optional
-        Where answers are wanted (default :meth:`~hjbsolve.prices.Brownian.default_s_range`).
+        Where answers are wanted (default :func:`default_s_range`).
     ds : float, optional
         Node spacing (default :meth:`~hjbsolve.prices.Brownian.default_ds`).
     n_sd : float
@@ -180,7 +198,7 @@ def price_axis(model, s_range=None, ds=None, n_sd: float = 6.0, max_nodes: int =
     """
     price = model.price
     if s_range is None:
-        s_range = price.default_s_range(model.T)
+        s_range = default_s_range(model)
     if not isinstance(s_range, (tuple, list, np.ndarray)) or len(s_range) != 2:
         raise ValueError(f"s_range must be a pair (low, high), got {s_range!r}")
     lo = check_real("s_range[0]", s_range[0])

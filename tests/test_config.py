@@ -1,0 +1,254 @@
+"""One configuration schema for the Python API, the parameter files and the command line; defaults a
+newcomer can trust (the model's initial price s0, the default s_range); the compact solution file."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import hjbsolve as hs
+import hjbsolve.solver
+from hjbsolve.cli import build_parser, main
+from hjbsolve.config import SCHEMA, load_config, markdown_table
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.filterwarnings("ignore::hjbsolve.BoundWarning")   # small bounds keep the tests fast
+
+
+def _file(tmp_path, text):
+    p = tmp_path / "params.toml"
+    p.write_text(text)
+    return p
+
+
+def _keys(section):
+    return {k.name for k in SCHEMA if k.section == section}
+
+
+# ----------------------------------------------------------------------------- one schema
+def test_schema_keys_are_the_python_names():
+    """[model] = the Model fields, [price] = the price fields and kind, [solve] = every option of hs.solve
+    (except the two that are command-line flags or for debugging)."""
+    assert _keys("model") == {f.name for f in dataclasses.fields(hs.Model)} - {"price"}
+    assert _keys("price") == {"kind"} | {f.name for c in (hs.Brownian, hs.OrnsteinUhlenbeck)
+                                         for f in dataclasses.fields(c)}
+    assert _keys("solve") == set(inspect.signature(hs.solve).parameters) - {"model", "progress", "compiled"}
+
+
+def test_readme_documents_every_key():
+    assert markdown_table() in (ROOT / "README.md").read_text()
+
+
+def test_readme_parameter_file_loads(tmp_path):
+    text = (ROOT / "README.md").read_text()
+    block = text.split("```toml\n", 1)[1].split("```", 1)[0]
+    cfg = load_config(_file(tmp_path, block))
+    assert cfg.model.price == hs.OrnsteinUhlenbeck(a=5.0, mu=100.0, sigma=1.0) and cfg.model.s0 == 99.0
+    assert cfg.solve == {"q_max": 60, "tol": 1e-4}
+
+
+@pytest.mark.parametrize("text, match", [
+    ("[solve]\ns_range = 5\n", r"\[solve\] s_range = 5: must be \[low, high\] pair of numbers"),
+    ("[solve]\ns_range = [1.0, 2.0, 3.0]\n", r"\[solve\] s_range = \[1\.0, 2\.0, 3\.0\]: must be"),
+    ("[report]\nq = 5\n", r"\[report\] q = 5: must be list of integers"),
+    ("[report]\nq = [\"a\"]\n", r"\[report\] q = \['a'\]: must be list of integers"),
+    ("[report]\nq = [0.5, 1]\n", r"\[report\] q = \[0\.5, 1\]: must be list of integers"),
+    ("[report]\nq = []\n", r"\[report\] q = \[\]: must be list of integers"),
+    ("[report]\ns0 = 3000.0\n", r"unknown key\(s\) \['s0'\] in \[report\].*now \[model\] s0"),
+    ("[model]\ns0 = \"3000\"\n", r"\[model\] s0 = '3000': must be number"),
+    ("[model]\nA = [1.0, 2.0, 3.0]\n", r"\[model\] A = .*: must be number or \[ask, bid\] pair"),
+    ("[price]\nsigma = true\n", r"\[price\] sigma = True: must be number"),
+    ("[solve]\nq_max = 100.0\n", r"\[solve\] q_max = 100\.0: must be integer"),
+    ("[solve]\ntol = \"small\"\n", r"\[solve\] tol = 'small': must be number"),
+    ("[solve]\nscheme = \"rk4\"\n", r"\[solve\] scheme = 'rk4': must be one of 'strang'"),
+    ("[solve]\nmethod = \"mc\"\n", r"\[solve\] method = 'mc': must be one of 'fd', 'expm'"),
+    ("[solve]\nt_eval = [0.5, \"x\"]\n", r"\[solve\] t_eval = .*: must be list of numbers"),
+    ("solve = 3\n", r"unknown section\(s\) \['solve'\]|\[solve\] must be a table"),
+    ("[model]\nT = 0.0\n", "T must be > 0"),
+])
+def test_types_are_checked_with_a_named_value_error(tmp_path, capsys, text, match):
+    p = _file(tmp_path, text)
+    with pytest.raises(ValueError, match=match):
+        load_config(p)
+    assert main(["solve", str(p), "--out", str(tmp_path / "o"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hjbsolve: error:") and err.count("\n") == 1 and re.search(match, err)
+
+
+class _Stop(Exception):
+    pass
+
+
+def _capture(monkeypatch):
+    """Replace ``hs.solve`` as the command line sees it by a recorder that stops the command."""
+    seen = {}
+
+    def record(model, **kw):
+        seen.update(kw, model=model)
+        raise _Stop
+
+    monkeypatch.setattr(hjbsolve.solver, "solve", record)
+    return seen
+
+
+ALL_SOLVE = ('[solve]\nq_max = 30\ns_range = [2999.5, 3000.5]\ntol = 1e-3\nvalue_rtol = 1e-4\n'
+             't_eval = [0.25, 0.5]\nn_steps = 40\nds = 0.2\nscheme = "lie"\nmethod = "fd"\n')
+
+
+@pytest.mark.parametrize("command", ["solve", "simulate"])
+def test_every_solve_option_of_the_file_is_passed_through(tmp_path, monkeypatch, command):
+    seen = _capture(monkeypatch)
+    with pytest.raises(_Stop):
+        main([command, str(_file(tmp_path, ALL_SOLVE)), "--out", str(tmp_path / "o"), "--no-progress"])
+    assert {k: seen[k] for k in ("q_max", "s_range", "tol", "value_rtol", "t_eval", "n_steps", "ds", "scheme",
+                                 "method")} == dict(q_max=30, s_range=(2999.5, 3000.5), tol=1e-3, value_rtol=1e-4,
+                                                    t_eval=[0.25, 0.5], n_steps=40, ds=0.2, scheme="lie",
+                                                    method="fd")
+
+
+def test_command_line_q_max_overrides_the_file(tmp_path, monkeypatch):
+    seen = _capture(monkeypatch)
+    with pytest.raises(_Stop):
+        main(["solve", str(_file(tmp_path, ALL_SOLVE)), "--q-max", "12", "--out", str(tmp_path), "--no-progress"])
+    assert seen["q_max"] == 12
+
+
+def test_simulate_defaults_cover_every_simulated_day(tmp_path, monkeypatch):
+    seen = _capture(monkeypatch)
+    with pytest.raises(_Stop):
+        main(["simulate", "--paths", "500", "--out", str(tmp_path), "--no-progress"])
+    m = hs.paper_model("ou")
+    assert seen["s_range"] == hs.price_range(m, 3000.0, 500)
+    assert (seen["q_max"], seen["tol"], seen["value_rtol"]) == (200, 1e-4, 1e-5)
+
+
+def test_no_reported_inventory_inside_the_bound_is_refused_before_solving(tmp_path, monkeypatch, capsys):
+    _capture(monkeypatch)
+    p = _file(tmp_path, "[solve]\nq_max = 10\n[report]\nq = [50, -60]\n")
+    assert main(["solve", str(p), "--out", str(tmp_path), "--no-progress"]) == 2
+    assert "no inventory with |q| < q_max=10" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- dependent settings
+@pytest.mark.parametrize("text, match", [
+    ("[price]\na = 5.0\nsigma = 1.0\n", r"must give all of \['a', 'mu', 'sigma'\] \(missing \['mu'\]\)"),
+    ("[price]\nkind = \"ou\"\nmu = 100.0\n", r"missing \['a', 'sigma'\]"),
+    ("[price]\nkind = \"brownian\"\n", r"missing \['sigma'\]"),
+    ("[price]\na = 5.0\nmu = 3009.0\nsigma = 1.0\n", r"\[model\] s0 .* is required with an OU \[price\]"),
+    ("[price]\nkind = \"ou\"\na = 1.0\nmu = 10.0\nsigma = 0.1\ndrift = 1.0\n[model]\ns0 = 10.0\n",
+     r"unknown price parameter\(s\) \['drift'\]"),
+])
+def test_a_price_table_is_complete(tmp_path, text, match):
+    """A changed a or sigma never silently runs with the paper's mu = 3009 and s0 = 3000."""
+    with pytest.raises(ValueError, match=match):
+        load_config(_file(tmp_path, text))
+
+
+def test_a_complete_price_table_with_s0_is_used_as_given(tmp_path):
+    cfg = load_config(_file(tmp_path, "[price]\na = 5.0\nmu = 100.0\nsigma = 1.0\n[model]\ns0 = 99.0\nA = [900, 1100]\n"))
+    assert cfg.model.price == hs.OrnsteinUhlenbeck(a=5.0, mu=100.0, sigma=1.0)
+    assert cfg.model.s0 == cfg.s0 == 99.0 and cfg.model.A == (900.0, 1100.0)
+    lo, hi = hs.solver.default_s_range(cfg.model)
+    assert lo < 99.0 < hi and hi < 102.0            # around s0 and E[S_T], not the paper's 3009
+    b = load_config(_file(tmp_path, "[price]\nkind = \"brownian\"\nsigma = 0.3\n")).model
+    assert b.price == hs.Brownian(0.3) and b.s0 == 3000.0   # a Brownian problem does not depend on s0
+
+
+# ----------------------------------------------------------------------------- the initial price s0
+def test_model_s0_round_trips_and_old_dicts_still_load():
+    m = hs.paper_model("ou")
+    assert m.s0 == hs.PAPER_S0 == 3000.0 and hs.paper_model("brownian").s0 == 3000.0
+    assert hs.Model.from_dict(m.to_dict()).s0 == 3000.0
+    assert m.replace(s0=2990.0).s0 == 2990.0 and m.replace(s0=2990.0).to_dict()["s0"] == 2990.0
+    old = {k: v for k, v in m.to_dict().items() if k != "s0"}    # a dict written before s0 existed
+    assert hs.Model.from_dict(old).s0 is None and hs.Model.from_dict(old) == m   # s0 is not part of the problem
+    with pytest.raises(ValueError, match="s0 must be a real number, got '3000'"):
+        m.replace(s0="3000")
+    with pytest.raises(ValueError, match="s0 must be finite"):
+        m.replace(s0=float("nan"))
+
+
+def test_default_s_range_covers_the_initial_price():
+    m = hs.paper_model("ou")
+    lo, hi = hs.solver.default_s_range(m)
+    e_T = float(m.price.mean(3000.0, m.T))
+    sd = float(np.sqrt(m.price.variance(m.T)))
+    assert (lo, hi) == pytest.approx((3000.0 - 2 * sd, e_T + 2 * sd))
+    assert hs.solver.default_s_range(m.replace(s0=None)) == pytest.approx((3009 - 4.4721, 3009 + 4.4721), abs=1e-3)
+    flat = m.replace(price=hs.OrnsteinUhlenbeck(a=1.0, mu=3000.0, sigma=0.0))   # the price does not move
+    assert hs.solver.default_s_range(flat) == (2999.0, 3001.0)
+    with pytest.raises(ValueError, match="s_range is required"):
+        hs.Brownian(0.5).default_s_range(1.0)
+
+
+def test_a_default_solve_answers_at_the_papers_s0():
+    """hs.solve(paper OU) without s_range answers at S0 = 3000 (before: only on mu ± 4 sd = (3004.5, 3013.5))."""
+    sol = hs.solve(hs.paper_model("ou"), q_max=20, n_steps=20, compiled=False)
+    assert sol.s_range == pytest.approx(hs.solver.default_s_range(hs.paper_model("ou")))
+    ask, bid = sol.quotes(0.0, 0, 3000.0)
+    assert np.isfinite(ask) and np.isfinite(bid)
+
+
+# ----------------------------------------------------------------------------- the solution file
+def test_compact_file_answers_within_the_solves_accuracy(tmp_path):
+    m = hs.paper_model("ou")
+    sol = hs.solve(m, q_max=20, tol=1e-3, value_rtol=1e-4)
+    full = sol.save(tmp_path / "full.npz")
+    small = sol.save(tmp_path / "small.npz", compact=True)
+    assert small.stat().st_size * 5 < full.stat().st_size
+    r = hs.Solution.load(small)
+    assert r.q_max == 11 and r.t.size == (sol.t.size + 1) // 2 and r.s.size == (sol.s.size + 1) // 2
+    assert r.s_range == sol.s_range and "|q| <= 11 of 20" in r.info["stored"]
+    rng = np.random.default_rng(0)
+    t, s, q = rng.uniform(0, m.T, 300), rng.uniform(*sol.s_range, 300), rng.integers(-10, 11, 300)
+    assert np.max(np.abs(np.subtract(r.quotes(t, q, s), sol.quotes(t, q, s)))) <= sol.info["error_estimate"]
+    v = sol.value(t, q, s)
+    assert np.max(np.abs(r.value(t, q, s) - v) / np.maximum(1, np.abs(v))) <= sol.info["value_error_estimate"]
+
+
+def test_compact_keeps_the_times_of_a_fixed_step_solve(tmp_path):
+    sol = hs.solve(hs.paper_model("brownian"), q_max=10, n_steps=10, t_eval=[0.33])
+    r = hs.Solution.load(sol.save(tmp_path / "f.npz", compact=True))
+    np.testing.assert_array_equal(r.t, sol.t)
+    assert r.q_max == 6
+    np.testing.assert_array_equal(r.quotes(0.33, np.arange(-5, 6), 3000.0), sol.quotes(0.33, np.arange(-5, 6), 3000.0))
+    with pytest.raises(ValueError, match="compact must be True or False"):
+        sol.save(tmp_path / "g.npz", compact="yes")
+
+
+def test_solve_command_writes_a_compact_file_unless_full(tmp_path, capsys):
+    p = _file(tmp_path, '[price]\nkind = "brownian"\nsigma = 0.3\n[solve]\nq_max = 40\n[report]\nq = [-5, 0, 5]\n')
+    assert main(["solve", str(p), "--out", str(tmp_path / "c"), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "--full: the whole grid" in out and "MB" in out
+    assert hs.Solution.load(tmp_path / "c" / "solution.npz").q_max == 21
+    assert main(["solve", str(p), "--full", "--out", str(tmp_path / "f"), "--no-progress"]) == 0
+    assert hs.Solution.load(tmp_path / "f" / "solution.npz").q_max == 40
+
+
+# ----------------------------------------------------------------------------- help
+def _subparsers():
+    parser = build_parser()
+    action = next(a for a in parser._actions if a.dest == "command")
+    return action.choices
+
+
+@pytest.mark.parametrize("command", ["solve", "simulate", "paper", "validate", "article"])
+def test_every_option_has_help_and_its_default(command):
+    sub = _subparsers()[command]
+    for a in sub._actions:
+        if a.dest == "help":
+            continue
+        assert a.help, f"{command} {a.option_strings or a.dest} has no help"
+        takes_value = a.nargs != 0
+        if takes_value and a.option_strings:
+            assert "default" in a.help, f"{command} {a.option_strings} does not say its default"
+    has_file = any(a.dest == "params" for a in sub._actions)
+    assert has_file == (command in ("solve", "simulate"))
+    if not has_file:
+        assert "takes no parameter file" in sub.description
