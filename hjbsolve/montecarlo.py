@@ -610,8 +610,8 @@ def simulate(model: Model, policy, n_paths: int = 10_000, n_steps: int = 1000, s
         raise ValueError(f"engine='numba' needs a policy with tabulate(); {type(policy).__name__} has none")
     if tab is not None and not (tab.q_min <= q0 <= tab.q_max):
         raise ValueError(f"q0={q0} lies outside the policy's inventory range [{tab.q_min}, {tab.q_max}]")
-    if tab is not None and (tab.t[0] > 0.0 or tab.t[-1] < model.T * (1 - 1e-12)):
-        raise ValueError(f"the policy's table covers t in [{tab.t[0]}, {tab.t[-1]}], not [0, T={model.T}]")
+    if tab is not None:
+        tab.check_horizon(model.T)
     if tab is not None and tab.s_dependent and not (tab.s_range[0] <= s0 <= tab.s_range[1]):
         raise ValueError(f"s0={s0:g} lies outside the policy's price range {tab.s_range}")
 

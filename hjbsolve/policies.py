@@ -158,6 +158,13 @@ class TabulatedPolicy:
         t, q, s = np.broadcast_arrays(t, np.rint(qa).astype(np.int64), s)
         return self._quotes_checked(t, q, s)
 
+    def check_horizon(self, T: float) -> None:
+        """Raise ``ValueError`` unless the table covers ``[0, T]`` (a policy solved for another
+        horizon would be held at its last row: refused by evaluation and simulation alike)."""
+        if self.t[0] > 0.0 or self.t[-1] < T * (1 - 1e-12) or self.t[-1] > T * (1 + 1e-12):
+            raise ValueError(f"the policy's table covers t in [{self.t[0]:g}, {self.t[-1]:g}], not [0, T={T:g}] of "
+                             "the model: solve or tabulate it for this model's horizon")
+
     def quotes_on_grid(self, t: float, s: np.ndarray, q: np.ndarray, compiled: bool = True):
         """Fast path for solvers: quotes at one time on a tensor grid ``s × q``.
 

@@ -316,6 +316,8 @@ def _check_headers(path: Path) -> None:
 
 
 def _open_npz(path: Path, required: tuple):
+    if not path.is_file() and path.suffix != ".npz" and path.with_name(path.name + ".npz").is_file():
+        path = path.with_name(path.name + ".npz")        # save() appended the suffix: load() finds it
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
     try:

@@ -275,6 +275,25 @@ def test_unequal_decays_against_radau():
         hs.solve(m, q_max=Q, method="expm")
 
 
+def test_a_very_unequal_decay_is_solved_by_shortening_the_steps():
+    """k⁻ = 100 k⁺ makes the jump term strongly nonlinear: the first automatic round's steps overflow
+    the fill rates (a non-finite value), the driver shortens them and meets the contract against
+    Radau (found by the hostile tests: this ended in NonFiniteError)."""
+    m = hs.paper_model("brownian").replace(k=(1.0, 100.0))
+    Q = 10
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", hs.BoundWarning)
+        sol = hs.solve(m, q_max=Q, tol=1e-4, value_rtol=1e-6)
+    assert "non_finite" in sol.info["rounds"][0]
+    times = _times(m.T, seed=5)
+    h = _radau_reference(m, Q, times)
+    q = np.arange(-Q, Q + 1)
+    tt, qq = np.meshgrid(times, q, indexing="ij")
+    d = sol.value(tt, qq, 0.0) - h
+    inner = np.abs(q) <= Q // 2
+    assert 100.0 * np.abs(np.diff(d, axis=1))[:, inner[1:] & inner[:-1]].max() <= 1e-4 + 1e-8
+
+
 def test_cartea_jaimungal_without_volatility_against_its_matrix_exponential():
     """σ = 0 is a valid Cartea–Jaimungal market (the penalties are set directly)."""
     m = hs.Model.cartea_jaimungal(sigma=0.0, lam=140.0, kappa=1.5, phi=0.01, terminal_penalty=0.001, T=1.0)

@@ -3,6 +3,7 @@ naming the parameter (issue 9). Every test here is cheap: the refusals happen be
 
 import json
 import time
+import warnings
 import zipfile
 
 import numpy as np
@@ -362,3 +363,38 @@ def test_hostile_policies_and_ranges_are_named_value_errors():
 def test_expansion_overflow_is_a_named_value_error(make, args):
     e = make()
     _quick(lambda: getattr(e, args[0])(*args[1:]), r"k·\|Δ\| up to .* too large for the closed form")
+
+
+def test_second_round_of_hostile_inputs_are_named_value_errors():
+    """Found by the hostile tests of the 2026-11-30 session: each ends in a ValueError naming the cause."""
+    from hjbsolve.solver.schemes import Scheme
+
+    B = hs.paper_model("brownian")
+    with pytest.raises(ValueError, match="t_eval has times 0.5 and 0.500000000000001 closer than"):
+        hs.solve(B, q_max=10, t_eval=[0.5, 0.5 + 1e-15])
+    with pytest.raises(ValueError, match="t_eval must be an array"):
+        hs.solve(B, q_max=10, t_eval="0.5")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", hs.BoundWarning)
+        sol = hs.solve(B, q_max=20, n_steps=20)
+        with pytest.raises(ValueError, match=r"covers t in \[0, 1\], not \[0, T=2\]"):
+            hs.evaluate(B.replace(T=2.0), sol, q_max=20)
+        with pytest.raises(ValueError, match="ask half-spread δ=-1000 .* overflows double precision"):
+            hs.evaluate(B, hs.ConstantSpread(-1000.0), q_max=20)
+    with pytest.raises(ValueError, match="composition must be one of"):
+        Scheme("x", "bogus", 2)
+    with pytest.raises(ValueError, match="order must be an integer"):
+        Scheme("x", "symmetric", 0)
+
+
+def test_files_saved_without_suffix_load_by_the_same_name(tmp_path):
+    """``save("x")`` writes ``x.npz``; ``load("x")`` finds it (both result types)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", hs.BoundWarning)
+        sol = hs.solve(hs.paper_model("brownian"), q_max=10, n_steps=10)
+    sol.save(tmp_path / "x")
+    np.testing.assert_array_equal(hs.Solution.load(tmp_path / "x").g, sol.g)
+    res = hs.simulate(hs.paper_model("brownian"), hs.ConstantSpread(1.0), n_paths=10, n_steps=10, s0=0.0,
+                      progress=False)
+    res.save(tmp_path / "y")
+    np.testing.assert_array_equal(hs.SimulationResult.load(tmp_path / "y").objective, res.objective)

@@ -38,6 +38,7 @@ import numpy as np
 from tqdm import tqdm  # text bars (tqdm.auto warns in notebooks without ipywidgets)
 
 from .._validation import check_int, check_real
+from ..coefficients import MAX_LOG_RATE
 from ..grid import StateGrid, graded_time_grid, halve_steps, uniform_time_grid
 from ..model import Model
 from ..policies import tabulate_policy
@@ -139,7 +140,7 @@ class _Engine:
         self.coef = model.coefficients(grid)
 
     def operators(self, grid: StateGrid):
-        quotes = None if self.policy is None else _policy_quotes(self.policy, grid, self.compiled)
+        quotes = None if self.policy is None else _policy_quotes(self.policy, grid, self.compiled, self.model)
         jumps = [JumpAxis(self.coef, grid, axis=i, quotes=quotes, carries_penalty=(i == 0), compiled=self.compiled,
                           stiff_start=self.model.T if self.stiff_start else None, method=self.scheme.jumps)
                  for i in range(grid.n_axes)]
@@ -160,8 +161,28 @@ class _Engine:
                 f"running penalty φ={self.model.running_penalty:g}") from None
 
 
-def _policy_quotes(policy, grid: StateGrid, compiled: bool):
-    """``t -> (ask, bid)`` on the grid, shape ``grid.shape``, for a fixed policy."""
+def _policy_quotes(policy, grid: StateGrid, compiled: bool, model: Model | None = None):
+    """``t -> (ask, bid)`` on the grid, shape ``grid.shape``, for a fixed policy (with ``model``:
+    quotes whose fill rate overflows double precision are a ``ValueError`` naming the quote)."""
+    raw = _raw_policy_quotes(policy, grid, compiled)
+    if model is None:
+        return raw
+    sides = tuple(zip(("ask", "bid"), model.log_rates(), (model.k_plus, model.k_minus)))
+
+    def quotes(t):
+        out = raw(t)
+        for (side, lr, k), v in zip(sides, out):
+            lowest = float(np.min(v))
+            if lr - k * lowest > MAX_LOG_RATE:
+                raise ValueError(f"the policy quotes {side} half-spread δ={lowest:.6g} at t={t:g}, whose fill rate "
+                                 f"A e^(-k(z+δ)) = e^{lr - k * lowest:.4g} per unit time overflows double precision "
+                                 f"(limit e^{MAX_LOG_RATE:g}): such a policy cannot be evaluated; quote further from "
+                                 "the mid or check A, k, z")
+        return out
+    return quotes
+
+
+def _raw_policy_quotes(policy, grid: StateGrid, compiled: bool):
     s = grid.prices.s
     q = grid.q_cells(0)
     if hasattr(policy, "quotes_on_grid"):
@@ -267,8 +288,20 @@ def _automatic(engine: _Engine, tol: float, value_rtol: float, t_eval, progress:
                                  f"s_range or pass a larger ds, loosen tol/value_rtol, or pass n_steps)")
             bar.total += (tc.size - 1) + (tf.size - 1)
             bar.refresh()
-            gc = engine.run(tc, np.ones(tc.size, bool), rows=rows, bar=bar)
-            gf = engine.run(tf, np.ones(tf.size, bool), rows=rows, bar=bar)
+            try:
+                gc = engine.run(tc, np.ones(tc.size, bool), rows=rows, bar=bar)
+                gf = engine.run(tf, np.ones(tf.size, bool), rows=rows, bar=bar)
+            except NonFiniteError as e:
+                # a step too long for a strongly nonlinear jump term (a large decay k: the linearly
+                # implicit steps overshoot and the fill rates overflow): shorter steps, every part
+                if rnd == MAX_ROUNDS - 1:
+                    raise NonFiniteError(f"{e}; the automatic steps were shortened {rnd} times without curing it "
+                                         f"(decays k⁺={model.k_plus:g}, k⁻={model.k_minus:g}); pass n_steps or "
+                                         f"scheme='strang-x'") from None
+                history.append({"round": rnd, "steps": int(tf.size - 1), "n_s": int(grid.prices.n),
+                                "non_finite": str(e)})
+                h_max, growth = h_max / 4.0, growth / 4.0
+                continue
             s_nodes = grid.prices.s[rows]
             interest = _interest_mask(s_nodes, grid.prices.interest)
             inner = np.flatnonzero(interest)
@@ -469,6 +502,8 @@ def evaluate(model: Model, policy, q_max: int | None = None, s_range=None, *, n_
     elif hasattr(policy, "tabulate") and not hasattr(policy, "quotes_on_grid"):
         s_nodes = grid.prices.s if price_dependent else np.zeros(1)
         policy = tabulate_policy(policy, model, np.linspace(0.0, model.T, 201), s_nodes)
+    if hasattr(policy, "check_horizon"):
+        policy.check_horizon(model.T)
     if getattr(policy, "s_dependent", False) and not price_dependent:
         raise ValueError("the policy's quotes depend on the price: pass s_range (or price_dependent=True) so that "
                          "the evaluation has a price axis")

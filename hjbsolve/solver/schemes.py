@@ -75,6 +75,16 @@ class Scheme:
     description: str = ""
     jumps: str = "ros2"
 
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"Scheme name must be a non-empty string, got {self.name!r}")
+        if self.composition not in _COMPOSITIONS:
+            raise ValueError(f"Scheme composition must be one of {sorted(_COMPOSITIONS)}, got {self.composition!r}")
+        if isinstance(self.order, bool) or not isinstance(self.order, int) or not 1 <= self.order <= 4:
+            raise ValueError(f"Scheme order must be an integer in 1..4, got {self.order!r}")
+        if self.jumps not in ("ros2", "ros2x"):
+            raise ValueError(f"Scheme jumps must be 'ros2' or 'ros2x', got {self.jumps!r}")
+
     def stages(self, n_ops: int) -> tuple:
         """``((operator index, from, to), …)`` for ``n_ops`` operators (module docstring)."""
         return _COMPOSITIONS[self.composition](n_ops)

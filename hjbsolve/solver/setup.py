@@ -135,7 +135,7 @@ def check_q_max(model, q_max, s_range=None) -> int:
     binding = binding_q_max(model, s_range)
     if q_max < binding:
         warnings.warn(f"q_max={q_max} is small compared with how far the inventory moves (about "
-                      f"{min(diffusion, confined):.3g} fills): the bound probably changes the answers near q = 0 "
+                      f"{min(_spread_lengths(model)):.3g} fills plus a drift): the bound probably changes the answers near q = 0 "
                       f"(default_q_max = {default_q_max(model, s_range)})", BoundWarning, stacklevel=_user_level())
     return q_max
 
