@@ -50,7 +50,7 @@ from scipy import stats  # noqa: E402
 
 import hjbsolve as hs  # noqa: E402
 from hjbsolve.montecarlo import pnl_statistics, price_range, simulate  # noqa: E402
-from hjbsolve._validation import check_real  # noqa: E402
+from hjbsolve._validation import check_int, check_real  # noqa: E402
 
 EVENTS_PER_DAY = 1000
 S0 = 3000.0
@@ -416,6 +416,9 @@ def run_paper_section4(out_dir, n_paths: int = 10_000, n_steps: int = 1000, seed
     """
     if tol is not None:
         tol = check_real("tol", tol, gt=0.0, le=0.1)
+    n_paths = check_int("n_paths", n_paths, ge=1)          # before any work (simulate checks the sizes)
+    n_steps = check_int("n_steps", n_steps, ge=1)
+    seed = check_int("seed", seed, ge=0)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     runner = Runner(n_paths, n_steps, seed, progress, log=log)
