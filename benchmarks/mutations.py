@@ -56,8 +56,8 @@ class Mutation:
 MUTATIONS = (
     # ------------------------------------------------------------------ Solution queries
     Mutation("solution-no-time-interpolation", "Solution values taken at the earlier stored time (no interpolation in t)",
-             (("solution.py", "return interpolate(self.g, self.t, self.s, ORDER_T, ORDER_S, t, s, qi)",
-               "return interpolate(self.g, self.t, self.s, ORDER_T, ORDER_S, "
+             (("solution.py", "return interpolate(self._table(r), self.t, self.s, ORDER_T, ORDER_S, t, s, qi)",
+               "return interpolate(self._table(r), self.t, self.s, ORDER_T, ORDER_S, "
                "self.t[np.clip(np.searchsorted(self.t, t, side='right') - 1, 0, self.t.size - 1)], s, qi)"),),
              (ACC + "test_error_estimates_are_close_to_the_measured_errors",), fast=True),
     Mutation("solution-linear-in-time", "Solution tables interpolated linearly in t instead of cubically",

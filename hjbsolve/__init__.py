@@ -24,11 +24,12 @@ from .model import PAPER_S0, Model, paper_model
 from .montecarlo import SimulationResult, price_range, simulate
 from .policies import ConstantSpread, InventorySkew, Policy, TabulatedPolicy
 from .prices import Brownian, OrnsteinUhlenbeck
+from .regimes import Regimes
 from .solution import Solution
 from .solver import SCHEMES, BoundWarning, NonFiniteError, evaluate, solve
 
 __all__ = [
-    "Brownian", "OrnsteinUhlenbeck", "Model", "paper_model", "PAPER_S0",
+    "Brownian", "OrnsteinUhlenbeck", "Model", "paper_model", "PAPER_S0", "Regimes",
     "solve", "evaluate", "Solution", "SCHEMES", "NonFiniteError", "BoundWarning",
     "expansion", "Expansion", "exact_brownian",
     "Policy", "TabulatedPolicy", "ConstantSpread", "InventorySkew",

@@ -82,15 +82,21 @@ class MarketCoefficients:
     def from_model(cls, model, grid: StateGrid) -> "MarketCoefficients":
         """The coefficients of ``model`` (a :class:`hjbsolve.model.Model`) on ``grid``."""
         n_states, n_axes = grid.n_states, grid.n_axes
+        models = model.regime_models()
+        if len(models) != n_states:
+            raise ValueError(f"the grid has {n_states} regime state(s) but the model has {len(models)} regime(s)")
         shape = (n_states, n_axes, 2)
         log_rate, k, alpha, offset = (np.empty(shape) for _ in range(4))
-        for j, ((_, kj), lr) in enumerate(zip(model.side_params(), model.log_rates())):
-            log_rate[..., j] = lr
-            k[..., j] = kj
-            alpha[..., j] = model.alpha
-            offset[..., j] = 1.0 / kj
-        running_form = np.broadcast_to(model.running_penalty * np.eye(n_axes), (n_states, n_axes, n_axes))
-        terminal_form = np.broadcast_to(model.terminal_penalty * np.eye(n_axes), (n_states, n_axes, n_axes))
+        running_form = np.empty((n_states, n_axes, n_axes))
+        terminal_form = np.empty((n_states, n_axes, n_axes))
+        for r, m in enumerate(models):              # regime r: its own z, A±, k±, α, σ² (running), z (terminal)
+            for j, ((_, kj), lr) in enumerate(zip(m.side_params(), m.log_rates())):
+                log_rate[r, :, j] = lr
+                k[r, :, j] = kj
+                alpha[r, :, j] = m.alpha
+                offset[r, :, j] = 1.0 / kj
+            running_form[r] = m.running_penalty * np.eye(n_axes)
+            terminal_form[r] = m.terminal_penalty * np.eye(n_axes)
         q = np.stack([grid.q_cells(i).astype(float) for i in range(n_axes)], axis=-1)      # (n_cells, M)
         running = _quadratic(q, running_form)
         terminal = -_quadratic(q, terminal_form)

@@ -205,6 +205,14 @@ def _expm_march(h, times, T, c, k, bdiag, shift, slice_norm, max_slices, out, st
 
 def check_applicable(model: Model) -> None:
     """``ValueError`` unless the exponential substitution linearises the model's HJB system."""
+    if model.regimes is not None and model.n_distinct_regimes > 1:
+        raise ValueError(
+            f"method='expm' does not support market regimes (this model has {model.regimes.n} regimes with "
+            f"different parameters): the exponential substitution ω = e^(k h) linearises the jump terms but not "
+            f"the regime coupling Σ_j Q_ij (v_j − v_i), which becomes ω_i Σ_j Q_ij log(ω_j/ω_i), still nonlinear; "
+            f"use method='fd'")
+    if model.regimes is not None:
+        model = model.regime_models()[0]
     if model.price.depends_on_price:
         raise ValueError(
             f"method='expm' needs a price-independent problem (a Brownian mid-price, any drift); "
@@ -313,6 +321,13 @@ def solve_expm(model: Model, q_max: int | None = None, *, t_eval=None, tol: floa
 
     if not isinstance(model, Model):
         raise ValueError(f"model must be an hjbsolve.Model, got {type(model).__name__}")
+    if model.regimes is not None:
+        check_applicable(model)
+        # every regime is the same market: the chain-free solution, in every regime
+        sol = solve_expm(model.regime_models()[0], q_max, t_eval=t_eval, tol=tol, value_rtol=value_rtol,
+                         slice_norm=slice_norm, progress=progress)
+        g = np.repeat(sol.g[:, None], model.regimes.n, axis=1)
+        return Solution(model, sol.t, sol.s, sol.s_range, sol.q, g, dict(sol.info), sol.kind)
     check_applicable(model)
     slice_norm = check_real("slice_norm", slice_norm, gt=0.0, le=100.0)
     t0 = time.perf_counter()

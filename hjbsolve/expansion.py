@@ -747,4 +747,6 @@ def expansion(model: Model, order: int = 1, *, n_quad: int = DEFAULT_N_QUAD) -> 
     >>> asym = hs.expansion(hs.paper_model("ou", A=(1000.0, 800.0), k=(1.0, 1.3)), order=1)
     >>> ask, bid = asym.quotes(0.0, 10, 3000.0)
     """
+    if isinstance(model, Model):
+        model = model.without_regimes("hs.expansion (the closed forms)")
     return Expansion(model, order, n_quad)

@@ -247,6 +247,18 @@ class StateGrid:
     def with_prices(self, prices: PriceAxis) -> "StateGrid":
         return StateGrid(prices, self.inventory, self.n_states)
 
+    def with_states(self, n_states: int) -> "StateGrid":
+        return StateGrid(self.prices, self.inventory, n_states)
+
+    def state_rows(self, rows: slice | None = None) -> np.ndarray | slice:
+        """Row indices of the price nodes ``rows`` (a slice of the price axis) in every regime state
+        (the slice itself with one state)."""
+        rows = slice(0, self.prices.n) if rows is None else rows
+        if self.n_states == 1:
+            return rows
+        idx = np.arange(self.prices.n)[rows]
+        return (np.arange(self.n_states)[:, None] * self.prices.n + idx[None, :]).ravel()
+
 
 # ----------------------------------------------------------------------------- time grids
 #: Most requested times ``t_eval`` a solve accepts (every one is a stored time-step node).

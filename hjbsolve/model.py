@@ -38,6 +38,7 @@ import numpy as np
 from ._validation import check_real
 from .coefficients import MAX_LOG_RATE
 from .prices import Brownian, OrnsteinUhlenbeck, PriceProcess, price_from_dict
+from .regimes import Regimes
 
 __all__ = ["Brownian", "OrnsteinUhlenbeck", "Model", "PriceProcess", "paper_model", "PAPER_S0", "SIDES"]
 
@@ -96,6 +97,11 @@ class Model:
         prices a path from ``s0`` is likely to visit, :meth:`~hjbsolve.prices.Brownian.default_s_range`).
         It is not part of the problem (the value function does not depend on it), so models that
         differ only in ``s0`` compare equal. :func:`paper_model` sets :data:`PAPER_S0`.
+    regimes : Regimes, optional
+        A Markov chain of market regimes (:class:`hjbsolve.regimes.Regimes`) whose states carry
+        their own ``z, σ, A±, k±, α``; a per-regime field overrides the model-level one. In regime
+        ``r`` the penalties are ``ε ν σ_r²`` and ``ε η z_r`` (unless ``phi``/``varpi`` are set).
+        :meth:`regime_models` gives each regime as a model without regimes.
 
     Raises
     ------
@@ -115,6 +121,7 @@ class Model:
     phi: float | None = None
     varpi: float | None = None
     s0: float | None = dataclasses.field(default=None, compare=False)
+    regimes: Regimes | None = None
 
     def __new__(cls, *args, **kwargs):
         _check_names(kwargs)
@@ -143,6 +150,54 @@ class Model:
             raise ValueError(f"the fill rate A e^(−1−k(z+α)) = e^{self._log_base_rate():.4g} overflows (A={self.A!r}, "
                              f"k={self.k!r}, z={self.z!r}, alpha={self.alpha!r}; at most e^{MAX_LOG_RATE:g}): "
                              f"lower A or raise k(z+α)")
+        if self.regimes is not None and not isinstance(self.regimes, Regimes):
+            raise ValueError(f"regimes must be an hs.Regimes(...) or None, got {self.regimes!r}")
+        object.__setattr__(self, "_regime_models", self._build_regime_models())
+
+    # ------------------------------------------------------------------ regimes
+    def _build_regime_models(self) -> tuple:
+        if self.regimes is None:
+            return (self,)
+        out = []
+        f = self.regimes.fields()
+        for r, name in enumerate(self.regimes.names):
+            def pick(key, default):
+                return f[key][r] if key in f else default
+            price = self.price if "sigma" not in f else self.price.replace(sigma=f["sigma"][r])
+            A = (pick("A_plus", self.A_plus), pick("A_minus", self.A_minus))
+            k = (pick("k_plus", self.k_plus), pick("k_minus", self.k_minus))
+            try:
+                out.append(Model(price=price, A=A, k=k, z=pick("z", self.z), T=self.T, eps=self.eps, eta=self.eta,
+                                 nu=self.nu, alpha=pick("alpha", self.alpha), phi=self.phi, varpi=self.varpi))
+            except ValueError as e:
+                raise ValueError(f"regime {r} ({name!r}): {e}") from None
+        return tuple(out)
+
+    @property
+    def n_regimes(self) -> int:
+        """Number of regime states (1 without regimes)."""
+        return 1 if self.regimes is None else self.regimes.n
+
+    def regime_models(self) -> tuple:
+        """Each regime as a model without regimes (its own ``z, σ, A±, k±, α`` and penalties);
+        ``(self,)`` without regimes."""
+        return self._regime_models
+
+    @property
+    def n_distinct_regimes(self) -> int:
+        """Number of distinct regime models (1 without regimes, or with identical regimes)."""
+        return len(set(self._regime_models))
+
+    def without_regimes(self, what: str) -> "Model":
+        """The model without its chain when every regime is the same market (the numbers are then
+        those of the chain-free model); ``ValueError`` naming ``what`` when regimes differ."""
+        if self.regimes is None:
+            return self
+        if self.n_distinct_regimes > 1:
+            raise ValueError(f"{what}: market regimes are not yet supported there (this model has "
+                             f"{self.regimes.n} regimes with different parameters); use hs.solve(model) "
+                             f"(method='fd') or hs.evaluate")
+        return self._regime_models[0]
 
     # ------------------------------------------------------------------ per side
     @property
@@ -268,7 +323,7 @@ class Model:
         d = {}
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
-            if f.name == "price":
+            if f.name in ("price", "regimes") and v is not None:
                 v = v.to_dict()
             elif isinstance(v, tuple):
                 v = list(v)
@@ -286,6 +341,8 @@ class Model:
         if "price" not in d:
             raise ValueError("missing model parameter 'price'")
         d["price"] = price_from_dict(d["price"])
+        if d.get("regimes") is not None:
+            d["regimes"] = Regimes.from_dict(d["regimes"])
         for key in ("A", "k"):
             if isinstance(d.get(key), list):
                 d[key] = tuple(d[key])

@@ -572,6 +572,12 @@ def simulate(model: Model, policy, n_paths: int = 10_000, n_steps: int = 1000, s
     """
     if not isinstance(model, Model):
         raise ValueError(f"model must be an hs.Model, got {type(model).__name__}")
+    if model.regimes is not None:
+        if model.regimes.n > 1:
+            raise ValueError(f"hs.simulate: market regimes are not yet supported there (this model has "
+                             f"{model.regimes.n} regimes); solve it with hs.solve(model) and query "
+                             f"sol.quotes(..., regime=r)")
+        model = model.regime_models()[0]       # one regime: the chain-free market
     n_paths = check_int("n_paths", n_paths, ge=1)
     n_steps = check_int("n_steps", n_steps, ge=1)
     s0 = check_real("s0", s0)

@@ -50,7 +50,7 @@ class Solution:
         Where answers may be asked (``(-inf, inf)`` for a price-independent solution).
     q : ndarray, shape (n_q,)
         Inventories ``−q_max … q_max``.
-    g : ndarray, shape (n_t, n_s, n_q)
+    g : ndarray, shape (n_t, n_s, n_q), or (n_t, n_regimes, n_s, n_q) for a model with regimes
         Reduced value (price units).
     info : dict
         Diagnostics: method, scheme, steps, grid sizes, wall time, error estimates
@@ -63,6 +63,10 @@ class Solution:
     Between stored times and price nodes ``g`` is interpolated by cubic Lagrange polynomials in
     ``t`` and in ``s`` (fourth order; exact at the nodes and on the part ``q Δ(t, s)`` of ``g``,
     which is linear in ``s``). Inventories must be integers in ``[−q_max, q_max]``.
+
+    For a model with market regimes (:class:`hjbsolve.regimes.Regimes`) every query takes
+    ``regime=`` (an index or a name): it is **required** when the chain has more than one state
+    (a query without it is a ``ValueError``, never a silent choice), optional (``0``) with one.
     """
 
     model: Model
@@ -86,6 +90,30 @@ class Solution:
     @property
     def q_max(self) -> int:
         return int(self.q[-1])
+
+    @property
+    def n_regimes(self) -> int:
+        """Number of regime states (1 without regimes)."""
+        return self.model.n_regimes
+
+    def _regime(self, regime):
+        """The regime index of a query (``None`` without regimes); ``ValueError`` for a missing or
+        bad ``regime``."""
+        chain = self.model.regimes
+        if chain is None:
+            if regime is not None and not (isinstance(regime, (int, np.integer)) and not isinstance(regime, bool)
+                                           and int(regime) == 0):
+                raise ValueError(f"regime={regime!r} given, but the model has no regimes")
+            return None
+        if regime is None:
+            if chain.n == 1:
+                return 0
+            raise ValueError(f"regime is required: the model has {chain.n} regimes; pass regime= an index in "
+                             f"[0, {chain.n - 1}] or one of the names {list(chain.names)}")
+        return chain.index(regime)
+
+    def _table(self, r):
+        return self.g if r is None else self.g[:, r]
 
     @property
     def optimal(self) -> bool:
@@ -118,13 +146,15 @@ class Solution:
                              f"{s.shape}") from None
         return t, qi, s
 
-    def _g_at(self, t, s, qi):
-        """Interpolated ``g`` at broadcast ``(t, s)`` and inventory index ``qi``."""
-        return interpolate(self.g, self.t, self.s, ORDER_T, ORDER_S, t, s, qi)
+    def _g_at(self, t, s, qi, r=None):
+        """Interpolated ``g`` (of regime ``r``) at broadcast ``(t, s)`` and inventory index ``qi``."""
+        return interpolate(self._table(r), self.t, self.s, ORDER_T, ORDER_S, t, s, qi)
 
     # ------------------------------------------------------------------ public queries
-    def value(self, t, q, s):
+    def value(self, t, q, s, regime=None):
         """``v_q(t, s)``, the ``q s`` part included; broadcasts ``t, q, s``.
+
+        ``regime``: index or name of the regime state (required when the model has several).
 
         Raises
         ------
@@ -132,52 +162,58 @@ class Solution:
             ``t`` outside ``[0, T]``, ``q`` not an integer in ``[−q_max, q_max]``, ``s`` outside
             ``s_range``, or shapes that do not broadcast.
         """
+        r = self._regime(regime)
         t, qi, s = self._prepare(t, q, s)
-        out = self.q[qi] * s + self._g_at(t, s, qi)
+        out = self.q[qi] * s + self._g_at(t, s, qi, r)
         return out[()]
 
-    def quotes(self, t, q, s):
+    def quotes(self, t, q, s, regime=None):
         """Optimal ``(δ⁺, δ⁻)`` (paper eqs. 3, 26, exactly); ``+inf`` for the side not quoted at a limit.
 
         The same numbers :func:`hjbsolve.simulate` trades (through :meth:`tabulate`). For a policy
         evaluation these are the quotes that are optimal *given that value*, not the evaluated
-        policy's.
+        policy's. ``regime``: as in :meth:`value`.
         """
+        r = self._regime(regime)
         t, qi, s = self._prepare(t, q, s)
-        ask, bid = self.tabulate()._quotes_checked(t, qi + int(self.q[0]), s)
+        ask, bid = self.tabulate(r)._quotes_checked(t, qi + int(self.q[0]), s)
         return ask[()], bid[()]
 
-    def spread(self, t, q, s):
+    def spread(self, t, q, s, regime=None):
         """``ψ = δ⁺ + δ⁻``."""
-        a, b = self.quotes(t, q, s)
+        a, b = self.quotes(t, q, s, regime=regime)
         return a + b
 
-    def centre(self, t, q, s):
+    def centre(self, t, q, s, regime=None):
         """``r = s + (δ⁺ − δ⁻)/2``."""
-        a, b = self.quotes(t, q, s)
+        a, b = self.quotes(t, q, s, regime=regime)
         return np.asarray(s, float) + 0.5 * (a - b)
 
-    def tabulate(self) -> TabulatedPolicy:
-        """The optimal quotes on the stored grid as a cubic :class:`TabulatedPolicy` (cached).
+    def tabulate(self, regime=None) -> TabulatedPolicy:
+        """The optimal quotes on the stored grid as a cubic :class:`TabulatedPolicy` (cached), of the
+        regime ``regime`` for a model with regimes (required when it has several).
 
         This is what :meth:`quotes`, :func:`hjbsolve.evaluate` and :func:`hjbsolve.simulate` use.
         """
-        tab = self._cache.get("policy")
+        r = self._regime(regime)
+        key = ("policy", r)
+        tab = self._cache.get(key)
         if tab is None:
             coef = self.model.coefficients(_single_grid(self))
             ask_side, bid_side = coef.quote_params(0)
+            rs = 0 if r is None else r
             n = self.q.size
             j = np.arange(n)
-            g = self.g
+            g = self._table(r)
             dn = np.concatenate([g[..., :1], g[..., :-1]], axis=-1)
             up = np.concatenate([g[..., 1:], g[..., -1:]], axis=-1)
-            ask, bid = quotes_from_values(g, dn, up, j, n, 0.0, (ask_side[0][0], ask_side[1][0]),
-                                          (bid_side[0][0], bid_side[1][0]))
+            ask, bid = quotes_from_values(g, dn, up, j, n, 0.0, (ask_side[0][rs], ask_side[1][rs]),
+                                          (bid_side[0][rs], bid_side[1][rs]))
             s_nodes = self.s if self.s.size > 1 else np.zeros(1)
             tab = TabulatedPolicy(self.t, s_nodes, int(self.q[0]), int(self.q[-1]), ask, bid,
                                   name=self.info.get("name", "optimal"), order=ORDER_T,
                                   s_range=self.s_range if self.s.size > 1 else None)
-            self._cache["policy"] = tab
+            self._cache[key] = tab
         return tab
 
     # ------------------------------------------------------------------ persistence
@@ -257,12 +293,18 @@ class Solution:
         if q.ndim != 1 or q.size < 3 or q.dtype.kind not in "iu" or q.size % 2 == 0 or \
                 not np.array_equal(q, np.arange(-(q.size // 2), q.size // 2 + 1)):
             raise ValueError(f"{path}: field 'q' must be the integers -Q..Q (Q >= 1)")
-        if g.shape != (t.size, s.size, q.size) or g.dtype.kind != "f":
-            raise ValueError(f"{path}: field 'g' must be a float array of shape (len(t), len(s), len(q)) = "
-                             f"{(t.size, s.size, q.size)}, got {g.shape} of dtype {g.dtype}")
+        shape = (t.size, s.size, q.size) if model.regimes is None else (t.size, model.n_regimes, s.size, q.size)
+        if g.shape != shape or g.dtype.kind != "f":
+            axes = "(len(t), len(s), len(q))" if model.regimes is None else "(len(t), regimes, len(s), len(q))"
+            raise ValueError(f"{path}: field 'g' must be a float array of shape {axes} = {shape}, got {g.shape} "
+                             f"of dtype {g.dtype}")
         if not np.all(np.isfinite(g)):
             raise ValueError(f"{path}: field 'g' contains non-finite values")
-        terminal = -model.terminal_penalty * q.astype(float) ** 2         # g(T) = −ϖ q², at every price
+        # g(T) = −ϖ q² at every price (ϖ of each regime)
+        pens = np.array([m.terminal_penalty for m in model.regime_models()])
+        terminal = -pens[:, None, None] * q.astype(float) ** 2
+        if model.regimes is None:
+            terminal = terminal[0]
         if not np.allclose(g[-1], terminal, rtol=1e-9, atol=1e-9):
             raise ValueError(f"{path}: field 'g' at t=T is not the terminal condition −ϖ q² of the model "
                              f"(ϖ={model.terminal_penalty:g}): the array is reordered or belongs to another model")
@@ -273,6 +315,7 @@ class Solution:
 
     def __repr__(self) -> str:
         return (f"Solution(method={self.info.get('method')!r}, kind={self.kind!r}, q_max={self.q_max}, "
+                f"n_regimes={self.n_regimes}, "
                 f"n_s={self.s.size}, n_t={self.t.size}, s_range={self.s_range}, "
                 f"error_estimate={self.info.get('error_estimate')})")
 
@@ -280,7 +323,7 @@ class Solution:
 def _single_grid(sol: Solution):
     from .grid import StateGrid
 
-    return StateGrid(PriceAxis(sol.s, sol.s_range), (InventoryAxis(sol.q_max),))
+    return StateGrid(PriceAxis(sol.s, sol.s_range), (InventoryAxis(sol.q_max),), sol.model.n_regimes)
 
 
 # ----------------------------------------------------------------------------- file helpers

@@ -144,7 +144,7 @@ class _Engine:
         jumps = [JumpAxis(self.coef, grid, axis=i, quotes=quotes, carries_penalty=(i == 0), compiled=self.compiled,
                           stiff_start=self.model.T if self.stiff_start else None, method=self.scheme.jumps)
                  for i in range(grid.n_axes)]
-        state = StateGenerator.for_prices(self.model.price, grid, compiled=self.compiled)
+        state = StateGenerator.for_model(self.model, grid, compiled=self.compiled)
         return jumps + [state]
 
     def run(self, t: np.ndarray, save: np.ndarray, grid: StateGrid | None = None, rows=slice(None), bar=None):
@@ -185,6 +185,13 @@ def _policy_quotes(policy, grid: StateGrid, compiled: bool, model: Model | None 
 def _raw_policy_quotes(policy, grid: StateGrid, compiled: bool):
     s = grid.prices.s
     q = grid.q_cells(0)
+    if isinstance(policy, _PerRegime):
+        parts = [_policy_quotes(p, grid.with_states(1), compiled) for p in policy.policies]
+
+        def quotes(t):
+            out = [f(t) for f in parts]
+            return np.concatenate([o[0] for o in out]), np.concatenate([o[1] for o in out])
+        return quotes
     if hasattr(policy, "quotes_on_grid"):
         lo, hi = policy.s_range if policy.s_dependent else (-math.inf, math.inf)
         # beyond the policy's range (only the padding of the evaluation grid, which paths from
@@ -222,6 +229,23 @@ def _raw_policy_quotes(policy, grid: StateGrid, compiled: bool):
     return quotes
 
 
+class _PerRegime:
+    """A policy given regime by regime (the tabulated optimal quotes of a multi-regime solution)."""
+
+    def __init__(self, policies, name):
+        self.policies = list(policies)
+        self.name = name
+        self.s_dependent = any(getattr(p, "s_dependent", False) for p in self.policies)
+
+
+def _solution_g(model: Model, grid: StateGrid, g: np.ndarray, n_prices: int) -> np.ndarray:
+    """Snapshots ``(times, regime × price rows, cells)`` in the layout of :class:`Solution`: the same
+    without regimes, ``(times, regimes, prices, cells)`` with a chain."""
+    if model.regimes is None:
+        return g
+    return g.reshape(g.shape[0], grid.n_states, n_prices, g.shape[-1])
+
+
 # ----------------------------------------------------------------------------- the drivers
 def _fixed_steps(engine: _Engine, n_steps: int, t_eval, progress: bool, kind: str, t0: float) -> Solution:
     n_steps = check_int("n_steps", n_steps, ge=1)
@@ -236,7 +260,7 @@ def _fixed_steps(engine: _Engine, n_steps: int, t_eval, progress: bool, kind: st
     info = _info(engine, kind, n_steps=t.size - 1, wall=time.perf_counter() - t0)
     info.update(error_estimate=None, value_error_estimate=None, mode="fixed steps (no accuracy control)")
     return Solution(engine.model, t[save].copy(), grid.prices.s.copy(), grid.prices.interest,
-                    grid.inventory[0].q.copy(), g, info, kind)
+                    grid.inventory[0].q.copy(), _solution_g(engine.model, grid, g, grid.prices.n), info, kind)
 
 
 def _info(engine: _Engine, kind: str, n_steps: int, wall: float) -> dict:
@@ -264,11 +288,11 @@ def _automatic(engine: _Engine, tol: float, value_rtol: float, t_eval, progress:
     engine = _Engine(model, grid, engine.scheme, engine.compiled, engine.policy, stiff_start=True)
     T = model.T
     order = engine.scheme.order
-    kmax = max(model.k_plus, model.k_minus)
+    kmax = float(np.max(engine.coef.k))                  # the quote scale 1/k of every regime
     qmask = np.abs(grid.inventory[0].q) <= grid.inventory[0].q_max // 2
     scale = np.array([tol, value_rtol])
     # the time grid: geometric near T from the time scale of the fastest terminal rate
-    r_fast = max(terminal_rate(engine.coef, grid), model.base_rate, 1.0 / T)
+    r_fast = max(terminal_rate(engine.coef, grid), max(m.base_rate for m in model.regime_models()), 1.0 / T)
     tau_0 = max(1.0 / r_fast, 64.0 * np.finfo(float).eps * T)
     h_max, growth = T / default_n_steps(model), 0.5
     history, worst_prev, stalls, spent = [], math.inf, 0, 0.0
@@ -279,18 +303,23 @@ def _automatic(engine: _Engine, tol: float, value_rtol: float, t_eval, progress:
             tf = halve_steps(tc)
             rows = grid.prices.inside(pad=2)
             n_rows = rows.stop - rows.start
+            n_st = grid.n_states
             price_check = grid.prices.coarsened() is not None
             spent += _check_cost(model, grid, (tc.size - 1) * (4 if price_check else 3), _n_lengths(tc, tf),
-                                 8.0 * n_rows * grid.n_cells * (tc.size + tf.size),
+                                 8.0 * n_st * n_rows * grid.n_cells * (tc.size + tf.size),
                                  MAX_SECONDS if rnd == 0 else MAX_SECONDS_AUTO - spent,
                                  f"round {rnd + 1} of the automatic steps (tol={tol:g}, value_rtol={value_rtol:g}, "
                                  f"{spent:.3g} s estimated for the rounds before; shorten T, lower q_max, narrow "
                                  f"s_range or pass a larger ds, loosen tol/value_rtol, or pass n_steps)")
             bar.total += (tc.size - 1) + (tf.size - 1)
             bar.refresh()
+            coarse_prices = grid.prices.coarsened()
+            gs = None
             try:
-                gc = engine.run(tc, np.ones(tc.size, bool), rows=rows, bar=bar)
-                gf = engine.run(tf, np.ones(tf.size, bool), rows=rows, bar=bar)
+                gc = engine.run(tc, np.ones(tc.size, bool), rows=grid.state_rows(rows), bar=bar)
+                gf = engine.run(tf, np.ones(tf.size, bool), rows=grid.state_rows(rows), bar=bar)
+                if coarse_prices is not None:
+                    gs = engine.run(tc, np.ones(tc.size, bool), grid=grid.with_prices(coarse_prices), bar=bar)
             except NonFiniteError as e:
                 # a step too long for a strongly nonlinear jump term (a large decay k: the linearly
                 # implicit steps overshoot and the fill rates overflow): shorter steps, every part
@@ -302,36 +331,19 @@ def _automatic(engine: _Engine, tol: float, value_rtol: float, t_eval, progress:
                                 "non_finite": str(e)})
                 h_max, growth = h_max / 4.0, growth / 4.0
                 continue
-            s_nodes = grid.prices.s[rows]
-            interest = _interest_mask(s_nodes, grid.prices.interest)
-            inner = np.flatnonzero(interest)
-            isl = slice(int(inner[0]), int(inner[-1]) + 1)        # an interval of prices: contiguous rows
-            q = grid.inventory[0].q
-            s_in = None if grid.prices.degenerate else s_nodes[isl]
-            fast = engine.compiled
-            # 1. time discretisation at every coarse node; 2. interpolation in t at every skipped node
-            node_t = _est.time_error(gf[:, isl], gc[:, isl], s_in, q, qmask, kmax, order, fast)
-            node_i = np.zeros((tf.size // 2, 2))
-            if tf.size >= 9:
-                node_i = _est.t_interpolation_error(tf, gf[:, isl], s_in, q, qmask, kmax, fast)
+            # the estimates of every regime state (its block of rows), node by node the largest
+            nodes = None
+            for r in range(n_st):
+                blk = (lambda a, m: a if n_st == 1 else a[:, r * m:(r + 1) * m])
+                part = _node_estimates(grid, rows, blk(gc, n_rows), blk(gf, n_rows),
+                                       None if gs is None else blk(gs, coarse_prices.n), tc, tf, qmask, kmax, order,
+                                       engine.compiled)
+                nodes = part if nodes is None else {k: np.maximum(nodes[k], v) for k, v in part.items()}
+            node_t, node_i = nodes["time"], nodes["t_interpolation"]
             tau_c, tau_i = T - tc, T - tf[1::2]
             node_t[(tau_c < TAU_EXCLUDED * T) & (tau_c > 0)] = 0.0
             node_i[tau_i < TAU_EXCLUDED * T] = 0.0
-            est = {"time": node_t.max(axis=0), "t_interpolation": node_i.max(axis=0)}
-            # 3. the price grid, and the interpolation in s
-            coarse_prices = grid.prices.coarsened()
-            if coarse_prices is not None:
-                gs = engine.run(tc, np.ones(tc.size, bool), grid=grid.with_prices(coarse_prices), bar=bar)
-                idx0 = rows.start
-                sel = np.arange(grid.prices.n)[rows][isl]
-                sel = sel[sel % 2 == 0]                           # price nodes of both grids, every other row
-                fine_rows = slice(int(sel[0]) - idx0, int(sel[-1]) - idx0 + 1, 2)
-                coarse_rows = slice(int(sel[0]) // 2, int(sel[-1]) // 2 + 1)
-                est["space"] = _est.difference_error(gc[:, fine_rows], gs[:, coarse_rows], 1.0 / 3.0,
-                                                     grid.prices.s[sel], q, qmask, kmax, fast).max(axis=0)
-                odd_rows = np.arange(1, s_nodes.size, 2)[interest[1::2]]
-                est["s_interpolation"] = _est.s_interpolation_error(s_nodes, gf, odd_rows, q, qmask, kmax, True,
-                                                                    fast).max(axis=0)
+            est = {k: v.max(axis=0) for k, v in nodes.items()}
             total = sum(est.values())
             history.append({"round": rnd, "steps": int(tf.size - 1), "n_s": int(grid.prices.n),
                             "quotes": float(total[0]), "values": float(total[1]),
@@ -377,7 +389,39 @@ def _automatic(engine: _Engine, tol: float, value_rtol: float, t_eval, progress:
                 value_rtol=value_rtol, mode="automatic", error_estimates={k: tuple(map(float, v)) for k, v in est.items()},
                 rounds=history, n_stored=int(tf.size), excluded_near_T=TAU_EXCLUDED * T)
     s_nodes = grid.prices.s[grid.prices.inside(pad=2)]
-    return Solution(model, tf, s_nodes.copy(), grid.prices.interest, grid.inventory[0].q.copy(), gf, info, kind)
+    return Solution(model, tf, s_nodes.copy(), grid.prices.interest, grid.inventory[0].q.copy(),
+                    _solution_g(model, grid, gf, s_nodes.size), info, kind)
+
+
+def _node_estimates(grid: StateGrid, rows: slice, gc, gf, gs, tc, tf, qmask, kmax, order, fast) -> dict:
+    """The error estimates of one regime state at every node: ``time`` (coarse nodes), ``t_interpolation``
+    (the odd fine nodes) and, with a price check (``gs``: the solve on every other price node),
+    ``space`` and ``s_interpolation`` (coarse / fine nodes); each of shape ``(nodes, 2)``.
+    ``gc``, ``gf``: the coarse and fine snapshots of the rows ``rows`` of the price axis."""
+    s_nodes = grid.prices.s[rows]
+    interest = _interest_mask(s_nodes, grid.prices.interest)
+    inner = np.flatnonzero(interest)
+    isl = slice(int(inner[0]), int(inner[-1]) + 1)        # an interval of prices: contiguous rows
+    q = grid.inventory[0].q
+    s_in = None if grid.prices.degenerate else s_nodes[isl]
+    # 1. time discretisation at every coarse node; 2. interpolation in t at every skipped node
+    out = {"time": _est.time_error(gf[:, isl], gc[:, isl], s_in, q, qmask, kmax, order, fast)}
+    node_i = np.zeros((tf.size // 2, 2))
+    if tf.size >= 9:
+        node_i = _est.t_interpolation_error(tf, gf[:, isl], s_in, q, qmask, kmax, fast)
+    out["t_interpolation"] = node_i
+    # 3. the price grid, and the interpolation in s
+    if gs is not None:
+        idx0 = rows.start
+        sel = np.arange(grid.prices.n)[rows][isl]
+        sel = sel[sel % 2 == 0]                           # price nodes of both grids, every other row
+        fine_rows = slice(int(sel[0]) - idx0, int(sel[-1]) - idx0 + 1, 2)
+        coarse_rows = slice(int(sel[0]) // 2, int(sel[-1]) // 2 + 1)
+        out["space"] = _est.difference_error(gc[:, fine_rows], gs[:, coarse_rows], 1.0 / 3.0, grid.prices.s[sel], q,
+                                             qmask, kmax, fast)
+        odd_rows = np.arange(1, s_nodes.size, 2)[interest[1::2]]
+        out["s_interpolation"] = _est.s_interpolation_error(s_nodes, gf, odd_rows, q, qmask, kmax, True, fast)
+    return out
 
 
 def _interest_mask(s_nodes: np.ndarray, interest) -> np.ndarray:
@@ -498,7 +542,14 @@ def evaluate(model: Model, policy, q_max: int | None = None, s_range=None, *, n_
     t0 = time.perf_counter()
     grid = state_grid(model, q_max, s_range, ds, price_dependent)
     if isinstance(policy, Solution):
-        policy = policy.tabulate()
+        if policy.model.n_regimes != model.n_regimes:
+            raise ValueError(f"the policy's solution has {policy.model.n_regimes} regime(s), the model "
+                             f"{model.n_regimes}")
+        if policy.model.regimes is None:
+            policy = policy.tabulate()
+        else:
+            policy = _PerRegime([policy.tabulate(regime=r) for r in range(policy.model.n_regimes)],
+                                policy.info.get("name", "optimal"))
     elif hasattr(policy, "tabulate") and not hasattr(policy, "quotes_on_grid"):
         s_nodes = grid.prices.s if price_dependent else np.zeros(1)
         policy = tabulate_policy(policy, model, np.linspace(0.0, model.T, 201), s_nodes)

@@ -83,6 +83,24 @@ class StateGenerator:
         b = np.tile(b, grid.n_states)
         return cls(L, b, grid.q_cells(0).astype(float), compiled=compiled)
 
+    @classmethod
+    def for_model(cls, model, grid: StateGrid, compiled: bool = True) -> "StateGenerator":
+        """The generator of the model's state: the price, or (with a regime chain ``Q``) the joint
+        price × regime generator ``blockdiag(𝓛_r) + Q ⊗ I``, where ``𝓛_r`` is the price generator
+        with regime ``r``'s volatility (rows sum to zero and off-diagonals are non-negative, so it
+        is again a Markov generator). A Brownian price has one (degenerate) price node per regime
+        and ``𝓛 = Q``."""
+        if model.regimes is None:
+            return cls.for_prices(model.price, grid, compiled=compiled)
+        Q = model.regimes.Q
+        if grid.n_states != Q.shape[0]:
+            raise ValueError(f"the grid has {grid.n_states} regime state(s) but the chain has {Q.shape[0]}")
+        n = grid.prices.n
+        blocks = [cls.for_prices(m.price, grid.with_states(1), compiled=compiled) for m in model.regime_models()]
+        L = scipy.linalg.block_diag(*(op.L for op in blocks)) + np.kron(Q, np.eye(n))
+        b = np.concatenate([op.b for op in blocks])
+        return cls(L, b, grid.q_cells(0).astype(float), compiled=compiled)
+
     @property
     def trivial(self) -> bool:
         """No price dynamics: the step is the identity."""

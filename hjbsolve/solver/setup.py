@@ -65,6 +65,8 @@ def default_q_max(model, s_range=None) -> int:
     below 100, of 50 above), and never above the largest bound whose fill rates stay finite
     (:func:`largest_q_max`). Doubling ``q_max`` is the check (the tests do it).
     """
+    if model.regimes is not None:      # every regime's market: the widest bound
+        return max(default_q_max(m, s_range) for m in model.regime_models())
     diffusion, confined = _spread_lengths(model)
     reach = min(8.0 * diffusion, 10.0 * confined)
     drift = _inventory_drift(model, s_range, diffusion)
@@ -99,6 +101,8 @@ def largest_q_max(model) -> int:
     At ``T`` the marginal value across the edge ``(Q−1, Q)`` is ``±ϖ(2Q − 1)``; the optimal fill
     rate there is ``exp(ℓ − k(o + α) + kϖ(2Q − 1))`` and must stay below ``e^690``.
     """
+    if model.regimes is not None:      # every regime's terminal penalty: the smallest limit
+        return min(largest_q_max(m) for m in model.regime_models())
     pen = model.terminal_penalty
     if pen <= 0:
         return MAX_Q
@@ -116,8 +120,10 @@ def binding_q_max(model, s_range=None) -> int:
     diffusion lengths (or 3 confinement widths) plus half the upper estimate of the inventory's
     drift under a directional bet (the paper's OU point: the inventory reaches about 175 of an
     estimated 411, so ``q_max = 150`` binds — its quotes near ``q = 0`` move by 1.7e-2 — and warns)."""
-    diffusion, confined = _spread_lengths(model)
-    return int(math.ceil(2.5 * min(diffusion, 1.25 * confined) + 0.5 * _inventory_drift(model, s_range, diffusion)))
+    def one(m):
+        diffusion, confined = _spread_lengths(m)
+        return 2.5 * min(diffusion, 1.25 * confined) + 0.5 * _inventory_drift(m, s_range, diffusion)
+    return int(math.ceil(max(one(m) for m in model.regime_models())))     # the largest over the regimes
 
 
 def check_q_max(model, q_max, s_range=None) -> int:
@@ -158,7 +164,7 @@ def default_n_steps(model) -> int:
     ``n = 2 sqrt(r T)`` (at least 20) starts models at a similar ``r dt``; the solver then
     refines until its error estimate meets the tolerance.
     """
-    rate = max(model.base_rate, model.price.mean_reversion, 1.0 / model.T)
+    rate = max(max(m.base_rate for m in model.regime_models()), model.price.mean_reversion, 1.0 / model.T)
     return max(20, int(math.ceil(2.0 * math.sqrt(min(rate * model.T, 1e12)))))
 
 
@@ -196,7 +202,8 @@ def price_axis(model, s_range=None, ds=None, n_sd: float = 6.0, max_nodes: int =
         A bad ``s_range`` or ``ds``, or a grid of more than ``max_nodes`` nodes (the message names
         the parameter to change).
     """
-    price = model.price
+    prices = [m.price for m in model.regime_models()]     # every regime's volatility: the widest reach
+    price = max(prices, key=lambda p: p.sigma)
     if s_range is None:
         s_range = default_s_range(model)
     if not isinstance(s_range, (tuple, list, np.ndarray)) or len(s_range) != 2:
@@ -205,11 +212,13 @@ def price_axis(model, s_range=None, ds=None, n_sd: float = 6.0, max_nodes: int =
     hi = check_real("s_range[1]", s_range[1])
     if not hi > lo:
         raise ValueError(f"s_range must satisfy low < high, got {s_range!r}")
-    g_lo, g_hi = price.reach((lo, hi), model.T, n_sd)
+    reach = [p.reach((lo, hi), model.T, n_sd) for p in prices]
+    g_lo, g_hi = min(r[0] for r in reach), max(r[1] for r in reach)
     if not (math.isfinite(g_lo) and math.isfinite(g_hi)):
         raise ValueError(f"s_range={s_range!r} is too wide: the padded price grid would not be finite")
     if ds is None:
-        ds = price.default_ds(model.T, max(model.k_plus, model.k_minus), g_lo, g_hi)
+        ds = min(p.default_ds(model.T, max(max(m.k_plus, m.k_minus) for m in model.regime_models()), g_lo, g_hi)
+                 for p in prices)
     ds = check_real("ds", ds, gt=0.0)
     n = (g_hi - g_lo) / ds + 1
     if not n <= max_nodes:
@@ -232,7 +241,7 @@ def state_grid(model, q_max, s_range=None, ds=None, price_dependent: bool | None
         q_max = default_q_max(model, prices.interest if price_dependent else None)
     else:
         q_max = check_q_max(model, q_max, prices.interest if price_dependent else None)
-    return StateGrid(prices, (InventoryAxis(q_max),))
+    return StateGrid(prices, (InventoryAxis(q_max),), model.n_regimes)
 
 
 def terminal_rate(coef: MarketCoefficients, grid: StateGrid) -> float:

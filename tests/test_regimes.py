@@ -1,0 +1,291 @@
+"""Market regimes: a Markov chain whose states carry their own market (hs.Regimes).
+
+Every numerical test is against an independent reference: the chain-free model (one regime or
+identical regimes: the same numbers to rounding), the coupled ODE system in (q, regime) written
+here and integrated by scipy's Radau (Brownian price), or a refined solve and the convergence of
+fixed-step solves under doubling (OU price).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.integrate import solve_ivp
+
+import hjbsolve as hs
+from hjbsolve.grid import InventoryAxis, PriceAxis, StateGrid
+from hjbsolve.solver.operators import StateGenerator
+
+GEN = [[-2.0, 2.0], [5.0, -5.0]]
+# small bounds keep the OU tests fast; every comparison is of the same bounded problem
+pytestmark = pytest.mark.filterwarnings("ignore::hjbsolve.BoundWarning")
+
+
+def _issue_model(**changes):
+    """The calling form of the issue: a 2-regime Brownian market."""
+    chain = hs.Regimes(generator=GEN, z=[0.1, 0.4], sigma=[0.3, 1.0], A_plus=[200.0, 80.0],
+                       A_minus=[160.0, 80.0], k_plus=[1.5, 1.0], k_minus=[1.2, 1.0])
+    m = hs.Model(price=hs.Brownian(sigma=0.3), A=200.0, k=1.5, z=0.1, T=1.0, eps=0.01, eta=1.0, nu=1.0,
+                 alpha=0.02, regimes=chain)
+    return m.replace(**changes) if changes else m
+
+
+def _ou_model(regimes=None):
+    return hs.Model(price=hs.OrnsteinUhlenbeck(a=0.5, mu=100.0, sigma=0.5), A=40.0, k=1.0, z=0.1, T=0.5,
+                    eps=0.05, alpha=0.01, regimes=regimes)
+
+
+OU_RANGE = (99.8, 100.2)
+
+
+# ----------------------------------------------------------------------------- the chain
+def test_chain_validation_errors():
+    with pytest.raises(ValueError, match="square"):
+        hs.Regimes(generator=[[-1.0, 1.0]])
+    with pytest.raises(ValueError, match="square"):
+        hs.Regimes(generator=[-1.0, 1.0])
+    with pytest.raises(ValueError, match=r"generator\[0\]\[1\].*>= 0"):
+        hs.Regimes(generator=[[1.0, -1.0], [1.0, -1.0]])
+    with pytest.raises(ValueError, match="row 1 of the generator sums to"):
+        hs.Regimes(generator=[[-1.0, 1.0], [1.0, -2.0]])
+    with pytest.raises(ValueError, match="finite"):
+        hs.Regimes(generator=[[-math.inf, math.inf], [1.0, -1.0]])
+    with pytest.raises(ValueError, match="finite real"):
+        hs.Regimes(generator=[["a", 1.0], [1.0, -1.0]])
+    with pytest.raises(ValueError, match="one value per regime"):
+        hs.Regimes(generator=GEN, z=[0.1])
+    with pytest.raises(ValueError, match=r"sigma\[1\] must be >= 0"):
+        hs.Regimes(generator=GEN, sigma=[0.1, -0.2])
+    with pytest.raises(ValueError, match=r"k_plus\[0\] must be > 0"):
+        hs.Regimes(generator=GEN, k_plus=[0.0, 1.0])
+    with pytest.raises(ValueError, match="unique"):
+        hs.Regimes(generator=GEN, names=["a", "a"])
+    with pytest.raises(ValueError, match="regimes must be"):
+        hs.Model(price=hs.Brownian(0.3), A=100.0, k=1.0, z=0.1, T=1.0, regimes=[[-1.0, 1.0], [1.0, -1.0]])
+    with pytest.raises(ValueError, match="unknown regimes parameter"):
+        hs.Regimes.from_dict({"generator": GEN, "zz": [1, 2]})
+    # a regime whose market overflows is named
+    with pytest.raises(ValueError, match=r"regime 1 \('1'\)"):
+        hs.Model(price=hs.Brownian(0.3), A=100.0, k=1.0, z=0.1, T=1.0,
+                 regimes=hs.Regimes(generator=GEN, A_plus=[100.0, 1e308], k_plus=[1.0, 1e-9]))
+
+
+def test_product_of_independent_factors():
+    spread = hs.Regimes(generator=[[-3.0, 3.0], [1.0, -1.0]], z=[0.05, 0.2], names=["tight", "wide"])
+    vol = hs.Regimes(generator=[[-1.0, 0.5, 0.5], [2.0, -3.0, 1.0], [0.0, 4.0, -4.0]], sigma=[0.2, 0.5, 1.5],
+                     names=["low", "mid", "high"])
+    chain = hs.Regimes.product(spread, vol)
+    assert chain.n == 6
+    assert chain.names[0] == "tight/low" and chain.names[5] == "wide/high"
+    Q = chain.Q
+    assert np.allclose(Q.sum(axis=1), 0.0) and np.all(Q - np.diag(np.diag(Q)) >= 0)
+    assert np.allclose(Q, np.kron(spread.Q, np.eye(3)) + np.kron(np.eye(2), vol.Q))
+    assert chain.z == (0.05, 0.05, 0.05, 0.2, 0.2, 0.2)
+    assert chain.sigma == (0.2, 0.5, 1.5, 0.2, 0.5, 1.5)
+    # independent factors: the stationary law is the product of the factors' laws
+    assert np.allclose(chain.stationary(), np.kron(spread.stationary(), vol.stationary()))
+    assert chain.index("wide/mid") == 4
+    with pytest.raises(ValueError, match="set by two factors"):
+        hs.Regimes.product(spread, spread)
+
+
+def test_model_round_trip_and_per_regime_markets():
+    m = _issue_model()
+    assert hs.Model.from_dict(m.to_dict()) == m
+    assert m.replace(alpha=0.03).regimes == m.regimes
+    assert m != m.replace(regimes=None)
+    assert "regimes" not in m.replace(regimes=None).to_dict()       # old dicts: no key, still load
+    r0, r1 = m.regime_models()
+    assert (r0.z, r1.z, r0.sigma, r1.sigma) == (0.1, 0.4, 0.3, 1.0)
+    assert r1.running_penalty == pytest.approx(0.01 * 1.0**2) and r1.terminal_penalty == pytest.approx(0.01 * 0.4)
+    assert r0.A == (200.0, 160.0) and r0.k == (1.5, 1.2) and r1.A == 80.0 and r1.alpha == 0.02
+    coef = m.coefficients(StateGrid(PriceAxis.single(), (InventoryAxis(3),), 2))
+    q = np.arange(-3, 4)
+    assert np.allclose(coef.running[1], 0.01 * q**2) and np.allclose(coef.terminal[1], -0.004 * q**2)
+    assert np.allclose(coef.k[:, 0], [[1.5, 1.2], [1.0, 1.0]])
+
+
+def test_joint_generator_is_a_markov_generator():
+    """OU: blockdiag of the per-regime price generators (own σ) plus Q ⊗ I."""
+    m = _ou_model(hs.Regimes(generator=GEN, sigma=[0.2, 0.9]))
+    prices = PriceAxis.uniform(99.0, 101.0, 0.05, (99.5, 100.5))
+    grid = StateGrid(prices, (InventoryAxis(2),), 2)
+    L = StateGenerator.for_model(m, grid).L
+    n = prices.n
+    off = L - np.diag(np.diag(L))
+    assert np.allclose(L.sum(axis=1), 0.0, atol=1e-9 * np.abs(L).max()) and np.all(off >= 0)
+    for r, sig in enumerate((0.2, 0.9)):
+        lo, d, up = m.price.replace(sigma=sig).generator(prices.s)
+        blk = L[r * n:(r + 1) * n, r * n:(r + 1) * n] - GEN[r][r] * np.eye(n)
+        assert np.allclose(blk, np.diag(d) + np.diag(lo[1:], -1) + np.diag(up[:-1], 1))
+    assert np.allclose(L[:n, n:], 2.0 * np.eye(n)) and np.allclose(L[n:, :n], 5.0 * np.eye(n))
+
+
+# ----------------------------------------------------------------------------- (a) same numbers
+@pytest.mark.parametrize("chain", [hs.Regimes(generator=[[0.0]]), hs.Regimes(generator=GEN),
+                                   hs.Regimes(generator=GEN, z=[0.1, 0.1], sigma=[0.3, 0.3])],
+                         ids=["one", "identical", "identical-explicit"])
+def test_brownian_one_or_identical_regimes_equal_the_chain_free_model(chain):
+    base = _issue_model(regimes=None, A=(200.0, 160.0), k=(1.5, 1.2))
+    ref = hs.solve(base, q_max=30, tol=1e-6)
+    sol = hs.solve(base.replace(regimes=chain), q_max=30, tol=1e-6)
+    assert sol.g.shape == (ref.t.size, chain.n, 1, 61)
+    assert np.array_equal(sol.t, ref.t)
+    for r in range(chain.n):
+        assert np.max(np.abs(sol.g[:, r] - ref.g)) < 1e-11
+        t, q = np.array([0.0, 0.37, 0.999]), np.arange(-15, 16)[:, None]
+        assert np.max(np.abs(np.subtract(sol.quotes(t, q, 0.0, regime=r), ref.quotes(t, q, 0.0)))) < 1e-11
+    if chain.n == 1:                               # the same code: the same numbers exactly
+        assert np.array_equal(sol.g[:, 0], ref.g)
+        assert sol.info["error_estimate"] == ref.info["error_estimate"]
+
+
+@pytest.mark.parametrize("chain", [hs.Regimes(generator=[[0.0]]), hs.Regimes(generator=[[-1.0, 1.0], [3.0, -3.0]])],
+                         ids=["one", "identical"])
+def test_ou_one_or_identical_regimes_equal_the_chain_free_model(chain):
+    base = _ou_model()
+    ref = hs.solve(base, q_max=10, s_range=OU_RANGE, tol=1e-4, value_rtol=1e-5)
+    sol = hs.solve(base.replace(regimes=chain), q_max=10, s_range=OU_RANGE, tol=1e-4, value_rtol=1e-5)
+    assert np.array_equal(sol.t, ref.t) and np.array_equal(sol.s, ref.s)
+    for r in range(chain.n):
+        assert np.max(np.abs(sol.g[:, r] - ref.g)) < 1e-10
+    if chain.n == 1:
+        assert np.array_equal(sol.g[:, 0], ref.g)
+
+
+# ----------------------------------------------------------------------------- (b) Radau reference
+def _radau_reference(m: hs.Model, q_max: int, times):
+    """The coupled ODE system of the reduced value ``g_{r,q}(t)`` (``v = q s + g``, Brownian price,
+    no drift) with the optimal Hamiltonian, backward in ``τ = T − t``::
+
+        dg_{r,q}/dτ = Σ_j Q_rj g_{j,q} − φ_r q² + 1{q>−Q} e^{ℓ⁺_r − 1 − k⁺_r(α_r + p⁺)}/k⁺_r
+                                              + 1{q<Q}  e^{ℓ⁻_r − 1 − k⁻_r(α_r + p⁻)}/k⁻_r,
+
+    ``p⁺ = g_q − g_{q−1}``, ``p⁻ = g_q − g_{q+1}``, ``ℓ± = log A± − k± z_r``, ``g(T) = −ε η z_r q²``.
+    Written from the model's parameters only (no package numerics). Returns ``g`` of shape
+    ``(len(times), n_regimes, 2 q_max + 1)``."""
+    chain = m.regimes
+    n, Q = chain.n, np.array(chain.generator)
+    f = chain.fields()
+    par = {key: np.array(f.get(key, [getattr(m, key)] * n)) for key in ("z", "sigma", "A_plus", "A_minus",
+                                                                         "k_plus", "k_minus", "alpha")}
+    q = np.arange(-q_max, q_max + 1, dtype=float)
+    phi = m.eps * m.nu * par["sigma"] ** 2
+    varpi = m.eps * m.eta * par["z"]
+    lp = np.log(par["A_plus"]) - par["k_plus"] * par["z"]
+    lm = np.log(par["A_minus"]) - par["k_minus"] * par["z"]
+
+    def rhs(_, y):
+        g = y.reshape(n, q.size)
+        out = Q @ g - phi[:, None] * q[None, :] ** 2
+        for r in range(n):
+            kp, km, a = par["k_plus"][r], par["k_minus"][r], par["alpha"][r]
+            p_ask = g[r, 1:] - g[r, :-1]                     # at q = −Q+1 … Q
+            p_bid = g[r, :-1] - g[r, 1:]                     # at q = −Q … Q−1
+            out[r, 1:] += np.exp(lp[r] - 1.0 - kp * (a + p_ask)) / kp
+            out[r, :-1] += np.exp(lm[r] - 1.0 - km * (a + p_bid)) / km
+        return out.ravel()
+
+    g_T = (-varpi[:, None] * q[None, :] ** 2).ravel()
+    taus = m.T - np.asarray(times, float)
+    sol = solve_ivp(rhs, (0.0, m.T), g_T, method="Radau", rtol=1e-10, atol=1e-12, t_eval=np.sort(taus),
+                    dense_output=True)
+    assert sol.success
+    return np.stack([sol.sol(tau).reshape(n, q.size) for tau in taus]), par
+
+
+def test_two_regime_brownian_against_radau():
+    """Quotes and values of every regime at several times, near T included, within the accuracy
+    the solver states (tol in units of 1/k; value_rtol)."""
+    m = _issue_model()
+    q_max, tol, value_rtol = 40, 1e-6, 1e-6
+    sol = hs.solve(m, q_max=q_max, tol=tol, value_rtol=value_rtol)
+    times = np.array([0.0, 0.25, 0.5123, 0.9, 0.99, 0.999, 1.0 - 1e-5])
+    ref, par = _radau_reference(m, q_max, times)
+    kmax = max(par["k_plus"].max(), par["k_minus"].max())
+    inner = np.arange(-q_max // 2, q_max // 2 + 1)
+    j = inner + q_max
+    worst_q = worst_v = 0.0
+    for r in range(2):
+        h = ref[:, r]
+        ask_ref = 1.0 / par["k_plus"][r] + par["alpha"][r] + h[:, j] - h[:, j - 1]
+        bid_ref = 1.0 / par["k_minus"][r] + par["alpha"][r] + h[:, j] - h[:, j + 1]
+        ask, bid = sol.quotes(times[:, None], inner[None, :], 0.0, regime=r)
+        worst_q = max(worst_q, kmax * np.max(np.abs(ask - ask_ref)), kmax * np.max(np.abs(bid - bid_ref)))
+        v = sol.value(times[:, None], inner[None, :], 0.0, regime=str(r))
+        worst_v = max(worst_v, np.max(np.abs(v - h[:, j]) / np.maximum(1.0, np.abs(h[:, j]))))
+    assert worst_q <= 3.0 * tol, worst_q
+    assert worst_v <= 3.0 * value_rtol, worst_v
+    # and the estimates are honest (measured: quotes 8.0e-8 vs 7.7e-8, values 4.5e-7 vs 4.7e-7)
+    assert worst_q <= 3.0 * sol.info["error_estimate"] and worst_v <= 3.0 * sol.info["value_error_estimate"]
+    # the regimes are coupled: regime 1 (wide, volatile) is not its chain-free market
+    alone = hs.solve(m.regime_models()[1], q_max=q_max, tol=1e-5)
+    assert abs(alone.value(0.0, 0, 0.0) - sol.value(0.0, 0, 0.0, regime=1)) > 1.0
+
+
+# ----------------------------------------------------------------------------- (c) OU convergence
+def test_two_regime_ou_converges_and_agrees_with_a_refined_solve():
+    chain = hs.Regimes(generator=[[-1.0, 1.0], [3.0, -3.0]], sigma=[0.5, 1.0], z=[0.1, 0.25], A_plus=[40.0, 20.0],
+                       names=["calm", "wild"])
+    m = _ou_model(chain)
+    q_max = 10
+    sol = hs.solve(m, q_max=q_max, s_range=OU_RANGE, tol=1e-4, value_rtol=1e-5)
+    ref = hs.solve(m, q_max=q_max, s_range=OU_RANGE, tol=1e-6, value_rtol=1e-7)
+    t = np.array([0.0, 0.2, 0.45, 0.499])[:, None, None]
+    q = np.arange(-5, 6)[None, :, None]
+    s = np.linspace(*OU_RANGE, 5)[None, None, :]
+    for r in ("calm", "wild"):
+        err = np.max(np.abs(np.subtract(sol.quotes(t, q, s, regime=r), ref.quotes(t, q, s, regime=r)))) * 1.0
+        assert err <= 3.0 * 1e-4, (r, err)
+    # the fixed-step scheme converges at second order when steps and price nodes are doubled together
+    ds0 = 0.2
+    sols = [hs.solve(m, q_max=q_max, s_range=OU_RANGE, n_steps=10 * 2**i, ds=ds0 / 2**i) for i in range(3)]
+    qs = [np.stack(x.quotes(0.0, np.arange(-5, 6)[:, None], np.array([99.9, 100.0, 100.1]), regime=1)) for x in sols]
+    d1, d2 = np.max(np.abs(qs[0] - qs[1])), np.max(np.abs(qs[1] - qs[2]))
+    assert d2 < d1 / 3.0, (d1, d2)
+    assert np.max(np.abs(qs[2] - np.stack(ref.quotes(0.0, np.arange(-5, 6)[:, None],
+                                                     np.array([99.9, 100.0, 100.1]), regime=1)))) < 2 * d2
+
+
+# ----------------------------------------------------------------------------- queries, files, policies
+def test_queries_save_load_and_policy_evaluation(tmp_path):
+    m = _issue_model()
+    sol = hs.solve(m, q_max=30, tol=1e-5)
+    with pytest.raises(ValueError, match="regime is required"):
+        sol.quotes(0.0, 0, 0.0)
+    with pytest.raises(ValueError, match="regime must lie in"):
+        sol.value(0.0, 0, 0.0, regime=2)
+    with pytest.raises(ValueError, match="not one of the regime names"):
+        sol.value(0.0, 0, 0.0, regime="calm")
+    with pytest.raises(ValueError, match="no regimes"):
+        hs.solve(m.replace(regimes=None), q_max=30, n_steps=20).value(0.0, 0, 0.0, regime=1)
+    assert sol.spread(0.5, 3, 0.0, regime=1) == pytest.approx(sum(sol.quotes(0.5, 3, 0.0, regime=1)))
+    back = hs.Solution.load(sol.save(tmp_path / "regimes"))
+    assert back.model == m and np.array_equal(back.g, sol.g)
+    assert back.value(0.3, [-2, 0, 2], 0.0, regime=1).tolist() == sol.value(0.3, [-2, 0, 2], 0.0, regime=1).tolist()
+    # the optimal policy, regime by regime, evaluated: its value is the optimal value
+    ev = hs.evaluate(m, sol, q_max=30, tol=1e-5)
+    for r in range(2):
+        assert np.max(np.abs(ev.value(0.0, np.arange(-10, 11), 0.0, regime=r)
+                             - sol.value(0.0, np.arange(-10, 11), 0.0, regime=r))) < 1e-4
+    # a regime-free policy (the same quotes in every regime) is worth less than the optimal one
+    const = hs.evaluate(m, hs.ConstantSpread(0.8, 0.8), q_max=30, tol=1e-5)
+    assert const.value(0.0, 0, 0.0, regime=0) < sol.value(0.0, 0, 0.0, regime=0) - 0.1
+
+
+def test_expm_simulate_expansion_refuse_regimes():
+    m = _issue_model(k=1.5, regimes=hs.Regimes(generator=GEN, z=[0.1, 0.4]))
+    with pytest.raises(ValueError, match=r"method='expm' does not support market regimes.*Q_ij \(v_j − v_i\)"):
+        hs.solve(m, q_max=20, method="expm")
+    with pytest.raises(ValueError, match="regimes are not yet supported"):
+        hs.expansion(m, order=1)
+    with pytest.raises(ValueError, match="regimes are not yet supported"):
+        hs.simulate(m, hs.ConstantSpread(0.5, 0.5), n_paths=10, n_steps=10, s0=0.0)
+    # identical regimes: the one market, solved exactly
+    same = m.replace(regimes=hs.Regimes(generator=GEN))
+    ex = hs.solve(same, q_max=20, method="expm")
+    ref = hs.solve(same.replace(regimes=None), q_max=20, method="expm")
+    assert np.array_equal(ex.g[:, 1], ref.g)
+    assert ex.quotes(0.2, 3, 0.0, regime=1) == ref.quotes(0.2, 3, 0.0)
