@@ -33,8 +33,9 @@ def _keys(section):
 # ----------------------------------------------------------------------------- one schema
 def test_schema_keys_are_the_python_names():
     """[model] = the Model fields, [price] = the price fields and kind, [solve] = every option of hs.solve
-    (except the two that are command-line flags or for debugging)."""
-    assert _keys("model") == {f.name for f in dataclasses.fields(hs.Model)} - {"price"}
+    (except the two that are command-line flags or for debugging). Regime chains are built in Python
+    (``hs.Regimes``); a ``[regimes]`` table is not supported yet."""
+    assert _keys("model") == {f.name for f in dataclasses.fields(hs.Model)} - {"price", "regimes"}
     assert _keys("price") == {"kind"} | {f.name for c in (hs.Brownian, hs.OrnsteinUhlenbeck)
                                          for f in dataclasses.fields(c)}
     assert _keys("solve") == set(inspect.signature(hs.solve).parameters) - {"model", "progress", "compiled"}

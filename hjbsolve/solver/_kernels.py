@@ -38,6 +38,11 @@ class NonFiniteError(FloatingPointError):
     """The solver produced a non-finite number (it raises instead of returning it)."""
 
 
+class ScaleError(NonFiniteError):
+    """The problem's scales are beyond double precision (``k·z``, ``k·σ``, ``k·ϖ·q_max``): no choice of
+    time steps can help, so the automatic mode does not retry with shorter ones."""
+
+
 #: Most cell-terms (cells × Taylor terms) of one exact first step (:func:`omega_exact_step`), about
 #: two seconds: a deeper cascade means scales (``k``, the penalty at the bound) beyond the method.
 OMEGA_MAX_WORK = 5e7
@@ -435,7 +440,7 @@ def omega_exact_step(h, dtau, n, stride, row_state, coef, axis, running, run_w):
     while quiet < 2:
         n_terms += 1
         if n_terms > max_terms:
-            raise NonFiniteError(
+            raise ScaleError(
                 f"the exact first step in ω = e^(k h) did not converge in {max_terms} terms over {n} inventories "
                 f"(k={float(k.max()):.3g}, dτ={dtau:.3g}, largest log fill rate {float(max(log_cp.max(), log_cm.max())):.3g}): "
                 f"the scales are beyond double precision — k·z, k·σ or k·ϖ·q_max too large (lower k, z, σ or q_max)")

@@ -45,6 +45,7 @@ from ..policies import tabulate_policy
 from ..solution import Solution
 from . import _estimates as _est
 from .operators import JumpAxis, StateGenerator
+from ._kernels import ScaleError
 from .rollback import NonFiniteError, rollback
 from .schemes import AUTOMATIC_SCHEME, FIXED_SCHEME, SCHEMES, Scheme, get_scheme
 from .setup import default_n_steps, default_q_max, state_grid, terminal_rate
@@ -155,7 +156,7 @@ class _Engine:
         try:
             return rollback(terminal, t, save, ops, self.scheme, keep=(rows, slice(None)), bar=bar)
         except NonFiniteError as e:
-            raise NonFiniteError(
+            raise type(e)(
                 f"{e}: the fill rates overflow on this grid (steep penalties at a large q_max?); "
                 f"q_max={grid.inventory[0].q_max}, terminal penalty ϖ={self.model.terminal_penalty:g}, "
                 f"running penalty φ={self.model.running_penalty:g}") from None
@@ -323,6 +324,8 @@ def _automatic(engine: _Engine, tol: float, value_rtol: float, t_eval, progress:
             except NonFiniteError as e:
                 # a step too long for a strongly nonlinear jump term (a large decay k: the linearly
                 # implicit steps overshoot and the fill rates overflow): shorter steps, every part
+                if isinstance(e, ScaleError):
+                    raise
                 if rnd == MAX_ROUNDS - 1:
                     raise NonFiniteError(f"{e}; the automatic steps were shortened {rnd} times without curing it "
                                          f"(decays k⁺={model.k_plus:g}, k⁻={model.k_minus:g}); pass n_steps or "
