@@ -133,7 +133,7 @@ def reference_line(ax, y: float, label: str, color="tab:red", **kw):
 
 
 def label_contours(ax, cs, fmt, fontsize=8):
-    """Contour labels readable on any colour map: larger text with a dark outline.
+    """Contour labels readable on any colour map: horizontal bold text with a dark outline.
 
     Parameters
     ----------
@@ -148,8 +148,9 @@ def label_contours(ax, cs, fmt, fontsize=8):
     """
     from matplotlib import patheffects
 
-    texts = ax.clabel(cs, fmt=fmt, fontsize=fontsize, inline=True, inline_spacing=3, rotate=False)
+    texts = ax.clabel(cs, fmt=fmt, fontsize=fontsize, inline=False)
     for t in texts:
+        t.set_rotation(0.0)                     # horizontal: readable on steep contours
         t.set_fontweight("bold")
         t.set_path_effects([patheffects.withStroke(linewidth=2.2, foreground="black")])
     return texts

@@ -101,3 +101,12 @@ def test_legend_outside_is_outside_the_axes(tmp_path):
     assert leg.get_window_extent(r).y1 < ax.xaxis.label.get_window_extent(r).y0 + 1
     with pytest.raises(ValueError, match="where"):
         P.legend_outside(ax, where="inside")
+
+
+def test_label_contours_are_horizontal_and_outlined():
+    ax = Figure().subplots()
+    x = np.linspace(0, 1, 20)
+    cs = ax.contour(x, x, np.add.outer(x, x), levels=[0.5, 1.0])
+    texts = P.label_contours(ax, cs, {0.5: "50 %", 1.0: "100 %"})
+    assert texts and {t.get_text() for t in texts} <= {"50 %", "100 %"}
+    assert all(t.get_rotation() == 0.0 and t.get_path_effects() for t in texts)
