@@ -169,7 +169,7 @@ def plot_minmax(results: dict, path, title: str = "Intraday minimum and maximum 
         ax.set_title(f"{name} ({res.q_min.size} days)")
         ax.set_xlabel("intraday inventory extreme (units)")
         ax.set_ylabel("days")
-        ax.legend(loc="upper center", fontsize=8)
+    legend_outside(axes[0, 0], where="figure")
     fig.suptitle(title, fontsize=11)
     fig.savefig(path, dpi=120)
     return path
@@ -378,8 +378,9 @@ def summary_lines(all_claims: dict, all_cons: dict) -> list[str]:
         bad = [c for c in cons if c["verdict"] != "agree"]
         mark = " — ⚠ NOT CONVERGED: read qualitatively" if reading in UNCONVERGED else ""
         lines += [f"**Reading '{reading}'{mark}.** {len(ok)} of {len(cl)} claims agree.", ""]
-        lines += [f"* agree: {c[0]} — {c[1]}" for c in ok]
-        lines += [f"* {c[2].strip('*').split(':')[0].strip('*')}: {c[0]} — {c[1]}" for c in rest]
+        lines += ["What agreed:", ""] + ([f"* {c[0]} — {c[1]}" for c in ok] or ["* none"])
+        lines += ["", "What did not, or only partly:", ""]
+        lines += [f"* {c[2].strip('*').split(':')[0].strip('*')}: {c[0]} — {c[1]}" for c in rest] or ["* none"]
         if cons:
             zs = ", ".join(f"{c['run']} z = {c['z']:.2f}" for c in cons)
             lines += ["", f"Monte Carlo vs solver: {len(cons) - len(bad)} of {len(cons)} runs agree within "
@@ -425,27 +426,31 @@ def _reading_section(reading, out, runner, log, tol=None):
             checks.append((f"OU controls, {symbol} = {val:g}", sol, res))
     eps_runs, alpha_runs = study_runs["eps"], study_runs["alpha"]
 
-    pset = (f"§4 parameters, {reading} reading: a = {m.price.a:g}, μ = {m.price.mu:g}, σ = {m.price.sigma:.4g} per "
-            f"day,\nε = {m.eps:g}, α = {m.alpha:g}; {runner.n_paths} simulated days")
+    def pset(vary=None):
+        """The parameter set for a figure title (``vary``: the parameter the figure varies)."""
+        fixed = ", ".join(f"{sym} = {getattr(m, name):g}" for name, sym in (("eps", "ε"), ("alpha", "α")) if name != vary)
+        return (f"§4 parameters, {reading} reading: a = {m.price.a:g}, μ = {m.price.mu:g}, σ = {m.price.sigma:.4g} "
+                f"per day,\n{fixed}; {runner.n_paths} simulated days")
+
     figs = {
-        2: plot_day(M, f"A trading day with martingale controls (Δ = 0 quotes) on the OU market\n{pset}",
+        2: plot_day(M, f"A trading day with martingale controls (Δ = 0 quotes) on the OU market\n{pset()}",
                     out / f"fig2_martingale_day{tag}.png", mu=m.price.mu),
-        3: plot_day(OU, f"A trading day with Ornstein–Uhlenbeck controls\n{pset}", out / f"fig3_ou_day{tag}.png",
+        3: plot_day(OU, f"A trading day with Ornstein–Uhlenbeck controls\n{pset()}", out / f"fig3_ou_day{tag}.png",
                     mu=m.price.mu),
         4: plot_minmax({"martingale controls": M, "OU controls": OU}, out / f"fig4_minmax_inventory{tag}.png",
-                       title=f"Intraday minimum and maximum inventory\n{pset}"),
+                       title=f"Intraday minimum and maximum inventory\n{pset()}"),
     }
     s5 = {"M": M.pnl, "OU": OU.pnl}
     s6 = {f"ε={e:g}": r.pnl for e, (_, r) in eps_runs.items()}
     s7 = {f"α={a:g}": r.pnl for a, (_, r) in alpha_runs.items()}
-    figs[5] = plot_densities(s5, f"PnL density: martingale (M) vs mean-reverting (OU) controls\n{pset}",
+    figs[5] = plot_densities(s5, f"PnL density: martingale (M) vs mean-reverting (OU) controls\n{pset()}",
                              out / f"fig5_pnl_M_vs_OU{tag}.png")
     t5, t6, t7 = stats_table(s5), stats_table(s6), stats_table(s7)
     tables = {5: t5}
     if studies:
-        figs[6] = plot_densities(s6, f"Effect of the inventory risk ε (OU controls)\n{pset}",
+        figs[6] = plot_densities(s6, f"Effect of the inventory risk ε (OU controls)\n{pset('eps')}",
                                  out / f"fig6_pnl_eps{tag}.png")
-        figs[7] = plot_densities(s7, f"Effect of the transaction cost α (OU controls)\n{pset}",
+        figs[7] = plot_densities(s7, f"Effect of the transaction cost α (OU controls)\n{pset('alpha')}",
                                  out / f"fig7_pnl_alpha{tag}.png")
         tables.update({6: t6, 7: t7})
     for n, t in tables.items():
