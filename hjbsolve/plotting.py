@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_quotes_vs_q", "plot_day", "plot_pnl_density", "save_figure"]
+__all__ = ["plot_quotes_vs_q", "plot_day", "plot_pnl_density", "save_figure", "log_ticks", "legend_outside",
+           "reference_line", "label_contours", "clip_spikes"]
 
 
-def _axes(ax):
+def _axes(ax, figsize=(7.5, 4.5)):
+    """``ax``, or the Axes of a new constrained-layout Figure (no pyplot state) when it is ``None``."""
     if ax is not None:
         return ax
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(7.5, 4.5), layout="constrained")
+    fig = Figure(figsize=figsize, layout="constrained")
     return fig.add_subplot()
 
 
@@ -20,6 +22,173 @@ def save_figure(ax, path, dpi: int = 120):
     """Save the figure holding ``ax`` as PNG (works without pyplot or a display)."""
     ax.figure.savefig(path, dpi=dpi)
     return path
+
+
+# ----------------------------------------------------------------------------- shared style helpers
+def log_ticks(ax, axis: str = "x", values=None):
+    """Readable ticks on a log axis: no labelled minor ticks, plain numbers at ``values``.
+
+    Matplotlib labels some minor ticks of a log axis spanning about one decade (``3×10¹``,
+    ``4×10¹`` …), and they overlap. This keeps only major labels: at ``values`` when given
+    (e.g. the grid sizes that were computed), else at the decades.
+
+    Parameters
+    ----------
+    ax : Axes
+    axis : {"x", "y"}
+    values : array_like of float, optional
+        Tick positions (positive), labelled with ``:g``.
+
+    Returns
+    -------
+    Axes
+    """
+    from matplotlib import ticker
+
+    a = ax.xaxis if axis == "x" else ax.yaxis
+    a.set_minor_formatter(ticker.NullFormatter())
+    if values is not None:
+        a.set_major_locator(ticker.FixedLocator(np.asarray(values, float)))
+        a.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    else:
+        a.set_major_locator(ticker.LogLocator(base=10.0, numticks=12))
+        a.set_major_formatter(ticker.LogFormatterSciNotation())
+    return ax
+
+
+def legend_outside(ax, where: str = "below", ncol: int | None = None, fontsize=8, **kw):
+    """A legend outside the axes, so it never covers data.
+
+    Call it after setting the x label: "below" places the legend under the tick labels and
+    the (possibly multi-line) x label. Works with ``layout="constrained"`` figures, which make
+    room for it.
+
+    Parameters
+    ----------
+    ax : Axes
+    where : {"below", "right", "figure"}
+        Under this Axes, to its right, or one legend under the whole figure (for panels that
+        share their entries; the entries are taken from ``ax``).
+    ncol : int, optional
+        Columns (default: 2 below, 1 on the right).
+    **kw
+        Passed to ``legend`` (e.g. ``handles``, ``labels``).
+
+    Returns
+    -------
+    Legend
+    """
+    from matplotlib.transforms import ScaledTranslation
+
+    if where == "below":
+        size = ax.xaxis.label.get_fontsize()
+        lines = ax.get_xlabel().count("\n") + 1 if ax.get_xlabel() else 0
+        tick = max((t.get_fontsize() for t in ax.get_xticklabels()), default=size)
+        drop = (6 + 1.9 * tick + 1.3 * size * lines) / 72.0        # inches below the axes
+        shift = ax.transAxes + ScaledTranslation(0.0, -drop, ax.figure.dpi_scale_trans)
+        return ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0.0), bbox_transform=shift, ncol=ncol or 2,
+                         fontsize=fontsize, frameon=False, **kw)
+    if where == "right":
+        return ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), ncol=ncol or 1, fontsize=fontsize,
+                         frameon=False, **kw)
+    if where == "figure":
+        if "handles" not in kw:
+            kw["handles"], kw["labels"] = ax.get_legend_handles_labels()
+        return ax.figure.legend(loc="outside lower center", ncol=ncol or 2, fontsize=fontsize, frameon=False, **kw)
+    raise ValueError(f"where must be 'below', 'right' or 'figure', got {where!r}")
+
+
+def reference_line(ax, y: float, label: str, color="tab:red", **kw):
+    """A horizontal reference level that does not rescale the axes.
+
+    Drawn as a dotted line when ``y`` lies within the current y-limits (set by the data);
+    otherwise an arrow at the top or bottom edge says where it is (``"μ = 3009 ↑ 8.2 above
+    the top"``), so a far-away level cannot flatten the data.
+
+    Parameters
+    ----------
+    ax : Axes
+        With its data already plotted.
+    y : float
+    label : str
+        Text naming the level.
+    color : str
+    **kw
+        Passed to ``ax.axhline``.
+
+    Returns
+    -------
+    Artist
+        The line or the annotation.
+    """
+    lo, hi = ax.get_ylim()
+    if lo <= y <= hi:
+        return ax.axhline(y, color=color, ls=":", lw=1.2, label=label, **kw)
+    above = y > hi
+    gap = y - hi if above else lo - y
+    return ax.annotate(f"{label} {'↑' if above else '↓'} ({gap:.3g} {'above' if above else 'below'} the axis)",
+                       xy=(0.99, 0.97 if above else 0.03), xycoords="axes fraction", ha="right",
+                       va="top" if above else "bottom", color=color, fontsize=8,
+                       bbox=dict(boxstyle="round,pad=0.2", fc="white", ec=color, alpha=0.85))
+
+
+def label_contours(ax, cs, fmt, fontsize=8):
+    """Contour labels readable on any colour map: horizontal bold text with a dark outline.
+
+    Parameters
+    ----------
+    ax : Axes
+    cs : ContourSet
+    fmt : dict or callable
+        Level → text, as for ``Axes.clabel``.
+
+    Returns
+    -------
+    list of Text
+    """
+    from matplotlib import patheffects
+
+    texts = ax.clabel(cs, fmt=fmt, fontsize=fontsize, inline=False)
+    for t in texts:
+        t.set_rotation(0.0)                     # horizontal: readable on steep contours
+        t.set_fontweight("bold")
+        t.set_path_effects([patheffects.withStroke(linewidth=2.2, foreground="black")])
+    return texts
+
+
+def clip_spikes(ax, heights, ratio: float = 3.0, unit: str = ""):
+    """Keep one tall histogram bar from flattening the others: cap the y-axis and label the bar.
+
+    When the tallest bar is more than ``ratio`` times the tallest bar of the *other* series,
+    the y-limit is set to 1.3 × that smaller peak and the cut bars of each series get one note
+    with their counts at the top edge (``"75 + 222 days ↑"``).
+
+    Parameters
+    ----------
+    ax : Axes
+    heights : list of (counts, edges)
+        One per histogram series, as returned by ``Axes.hist``.
+    ratio : float
+    unit : str
+        Appended to the written counts (e.g. ``" days"``).
+
+    Returns
+    -------
+    bool
+        Whether the axis was capped.
+    """
+    peaks = sorted(float(np.max(c)) for c, _ in heights if len(c))
+    if len(peaks) < 2 or peaks[-1] <= ratio * peaks[-2]:
+        return False
+    top = 1.3 * peaks[-2]
+    ax.set_ylim(0.0, top)
+    for counts, edges in heights:
+        cut = np.nonzero(np.asarray(counts) > top)[0]
+        if cut.size:
+            text = " + ".join(f"{counts[i]:.0f}" for i in cut) + f"{unit} (bars cut) ↑"
+            ax.annotate(text, xy=(edges[cut[-1] + 1], top), xytext=(4, -4), textcoords="offset points",
+                        ha="left", va="top", fontsize=8, bbox=dict(boxstyle="round,pad=0.2", fc="white", alpha=0.85))
+    return True
 
 
 def plot_quotes_vs_q(policies: dict, t: float, s: float, q, ax=None):

@@ -448,3 +448,24 @@ def test_report_writes_figures_and_summary(tmp_path):
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000, name
         assert name in text
     assert "548.5" in text  # scenario 3's final utility on seed 0
+    # the summary opens the report and the article's symbols are defined before their first use
+    assert [line for line in text.splitlines() if line.startswith("## ")][0] == "## Summary"
+    for sym in ("κ", "γ", "λ"):
+        assert text.index(sym) > text.index("Symbols of the article's model"), sym
+
+
+def test_summary_lines_follow_the_verdicts():
+    from hjbsolve.article.report import SYMBOLS, Check, summary_lines
+
+    checks = [Check("a", "Statement A.", "agree", "long", {}, "numbers A"),
+              Check("b", "Statement B.", "partly", "long", {}, "numbers B"),
+              Check("c", "Statement C.", "agree, reading x", "long", {}, "numbers C")]
+    lines = summary_lines(checks, 40)
+    text = "\n".join(lines)
+    assert lines[0] == "## Summary" and SYMBOLS in text
+    assert "**What agreed** (2 of 3)" in text and "**What did not, or only partly** (1 of 3)" in text
+    agreed, other = text.split("**What did not")
+    assert "(a) Statement A. *agree*: numbers A." in agreed and "(c)" in agreed and "(b)" not in agreed
+    assert "(b) Statement B. *partly*: numbers B." in other
+    assert text.index(SYMBOLS) < text.index("* (a)")
+    assert "unrelated to the Fodra–Labadie model" in SYMBOLS

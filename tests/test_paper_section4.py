@@ -86,3 +86,43 @@ def test_each_verdict_follows_its_numbers():
     flip(lambda *a: a[4]["eps=1e-2"].update(sharpe=0.1), "Fig. 6: the average daily gain")
     flip(lambda *a: a[5]["a=0.1"].update(mean=470.0, sharpe=20.0), "Fig. 7: higher α")
     flip(lambda *a: a[5]["a=0.1"].update(**{"q0.01": 380.0}), "Fig. 7: the shift")
+
+
+# ----------------------------------------------------------------------------- the summary
+def _sol_res(v, mc, se, rel=1e-5):
+    from types import SimpleNamespace
+
+    sol = SimpleNamespace(value=lambda t, q, s: v, info={"value_error_estimate": rel}, q_max=400)
+    res = SimpleNamespace(estimate=lambda kind: (mc, se) if kind == "control" else (mc + 1.0, 2.0))
+    return sol, res
+
+
+def test_consistency_verdicts_follow_z():
+    from hjbsolve.validation.paper_section4 import consistency_rows
+
+    rows = consistency_rows([("martingale controls", *_sol_res(0.0, 420.0, 0.1)),
+                             ("OU controls", *_sol_res(462.0, 462.01, 0.01)),
+                             ("OU controls, ε = 0.01", *_sol_res(450.0, 450.5, 0.01))])
+    assert [r["verdict"] for r in rows] == ["—", "agree", "DISAGREE"]
+    assert rows[0]["z"] is None and abs(rows[1]["z"]) < 3 < abs(rows[2]["z"])
+
+
+def test_report_summary_counts_the_claim_verdicts_and_marks_unconverged_readings():
+    from hjbsolve.validation.paper_section4 import claims, consistency_rows, summary_lines
+
+    M, OU, tM, tOU, teps, talpha = _agreeing()
+    cl = claims(M, OU, {}, {}, tM, tOU, teps, talpha)
+    OU.s_max -= 10.0                              # one claim (Fig. 3, crossing μ) now disagrees
+    cl2 = claims(M, OU, {}, {}, tM, tOU, {}, {})
+    cons = consistency_rows([("OU controls", *_sol_res(462.0, 462.01, 0.01))])
+    lines = summary_lines({"printed": cl, "per-step": cl2}, {"printed": cons, "per-step": []})
+    text = "\n".join(lines)
+    assert lines[0] == "## Summary" and "**What was checked.**" in text
+    assert f"{len(cl)} of {len(cl)} claims agree" in text
+    n_ok = sum(v.startswith("**agree") for _, _, v in cl2)
+    assert n_ok == len(cl2) - 1 and f"{n_ok} of {len(cl2)} claims agree" in text
+    assert "* disagree: Fig. 3: the mid-price" in text
+    assert "Reading 'per-step' — ⚠ NOT CONVERGED" in text and "Reading 'printed'." in text
+    assert "1 of 1 runs agree within 3 standard errors" in text
+    for sym in ("ε is the inventory risk aversion", "α the transaction cost", "δ⁺ and δ⁻", "μ = 3009"):
+        assert sym in text

@@ -163,6 +163,11 @@ def test_run_validation_quick_end_to_end(tmp_path):
     assert abs(sl[("OU α=0.05", 1, 0, "quote")]["slope"] - 2.0) < 0.1
     assert res["collapse"]["deviation_log10_from_curve"]["p90_abs_x_le_1"] < 0.05
     assert res["monte_carlo"]["all_agree"]
+    # the report opens with its summary, whose Monte Carlo sentence is computed from the tables' z-scores
+    from hjbsolve.validation.numerics_study import monte_carlo_headline
+
+    assert [line for line in text.splitlines() if line.startswith("## ")][0] == "## Summary"
+    assert monte_carlo_headline(res) in text.split("## Key findings")[0]
     assert res["value_loss"]["cases"]["ou"]["loss_order0"] > res["value_loss"]["cases"]["ou"]["loss_order1"] > 0
     # one number of the report recomputed by independent engines: the Brownian value lost by trading
     # the order-1 quotes = matrix-exponential optimum − evaluation of the fixed order-1 policy
@@ -175,3 +180,109 @@ def test_run_validation_quick_end_to_end(tmp_path):
     assert abs(d["optimal_value"] - optimum) <= 3 * d["optimal_value_error"] + 1e-9 * abs(optimum)
     assert abs(d["loss_order1"] - (optimum - order1)) <= 3 * d["loss_order1_error"] + 2e-9 * abs(optimum)
 
+
+# ---------------------------------------------------------------------------- the report's headline
+def _mc_results(z_control_ou0=-4.01, z_plain_ou0=2.04, z_loss=(0.4, -0.3)):
+    """The Monte Carlo parts of results.json as sections 5 and 6 write them (numbers of a quick run)."""
+    def row(case, zp, zc, ze, bias=0.0):
+        r = {"case": case, "value": 400.0, "value_error": 1e-4, "holding_bias_at_n_steps": bias}
+        for k, z in (("plain", zp), ("control", zc), ("control_extrapolated", ze)):
+            r[k] = {"mean": 400.0 + z * 1e-3, "stderr": 1e-3, "z": z}
+        return r
+
+    from hjbsolve.validation.numerics_study import mc_verdict
+
+    cases = [row("Brownian paper, optimal", -0.48, 0.42, 0.17),
+             row("OU paper, order-1 quotes", 2.04, -0.70, 0.21),
+             row("OU paper, order-0 quotes", z_plain_ou0, z_control_ou0, 0.0118, bias=-0.0365)]
+    for c in cases:
+        c["verdict"] = mc_verdict({k: c[k]["z"] for k in ("plain", "control", "control_extrapolated")})
+    return {"monte_carlo": {"n_steps": [1000, 2000], "cases": cases},
+            "value_loss": {"monte_carlo": {"ou": {"order1": {"z": z_loss[0]}, "order0": {"z": z_loss[1]}}}}}
+
+
+def _z_cells(rows):
+    return [c for r in rows for c in (r[3], r[5], r[7])]
+
+
+def test_monte_carlo_headline_is_computed_from_the_table_z_scores():
+    """'all … agree' only when every z of the tables is within 3; every z outside is named with its value,
+    and the table's verdict column says the same as the headline."""
+    from hjbsolve.validation.numerics_study import mc_table_rows, monte_carlo_headline
+
+    ok = _mc_results(z_control_ou0=1.0)
+    rows = mc_table_rows(ok["monte_carlo"])
+    assert all(abs(z) < 3 for z in _z_cells(rows)) and all(r[-1] == "agree" for r in rows)
+    assert monte_carlo_headline(ok).startswith("all 11 Monte Carlo estimates agree")
+
+    # the quick run's table: z = −4.01 at 1000 steps (holding bias), extrapolated z = 0.01
+    res = _mc_results()
+    rows = mc_table_rows(res["monte_carlo"])
+    head = monte_carlo_headline(res)
+    assert "all" not in head.split(";")[0] and head.startswith("10 of 11")
+    assert "z = -4.01" in head and "OU paper, order-0 quotes" in head and "holding" in head
+    assert rows[2][-1] == "agree after extrapolation" and "No table verdict is DISAGREE" in head
+
+    # a genuine disagreement (the plain estimator too): the verdict and the headline both say so
+    bad = _mc_results(z_plain_ou0=5.0)
+    rows = mc_table_rows(bad["monte_carlo"])
+    head = monte_carlo_headline(bad)
+    assert rows[2][-1] == "DISAGREE" and "1 of 5 table verdicts are DISAGREE" in head
+    assert "z = 5.00" in head and "z = -4.01" in head
+    n_out = sum(abs(z) >= 3 for z in _z_cells(rows))
+    assert head.startswith(f"{11 - n_out} of 11")
+
+    # section 5's z-scores count too
+    assert "section 5, z = 3.50" in monte_carlo_headline(_mc_results(z_control_ou0=1.0, z_loss=(3.5, 0.0)))
+
+
+def _report_ctx(conv_orders=(1.94, 1.97), **mc):
+    from types import SimpleNamespace
+
+    res = _mc_results(**mc)
+    slope = lambda case, order: {"case": case, "order": order, "q": 0, "quantity": "quote",  # noqa: E731
+                                 "slope": 2.0 - (order == 0), "x_lo": 1e-7, "x_hi": 1e-4}
+    res.update(
+        eps0={"eps0_br": {"max_quote_error": 5.7e-14}, "eps0_ou": {"max_quote_error": 4.1e-12}},
+        expansion_errors={"slopes": [slope("Brownian α=0.05", 1), slope("Brownian α=0.05", 0), slope("OU α=0.05", 1),
+                                     slope("OU α=0.05", 0)]},
+        collapse={"paper_x": {"brownian": 0.448, "ou": 0.515}},
+        error_maps={k: {"relative": {"paper_point_error": e}, "of_correction": {"paper_point_error": c}}
+                    for k, e, c in (("brownian_eps_q", 2.1e-4, 0.428), ("ou_eps_q", 0.246, 0.533))},
+        convergence={"brownian_dt": {"order_quote": list(conv_orders), "order_value": [1.94, 1.98]},
+                     "ou_dt": {"order_quote": [2.12], "order_value": [1.99]},
+                     "ou_ds": {"order_quote": [1.94], "order_value": [1.95]}})
+    res["value_loss"]["cases"] = {"ou": {"loss_order1": 0.445, "loss_order0": 8.19, "loss_order1_relative": 9.6e-4,
+                                         "loss_order0_relative": 0.0177}}
+    return SimpleNamespace(settings=SimpleNamespace(quick=True), results=res, timings={"total": 60.0, "n_tasks": 127})
+
+
+def test_validation_report_opens_with_a_plain_summary_that_matches_the_tables():
+    from hjbsolve.validation.numerics_study import monte_carlo_headline
+    from hjbsolve.validation.suite import _header
+
+    ctx = _report_ctx()
+    text = _header(ctx)
+    heads = [line for line in text.splitlines() if line.startswith("## ")]
+    assert heads[0] == "## Summary"
+    summary = text.split("## Summary")[1].split("## Key findings")[0]
+    for part in ("**What was checked.**", "**What agreed.**", "**What did not.**"):
+        assert part in summary
+    assert monte_carlo_headline(ctx.results) in summary
+    assert "within 3 standard errors" in summary and "all 11" not in summary and "z = -4.01" in summary
+    assert "42.8 %" in summary and "53.3 %" in summary          # measured at the paper's point (section 3)
+    assert "Not converged" not in summary
+    # symbols of the collapse variable are defined where the key findings first use them
+    assert "λ₀ = A e^{−1−k(z+α)}" in text and "π̃: the q² coefficient" in text
+
+
+def test_unconverged_series_are_marked_in_the_summary():
+    from hjbsolve.validation.numerics_study import unconverged
+    from hjbsolve.validation.suite import _header
+
+    ctx = _report_ctx(conv_orders=(1.2, 1.97))
+    assert unconverged(ctx.results) == ["Brownian, time step, quotes: observed orders 1.20, 1.97 (expected 2)"]
+    text = _header(ctx)
+    assert "**Not converged (read with care).**" in text and "observed orders 1.20" in text
+    assert "converges at second order" not in text
+    assert unconverged(_report_ctx().results) == []

@@ -14,15 +14,27 @@ from pathlib import Path
 import numpy as np
 
 from .._validation import check_int
+from ..plotting import _axes as _new_axes
 from .components import MarketMaker, TrendFlow
 from .simulate import (MAX_ORDER_SIZE, SCENARIOS, ArticleRun, compete, get_scenario, simulate,
                        simulate_batch, simulate_scenario)
 
 __all__ = [
     "plot_quotes", "plot_inventory", "plot_utility", "plot_scenario",
-    "Check", "check_article_statements", "breakeven_inventory", "side_return_agreement",
+    "Check", "check_article_statements", "summary_lines", "breakeven_inventory", "side_return_agreement",
     "write_article_report",
 ]
+
+#: x-axis label of the single-run plots.
+STEP_LABEL = "step (one market order per step)"
+
+#: The article's parameters, defined once for the summary (they are not the hjbsolve model's k, λ, γ).
+SYMBOLS = ("Symbols of the article's model (unrelated to the Fodra–Labadie model of the rest of hjbsolve, whose "
+           "k is the decay of the fill rate and λ a fill intensity): **κ** (kappa) is the price impact, the "
+           "mid-price moves by κ per share traded (P_t = P_0 + κ q_t); **γ** (gamma) is the inventory skew, the "
+           "quote on the side that would grow |q| is widened by γ|q| beyond the base half-spread; **λ** (lambda) "
+           "is the inventory penalty, each step's utility is spread × size − λ q² (spread = ask − bid, size = shares of the order); **q** is the market "
+           "maker's (MM's) inventory in shares. Prices and utilities are in the article's price units (P_0 = 100).")
 
 #: Moments of the order size (uniform on 1 … 9).
 SIZE_MEAN = (MAX_ORDER_SIZE + 1) / 2
@@ -34,11 +46,7 @@ SIZE_SECOND_MOMENT = (MAX_ORDER_SIZE + 1) * (2 * MAX_ORDER_SIZE + 1) / 6
 # ---------------------------------------------------------------------------------------
 
 def _axes(ax):
-    if ax is None:
-        from matplotlib.figure import Figure
-
-        ax = Figure(figsize=(8, 3)).subplots()
-    return ax
+    return _new_axes(ax, figsize=(8, 3))
 
 
 def _single(run: ArticleRun):
@@ -54,7 +62,8 @@ def plot_quotes(run: ArticleRun, ax=None):
     ax.plot(np.arange(run.num_steps + 1), run.prices, color="k", lw=1.0, label="mid")
     ax.plot(t, run.ask, color="tab:red", lw=0.8, label="ask")
     ax.plot(t, run.bid, color="tab:green", lw=0.8, label="bid")
-    ax.set_ylabel("price")
+    ax.set_xlabel(STEP_LABEL)
+    ax.set_ylabel("price (price units)")
     ax.legend(loc="best", fontsize="small")
     return ax
 
@@ -65,7 +74,8 @@ def plot_inventory(run: ArticleRun, ax=None):
     ax = _axes(ax)
     ax.plot(np.arange(run.num_steps + 1), run.inventory, color="tab:blue", lw=1.0)
     ax.axhline(0.0, color="0.6", lw=0.6)
-    ax.set_ylabel("inventory")
+    ax.set_xlabel(STEP_LABEL)
+    ax.set_ylabel("inventory q (shares)")
     return ax
 
 
@@ -75,7 +85,8 @@ def plot_utility(run: ArticleRun, ax=None):
     ax = _axes(ax)
     ax.plot(np.arange(1, run.num_steps + 1), run.cumulative_utility, color="tab:purple", lw=1.0)
     ax.axhline(0.0, color="0.6", lw=0.6)
-    ax.set_ylabel("cumulative utility")
+    ax.set_xlabel(STEP_LABEL)
+    ax.set_ylabel("cumulative utility (price units)")
     return ax
 
 
@@ -88,7 +99,8 @@ def plot_scenario(run: ArticleRun, title: str = ""):
     plot_quotes(run, axes[0])
     plot_inventory(run, axes[1])
     plot_utility(run, axes[2])
-    axes[2].set_xlabel("step")
+    for ax in axes[:2]:
+        ax.set_xlabel("")
     if title:
         fig.suptitle(title)
     return fig
@@ -107,6 +119,7 @@ class Check:
     verdict: str  # starts with "agree", "partly", "disagree" or "not observed"
     evidence: str
     numbers: dict = field(default_factory=dict)
+    summary: str = ""  # one sentence with the deciding numbers, for the report's opening
 
 
 def breakeven_inventory(spread_base: float, gamma: float, lambda_inv: float) -> float:
@@ -191,7 +204,8 @@ def check_article_statements(seed: int = 0, n_seeds: int = 1000) -> list[Check]:
         f"(max deviation {identity:.1e}).",
         dict(same_inventory=same_inv, same_inventory_batch=same_inv_batch, profit_gap=profit_gap,
              profit_bits_differ=profit_bits, price_gap=price_gap, vol_ratio=vol_ratio,
-             price_identity_error=identity)))
+             price_identity_error=identity),
+        f"inventories are identical on all {n_seeds} seeds and the std of price changes is ×{vol_ratio:.2f}"))
 
     # (b) gamma = 0.01 turns the utility negative -------------------------------------------
     final3, final2 = float(U[names[2]][-1]), float(U[names[1]][-1])
@@ -215,7 +229,9 @@ def check_article_statements(seed: int = 0, n_seeds: int = 1000) -> list[Check]:
         f"whether a given path ends in a loss depends on how far its inventory wanders.",
         dict(final_utility=final3, final_utility_scenario2=final2, frac_negative=f3,
              frac_negative_scenario2=f2, median_final=med3, same_inventory=same_inv23,
-             mean_spread=spread3, mean_spread_scenario2=spread2)))
+             mean_spread=spread3, mean_spread_scenario2=spread2),
+        f"the final utility is negative in {100 * f3:.0f}% of {n_seeds} runs (scenario 2: {100 * f2:.0f}%), "
+        f"but seed {seed} ends with a gain of {_fmt(final3)}"))
 
     # (c) lambda = 0.002 brings back scenario 1 --------------------------------------------
     u1, u4 = U[names[0]], U[names[3]]
@@ -245,7 +261,9 @@ def check_article_statements(seed: int = 0, n_seeds: int = 1000) -> list[Check]:
         dict(final_utility=float(u4[-1]), final_utility_scenario1=float(u1[-1]), curve_corr=corr,
              sign_agree_steps=sign_agree_t, sign_agree_seeds=sign_agree_seeds,
              frac_negative=frac_neg[names[3]], frac_negative_scenario1=frac_neg[names[0]],
-             breakeven=q4, breakeven_scenario1=q1, ratio_median=ratio_med)))
+             breakeven=q4, breakeven_scenario1=q1, ratio_median=ratio_med),
+        f"the final utility has the sign of scenario 1's in {100 * sign_agree_seeds:.0f}% of runs and the "
+        f"break-even inventory is {_fmt(q4)} vs {_fmt(q1)} shares"))
 
     # (d) negative inventory lowers both bid and ask -----------------------------------------
     q = r1.inventory[:-1]  # inventory when the quotes are set
@@ -269,11 +287,15 @@ def check_article_statements(seed: int = 0, n_seeds: int = 1000) -> list[Check]:
         verdict = "partly" if (slope_bid > 0 and slope_ask > 0 and d_ask < 0) else "disagree"
         numbers = dict(q_min=float(q[t_min]), d_bid=d_bid, d_ask=d_ask, slope_bid=slope_bid,
                        slope_ask=slope_ask, ask_offset_error=ask_off)
+        short = (f"both quotes fall (bid by {slope_bid:.3f}, ask by {slope_ask:.3f} per share of short "
+                 f"inventory), but the ask only because the mid falls (κ = {s1.kappa:g}): relative to the mid only "
+                 "the bid moves")
     else:
         evidence, verdict, numbers = f"Scenario 1, seed {seed}: the inventory is never negative.", "not observed", {}
+        short = "the inventory is never negative on this seed"
     checks.append(Check(
         "d", "When the inventory becomes strongly negative the MM lowers both the bid and the ask.",
-        verdict, evidence, numbers))
+        verdict, evidence, numbers, short))
 
     # (e) profit grows until the inventory risk equals the spread -------------------------
     N = s1.num_steps
@@ -315,7 +337,9 @@ def check_article_statements(seed: int = 0, n_seeds: int = 1000) -> list[Check]:
         f"last step (maximum at step {t_peak_seed + 1} of {N}).",
         dict(q_breakeven_theory=q_theory, q_breakeven_empirical=q_emp, q_literal=q_literal,
              q_peak_median=float(np.median(q_peak)), n_interior=int(interior.sum()),
-             t_peak_seed=t_peak_seed, q_max_seed=qmax_seed)))
+             t_peak_seed=t_peak_seed, q_max_seed=qmax_seed),
+        f"the mean step utility changes sign at |q| ≈ {_fmt(q_emp)} shares against {_fmt(q_theory)} predicted "
+        f"when 'spread' means spread × order size (read literally: {_fmt(q_literal)})"))
     return checks
 
 
@@ -440,6 +464,40 @@ def _flow_extension(out: Path, seed: int, n_seeds: int):
 # The report
 # ---------------------------------------------------------------------------------------
 
+def summary_lines(checks, n_seeds: int) -> list[str]:
+    """The report's opening: what was checked, what agreed and what did not, from the checks' verdicts.
+
+    Parameters
+    ----------
+    checks : list of Check
+        From :func:`check_article_statements`.
+    n_seeds : int
+        Seeds behind the distributional numbers.
+
+    Returns
+    -------
+    list of str
+        Markdown lines, starting with ``"## Summary"``.
+    """
+    agreed = [c for c in checks if c.verdict.startswith("agree")]
+    other = [c for c in checks if not c.verdict.startswith("agree")]
+
+    def item(c):
+        return f"* ({c.key}) {c.statement} *{c.verdict}*: {c.summary}."
+
+    lines = ["## Summary", "",
+             f"**What was checked.** The article simulates a market maker (MM) who quotes around a mid-price "
+             f"that its own trades move (linear price impact), in four scenarios, and makes {len(checks)} "
+             f"statements (a)–({checks[-1].key}) about them. Each is checked on one simulated path and on "
+             f"{n_seeds} independent runs; the three extensions the article proposes (nonlinear impact, "
+             "competing makers, traders reacting to prices) are built and shown at the end, without verdicts.",
+             "", SYMBOLS, "", f"**What agreed** ({len(agreed)} of {len(checks)}):", ""]
+    lines += [item(c) for c in agreed] or ["* none"]
+    lines += ["", f"**What did not, or only partly** ({len(other)} of {len(checks)}):", ""]
+    lines += [item(c) for c in other] or ["* none"]
+    return lines + [""]
+
+
 def write_article_report(out_dir, seed: int = 0, *, n_seeds: int = 1000) -> Path:
     """Write the article's figures and ``article_summary.md`` into ``out_dir``.
 
@@ -458,12 +516,14 @@ def write_article_report(out_dir, seed: int = 0, *, n_seeds: int = 1000) -> Path
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
-    lines = ["# The article's market maker with linear price impact: reproduction and checks", "",
-             f"Seed {seed} for single paths (the same random trades in every scenario); "
+    checks = check_article_statements(seed, n_seeds)
+    lines = ["# The article's market maker with linear price impact: reproduction and checks", ""]
+    lines += summary_lines(checks, n_seeds)
+    lines += [f"Seed {seed} for single paths (the same random trades in every scenario); "
              f"{n_seeds} seeds ({seed}…{seed + n_seeds - 1}) for distributions. Sign convention as in "
              f"the article: side +1 (a 'buy') adds to the MM's inventory and raises the price.", "",
              "## Scenarios", "",
-             "| # | name | κ | γ | λ | final q | final cumulative utility | figure |",
+             "| # | name | impact κ | skew γ | penalty λ | final q (shares) | final cumulative utility | figure |",
              "|---|---|---|---|---|---|---|---|"]
     for sc in SCENARIOS.values():
         run = simulate_scenario(sc.name, seed)
@@ -475,7 +535,7 @@ def write_article_report(out_dir, seed: int = 0, *, n_seeds: int = 1000) -> Path
                      f"{run.inventory[-1]:+.0f} | {run.cumulative_utility[-1]:,.1f} | ![]({fname}) |")
 
     lines += ["", "## The article's statements", ""]
-    for c in check_article_statements(seed, n_seeds):
+    for c in checks:
         lines += [f"**({c.key}) {c.statement}** — *{c.verdict}*.", "", c.evidence, ""]
 
     lines += ["## The article's further steps, built", ""]

@@ -30,6 +30,8 @@ import numpy as np
 
 from hjbsolve.model import Brownian, OrnsteinUhlenbeck
 
+from hjbsolve.plotting import label_contours
+
 from .analysis import collapse_variable, fit_slope, region_boundary
 from .report import fmt, md_table
 from .settings import OU_S_RANGE, QUOTE_THRESHOLDS, S0, paper
@@ -460,6 +462,16 @@ def _edges(v, log: bool):
     return np.concatenate([[v[0] - (mid[0] - v[0])], mid, [v[-1] + (v[-1] - mid[-1])]])
 
 
+#: Titles of the four error maps (the keys are those of results.json).
+MAP_TITLES = {"brownian_eps_q": "Brownian, against inventory (T − t = 1)",
+              "brownian_eps_T": "Brownian, against T − t (q = 0)",
+              "ou_eps_q": "OU, against inventory (T − t = 1, s = 3000)",
+              "ou_eps_T": "OU, against T − t (q = 0, s = 3000)"}
+#: The two error measures of the maps.
+MAP_KINDS = {"relative": "error relative to the quote |δ₁ − δ| / |δ|",
+             "of_correction": "relative to the ε-correction |δ₁ − δ| / |δ − δ₀|"}
+
+
 def section_maps(ctx, R):
     st = ctx.settings
     t_br, tau_br, i_tau1, qb, qo = _scan_axes(st)
@@ -476,7 +488,7 @@ def section_maps(ctx, R):
         "brownian_eps_q": (np.asarray(st.br_eps), qb[qpos], rel[:, i_tau1, :][:, qpos].T, rc[:, i_tau1, :][:, qpos].T,
                            "q", 0.0),
         "brownian_eps_T": (np.asarray(st.br_eps), tau_br[::-1], rel[:, ::-1, int(np.nonzero(qb == 0)[0][0])].T,
-                           rc[:, ::-1, int(np.nonzero(qb == 0)[0][0])].T, "T (= T − t)", 1.0),
+                           rc[:, ::-1, int(np.nonzero(qb == 0)[0][0])].T, "T", 1.0),
     }
     alpha = st.ou_alphas[0]
     ref0, res = _ou_scan(R, st, alpha)
@@ -487,11 +499,12 @@ def section_maps(ctx, R):
     j0 = int(np.nonzero(qo == 0)[0][0])
     maps["ou_eps_q"] = (np.asarray(st.ou_eps), qo, rel[:, 0, :].T, rc[:, 0, :].T, "q", 0.0)
     maps["ou_eps_T"] = (np.asarray(st.ou_eps), (1.0 - t_ou[:-1])[::-1], rel[:, :-1, j0][:, ::-1].T,
-                        rc[:, :-1, j0][:, ::-1].T, "T (= T − t)", 1.0)
-    fig, axes = ctx.figure(4, 2, size=(5.0, 3.6))
+                        rc[:, :-1, j0][:, ::-1].T, "T", 1.0)
+    fig, axes = ctx.figure(4, 2, size=(4.4, 3.6))
     rows = []
     for col, (name, (eps, y, r_rel, r_corr, ylab, ypaper)) in enumerate(maps.items()):
-        entry = {"eps": eps.tolist(), "y": np.asarray(y).tolist(), "y_label": ylab}
+        entry = {"eps": eps.tolist(), "y": np.asarray(y).tolist(), "y_label": ylab, "title": MAP_TITLES[name]}
+        log_y = ylab == "T"
         for kind, M in (("relative", r_rel), ("of_correction", r_corr)):
             bnd = {}
             for p in QUOTE_THRESHOLDS:
@@ -503,23 +516,28 @@ def section_maps(ctx, R):
                            "fraction_within": {f"{p:g}": float(np.mean(M <= p)) for p in QUOTE_THRESHOLDS}}
             a = axes[0 if kind == "relative" else 1, col]
             Z = np.log10(np.maximum(M, 1e-12))
-            pc = a.pcolormesh(_edges(eps, True), _edges(y, "T" in ylab), Z, shading="flat", cmap="viridis",
+            pc = a.pcolormesh(_edges(eps, True), _edges(y, log_y), Z, shading="flat", cmap="viridis",
                               vmin=-8, vmax=0.5)
-            cs = a.contour(eps, y, M, levels=list(QUOTE_THRESHOLDS), colors=["w", "orange", "r"], linewidths=1.2)
-            a.clabel(cs, fmt={p: f"{p:.0%}" for p in QUOTE_THRESHOLDS}, fontsize=7)
+            cs = a.contour(eps, y, M, levels=list(QUOTE_THRESHOLDS), colors=["white", "orange", "red"],
+                           linewidths=1.4)
+            label_contours(a, cs, {p: f"{p:.0%}" for p in QUOTE_THRESHOLDS})
             a.set_xscale("log")
-            if "T" in ylab:
+            if log_y:
                 a.set_yscale("log")
-            a.plot([1e-3], [ypaper], marker="*", color="magenta", ms=14, mec="k", label="paper §4")
-            a.set_xlabel("ε")
-            a.set_ylabel(ylab)
-            a.set_title(f"{name}: {'|δ₁−δ|/|δ|' if kind == 'relative' else '|δ₁−δ| / |δ−δ₀|'}", fontsize=9)
-            fig.colorbar(pc, ax=a, label="log10 error")
+            a.plot([1e-3], [ypaper], marker="*", color="magenta", ms=14, mec="k", clip_on=False, zorder=5,
+                   label="paper §4")
+            a.set_xlabel("ε, inventory risk aversion (1 / price unit)")
+            a.set_ylabel("time to maturity T − t (days)" if log_y else "inventory q (units of the asset)")
+            a.set_title(f"{MAP_TITLES[name]}\n{MAP_KINDS[kind]}", fontsize=9)
             e_at = bnd
-            rows.append([name, "of δ" if kind == "relative" else "of the ε-correction", fmt(float(M[iy, ie])),
+            rows.append([MAP_TITLES[name], "of δ" if kind == "relative" else "of the ε-correction", fmt(float(M[iy, ie])),
                          *[f"{fmt(e_at[f'{p:g}']['eps_star'][iy])}{'+' if e_at[f'{p:g}']['status'][iy] > 0 else ''}"
                            for p in QUOTE_THRESHOLDS]])
         out[name] = entry
+    for row in range(2):
+        fig.colorbar(pc, ax=axes[row, :], label="log₁₀ of the error (a ratio)", shrink=0.9, pad=0.01)
+    fig.suptitle("Where the order-1 quotes are accurate; α = 0.05, Brownian from the matrix exponential, OU (the "
+                 "paper's §4 model) from the FD solver; contours at 1 %, 5 %, 10 %; ★ the paper's point (ε = 1e-3)")
     ctx.results["error_maps"] = out
     ctx.add("## 3. Error maps: where the order-1 quotes are within 1 %, 5 %, 10 %\n")
     ctx.add("Two measures at each grid point: the error relative to the quote, `max_side |δ₁ − δ| / |δ|` "

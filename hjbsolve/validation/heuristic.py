@@ -48,6 +48,7 @@ from tqdm import tqdm  # text bars (tqdm.auto warns in notebooks without ipywidg
 
 import hjbsolve as hs
 from hjbsolve.montecarlo import price_range
+from hjbsolve.plotting import legend_outside, log_ticks
 
 from .report import check_finite, fmt, jsonable, md_table
 
@@ -448,18 +449,27 @@ def run_heuristic_comparison(out_dir, quick: bool = False, progress: bool = True
 
 
 # ============================================================================ figures
+GAMMA_LABEL = "γ, extra half-spread per unit of inventory (price units)"
+
+
+def _params_label(m: hs.Model) -> str:
+    """The parameter set in a figure title: the paper's §4 values of the model."""
+    return (f"paper's §4 market: A = {m.A:g}, k = {m.k:g}, z = {m.z:g}, σ = {m.price.sigma:g}, ε = {m.eps:g}, "
+            f"α = {m.alpha:g}, T = {m.T:g} day, S0 = {S0:g}, q0 = 0")
+
+
 def _symlog_x(ax, gammas):
     pos = [g for g in gammas if g > 0]
     ax.set_xscale("symlog", linthresh=min(pos) if pos else 1e-4)
     ax.set_xlim(0.0, max(gammas) * 1.5 if pos else 1.0)
-    ax.set_xlabel(r"$\gamma$ (widening per unit of inventory; symlog axis, 0 at the left)")
+    ax.set_xlabel(GAMMA_LABEL + "\n(symmetric-log axis: γ = 0 at the left edge)")
 
 
 def _plot_objective(out, st, bases, search, v_opt, best, grid_runs, mc_best) -> str:
     """(a) objective against γ per base, both optimal levels; (b) zoom near the optimum; (c) value lost."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(15, 4.8), layout="constrained")
+    fig = Figure(figsize=(15, 5.6), layout="constrained")
     axes = fig.subplots(1, 3)
     g = np.asarray(st.gammas)
     curves = dict(bases)
@@ -468,15 +478,15 @@ def _plot_objective(out, st, bases, search, v_opt, best, grid_runs, mc_best) -> 
 
     ax = axes[0]
     for name, b in curves.items():
-        ax.plot(g, vals[name], "o-", ms=3, lw=1, color=colors[name], label=f"heuristic, base {b:.4g}")
+        ax.plot(g, vals[name], "o-", ms=3, lw=1, color=colors[name], label=f"heuristic, base half-spread {b:.4g}")
     ax.axhline(v_opt["brownian"], color="k", ls="--", lw=1.2, label=f"optimal, Brownian ({v_opt['brownian']:.6g})")
     ax.axhline(v_opt["ou"], color="k", ls="-.", lw=1.2, label=f"optimal, OU ({v_opt['ou']:.6g})")
     ax.plot([best["gamma"]], [best["value_exact"]], "*", color="C3", ms=12,
             label=f"best heuristic: base {best['half_spread']:.4g}, γ = {best['gamma']:.3g}")
     _symlog_x(ax, st.gammas)
-    ax.set_ylabel("expected objective from (0, q = 0, S0)")
-    ax.set_title("heuristic (same value on both markets) vs optimal")
-    ax.legend(fontsize=7, loc="lower left")
+    ax.set_ylabel("expected objective v(0, q = 0, S0) (price units)")
+    ax.set_title("heuristic vs optimal (the heuristic's value\nis the same on both markets)")
+    legend_outside(ax)
 
     ax = axes[1]  # dense exact curves around the best γ (cheap: one price node)
     lo_g, hi_g = (best["gamma"] / 30.0, best["gamma"] * 10.0) if best["gamma"] > 0 else (1e-5, 1e-2)
@@ -488,57 +498,70 @@ def _plot_objective(out, st, bases, search, v_opt, best, grid_runs, mc_best) -> 
     runs = [r for r in grid_runs["brownian"] if lo_g <= r["gamma"] <= hi_g]
     ax.errorbar([r["gamma"] for r in runs], [r["mean"] for r in runs], yerr=[3 * r["stderr"] for r in runs], fmt="o",
                 ms=3, mfc="none", color=colors["eps0"], capsize=2, lw=0.8,
-                label="Monte Carlo ± 3 s.e. (base 1/k+α, Brownian)")
+                label="Monte Carlo ± 3 s.e. (base 1/k+α)")
     ax.errorbar([best["gamma"]], [mc_best[0]], yerr=[3 * mc_best[1]], fmt="s", ms=4, mfc="none", color="C3",
-                capsize=2, lw=0.8, label="Monte Carlo ± 3 s.e. (best, Brownian)")
-    ax.axhline(v_opt["brownian"], color="k", ls="--", lw=1.2, label="optimal, Brownian")
+                capsize=2, lw=0.8, label="Monte Carlo ± 3 s.e. (best heuristic)")
+    ax.axhline(v_opt["brownian"], color="k", ls="--", lw=1.2, label="optimal")
     ax.plot([best["gamma"]], [best["value_exact"]], "*", color="C3", ms=12)
     ax.set_xscale("log")
-    ax.set_xlabel(r"$\gamma$")
+    log_ticks(ax, "x")
+    ax.set_xlabel(GAMMA_LABEL)
+    ax.set_ylabel("expected objective (price units)")
     ax.set_ylim(v_opt["brownian"] - 0.1, v_opt["brownian"] + 0.015)
-    ax.set_title("zoom near the best γ (Brownian)")
-    ax.legend(fontsize=7, loc="lower left")
+    ax.set_title("zoom near the best γ, Brownian market")
+    legend_outside(ax)
 
     ax = axes[2]
     for name, b in curves.items():
         loss = v_opt["brownian"] - vals[name]
-        ax.plot(g[g > 0], loss[g > 0], "o-", ms=3, lw=1.2, color=colors[name], label=f"base {b:.4g}")
+        ax.plot(g[g > 0], loss[g > 0], "o-", ms=3, lw=1.2, color=colors[name], label=f"base half-spread {b:.4g}")
         ax.axhline(loss[0], color=colors[name], ls=":", lw=0.8)
-    ax.plot([best["gamma"]], [v_opt["brownian"] - best["value_exact"]], "*", color="C3", ms=12, label="best")
+    ax.plot([best["gamma"]], [v_opt["brownian"] - best["value_exact"]], "*", color="C3", ms=12, label="best heuristic")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel(r"$\gamma$ (dotted: $\gamma = 0$)")
-    ax.set_ylabel(f"optimal − heuristic, Brownian (OU: + {v_opt['ou'] - v_opt['brownian']:.4g})")
-    ax.set_title("value lost by the heuristic")
-    ax.legend(fontsize=7)
+    log_ticks(ax, "x")
+    ax.set_xlabel(GAMMA_LABEL + "\n(dotted lines: the same base at γ = 0)")
+    ax.set_ylabel("optimal − heuristic objective (price units)")
+    ax.set_title(f"value lost by the heuristic, Brownian market\n(on the OU market add "
+                 f"{v_opt['ou'] - v_opt['brownian']:.4g})")
+    legend_outside(ax)
+    fig.suptitle("Inventory-skew heuristic vs optimal quotes\n" + _params_label(hs.paper_model("brownian")))
     name = "heuristic_objective.png"
     fig.savefig(out / name, dpi=110)
     return name
 
 
+#: Reader-facing names of the intraday inventory extremes.
+_SIDES = {"q_max": "largest intraday inventory", "q_min": "smallest intraday inventory"}
+
+
 def _plot_inventory(out, st, markets) -> str:
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(12, 4.6), layout="constrained")
+    fig = Figure(figsize=(12, 5.6), layout="constrained")
     axes = fig.subplots(1, 2)
     g = np.asarray(st.gammas)
+    mo = hs.paper_model("ou")
+    titles = {"brownian": "Brownian mid-price",
+              "ou": f"OU mid-price (a = {mo.price.a:g}, μ = {mo.price.mu:g})"}
     for ax, mk in zip(axes, MARKETS):
         runs = markets[mk]["grid_mc"]
         for side, col in (("q_max", "C0"), ("q_min", "C1")):
             med = [r["inventory"][f"{side}_q0.5"] for r in runs]
             lo = [r["inventory"][f"{side}_q0.01"] for r in runs]
             hi = [r["inventory"][f"{side}_q0.99"] for r in runs]
-            ax.fill_between(g, lo, hi, color=col, alpha=0.2)
-            ax.plot(g, med, "o-", color=col, ms=3, lw=1, label=f"heuristic intraday {side}: median, 1–99 %")
+            ax.fill_between(g, lo, hi, color=col, alpha=0.2, label=f"heuristic: {_SIDES[side]}, 1–99 % of days")
+            ax.plot(g, med, "o-", color=col, ms=3, lw=1, label=f"heuristic: {_SIDES[side]}, median day")
             inv = markets[mk]["optimal"]["inventory"]
-            ax.axhline(inv[f"{side}_q0.5"], color=col, ls="--", lw=1.2, label=f"optimal {side}: median")
+            ax.axhline(inv[f"{side}_q0.5"], color=col, ls="--", lw=1.2, label=f"optimal: {_SIDES[side]}, median day")
             ax.axhspan(inv[f"{side}_q0.01"], inv[f"{side}_q0.99"], color=col, alpha=0.07, hatch="//",
-                       label=f"optimal {side}: 1–99 %")
+                       label=f"optimal: {_SIDES[side]}, 1–99 % of days")
         ax.axhline(0.0, color="grey", lw=0.5)
         _symlog_x(ax, st.gammas)
-        ax.set_ylabel("inventory")
-        ax.set_title(f"{mk} market: intraday inventory range (heuristic base 1/k+α)")
-        ax.legend(fontsize=7)
+        ax.set_ylabel("inventory (units of the asset)")
+        ax.set_title(f"{titles[mk]}: intraday inventory range\n(heuristic with base half-spread 1/k + α)")
+    legend_outside(axes[0], where="figure")
+    fig.suptitle("Inventory held by the heuristic vs the optimal quotes\n" + _params_label(hs.paper_model("brownian")))
     name = "heuristic_inventory.png"
     fig.savefig(out / name, dpi=110)
     return name

@@ -1,0 +1,112 @@
+"""Figures: labelled axes on every plotting function, and the shared style helpers of hjbsolve.plotting."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+import hjbsolve as hs
+from hjbsolve import plotting as P
+
+
+def _labelled(ax):
+    assert ax.get_xlabel().strip() and ax.get_ylabel().strip(), (ax.get_xlabel(), ax.get_ylabel())
+    assert ax.get_title().strip()
+    return ax
+
+
+class _Paths(SimpleNamespace):
+    def __len__(self):
+        return len(self.s)
+
+
+def _fake_result(n_paths=40, n_t=21, seed=0):
+    """The fields of a SimulationResult the plots read."""
+    rng = np.random.default_rng(seed)
+    t = np.linspace(0.0, 1.0, n_t)
+    s = 3000.0 + np.cumsum(rng.normal(0, 0.05, (n_paths, n_t)), axis=1)
+    paths = _Paths(t=t, s=s, ask=np.full((n_paths, n_t), 1.0), bid=np.full((n_paths, n_t), 1.1),
+                            q=rng.integers(-5, 5, (n_paths, n_t)))
+    return SimpleNamespace(paths=paths, settings={"policy": "optimal"}, objective=rng.normal(400, 20, n_paths),
+                           pnl=rng.normal(401, 20, n_paths))
+
+
+def test_package_plots_have_labelled_axes():
+    m = hs.paper_model("brownian")
+    ax = _labelled(P.plot_quotes_vs_q({"order 0": hs.expansion(m, 0)}, 0.0, 3000.0, np.arange(-5, 6)))
+    assert ax.get_legend() is not None
+    ax = _labelled(P.plot_day(_fake_result()))
+    assert ax.right.get_ylabel()
+    _labelled(P.plot_pnl_density({"a": _fake_result(), "b": _fake_result(seed=1)}))
+
+
+def test_article_plots_have_labelled_axes():
+    from hjbsolve import article as art
+
+    run = art.simulate(num_steps=30)
+    for plot in (art.plot_quotes, art.plot_inventory, art.plot_utility):
+        ax = plot(run)
+        assert ax.get_xlabel() and ax.get_ylabel()
+        assert "(" in ax.get_ylabel()                      # a unit
+    fig = art.plot_scenario(run, "t")
+    assert fig.axes[-1].get_xlabel() and all(a.get_ylabel() for a in fig.axes)
+
+
+def test_log_ticks_label_only_the_given_values():
+    ax = Figure().subplots()
+    ax.loglog([25, 50, 100, 200, 400], [1e-6, 3e-7, 1e-7, 2e-8, 6e-9])
+    P.log_ticks(ax, "x", [25, 50, 100, 200, 400])
+    ax.figure.canvas.draw()
+    labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert labels == ["25", "50", "100", "200", "400"]
+    assert not any(t.get_text() for t in ax.xaxis.get_minorticklabels())
+
+
+def test_reference_line_does_not_rescale_and_says_where_the_level_is():
+    ax = Figure().subplots()
+    ax.plot([0, 1], [3000.0, 3000.6])
+    before = ax.get_ylim()
+    art = P.reference_line(ax, 3009.0, "μ = 3009")
+    assert ax.get_ylim() == before
+    assert "μ = 3009" in art.get_text() and "above" in art.get_text()
+    line = P.reference_line(ax, 3000.3, "inside")
+    assert ax.get_ylim() == before and line.get_label() == "inside"
+
+
+def test_clip_spikes_caps_a_dominating_bar_and_labels_it():
+    ax = Figure().subplots()
+    rng = np.random.default_rng(0)
+    bins = np.arange(-10.5, 200.5)
+    a = ax.hist(np.zeros(300), bins=bins)[:2]                   # every day at 0
+    b = ax.hist(rng.normal(120, 15, 300).round(), bins=bins)[:2]
+    assert P.clip_spikes(ax, [a, b], unit=" days")
+    assert ax.get_ylim()[1] < 300
+    assert any("300 days" in t.get_text() for t in ax.texts)
+    ax2 = Figure().subplots()
+    c = ax2.hist(rng.normal(0, 5, 300).round(), bins=bins)[:2]
+    assert not P.clip_spikes(ax2, [b, c])
+
+
+def test_legend_outside_is_outside_the_axes(tmp_path):
+    fig = Figure(figsize=(5, 4), layout="constrained")
+    ax = fig.subplots()
+    ax.plot([0, 1], [0, 1], label="a")
+    ax.set_xlabel("two\nlines")
+    leg = P.legend_outside(ax)
+    fig.savefig(tmp_path / "x.png")
+    r = fig._get_renderer()
+    assert leg.get_window_extent(r).y1 < ax.xaxis.label.get_window_extent(r).y0 + 1
+    with pytest.raises(ValueError, match="where"):
+        P.legend_outside(ax, where="inside")
+
+
+def test_label_contours_are_horizontal_and_outlined():
+    ax = Figure().subplots()
+    x = np.linspace(0, 1, 20)
+    cs = ax.contour(x, x, np.add.outer(x, x), levels=[0.5, 1.0])
+    texts = P.label_contours(ax, cs, {0.5: "50 %", 1.0: "100 %"})
+    assert texts and {t.get_text() for t in texts} <= {"50 %", "100 %"}
+    assert all(t.get_rotation() == 0.0 and t.get_path_effects() for t in texts)
