@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_quotes_vs_q", "plot_day", "plot_pnl_density", "save_figure", "log_ticks", "legend_outside",
+__all__ = ["plot_quotes_vs_q", "plot_value_vs_q", "plot_error_map", "plot_day", "plot_pnl_density", "save_figure", "log_ticks", "legend_outside",
            "reference_line", "label_contours", "clip_spikes"]
 
 
@@ -259,7 +259,7 @@ def plot_day(result, path: int = 0, ax=None):
     ax.right = right
     lines = ax.get_legend_handles_labels()
     more = right.get_legend_handles_labels()
-    ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=8, loc="best", framealpha=0.8)
+    legend_outside(ax, ncol=4, handles=lines[0] + more[0], labels=lines[1] + more[1])
     pol = result.settings.get("policy", "policy")
     ax.set_title(f"One simulated day under {pol} (path {path})")
     ax.grid(alpha=0.3)
@@ -295,5 +295,75 @@ def plot_pnl_density(results: dict, what: str = "objective", bins: int = 60, ax=
     ax.set_ylabel("density (per price unit)")
     ax.set_title(f"Distribution of the {what} over {min(x.size for x in data.values())} simulated days")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left", framealpha=0.8)
+    legend_outside(ax, ncol=1)
+    return ax
+
+
+def plot_value_vs_q(policies: dict, t: float, s: float, q, ax=None, relative_to: str | None = None):
+    """The value function ``v_q(t, s)`` against inventory for several solutions or closed forms.
+
+    Parameters
+    ----------
+    policies : dict[str, object]
+        Label → anything with ``value(t, q, s)`` (a Solution, an Expansion, …).
+    t, s : float
+        Time and mid-price.
+    q : array_like of int, shape (n,)
+    relative_to : str, optional
+        A label of ``policies``: plot the others' differences from it (their value error).
+
+    Returns
+    -------
+    Axes
+    """
+    ax = _axes(ax)
+    q = np.asarray(q)
+    base = None if relative_to is None else np.asarray(policies[relative_to].value(t, q, s), float)
+    for i, (label, pol) in enumerate(policies.items()):
+        if label == relative_to:
+            continue
+        v = np.asarray(pol.value(t, q, s), float)
+        ax.plot(q, v if base is None else v - base, ["-", "--", ":", "-."][i % 4], label=label)
+    ax.set_xlabel("inventory q")
+    ax.set_ylabel("value v_q(t, s) (price units)" if base is None else
+                  f"value − {relative_to} value (price units)")
+    ax.set_title(f"Value function at t = {t:g}, s = {s:g}")
+    ax.grid(alpha=0.3)
+    legend_outside(ax)
+    return ax
+
+
+def plot_error_map(x, y, err, ax=None, levels=(0.01, 0.05, 0.1), xlabel="ε", ylabel="inventory q",
+                   title="relative error", log_x: bool = True, marker=None):
+    """A map of an error field ``err[y, x]`` (log10 colours) with labelled contour levels.
+
+    Parameters
+    ----------
+    x : array_like, shape (nx,)
+    y : array_like, shape (ny,)
+    err : array_like, shape (ny, nx)
+        Non-negative errors.
+    levels : sequence of float
+        Contour levels, labelled as percentages.
+    marker : (float, float, str), optional
+        A point ``(x, y, label)`` to mark (e.g. the paper's parameters).
+
+    Returns
+    -------
+    Axes
+    """
+    ax = _axes(ax)
+    err = np.asarray(err, float)
+    pc = ax.pcolormesh(x, y, np.log10(np.maximum(err, 1e-16)), shading="nearest", cmap="viridis")
+    ax.figure.colorbar(pc, ax=ax, label="log10 error")
+    cs = ax.contour(x, y, err, levels=list(levels), colors="white", linewidths=1.0)
+    label_contours(ax, cs, {lv: f"{100 * lv:g}%" for lv in levels})
+    if marker is not None:
+        ax.plot([marker[0]], [marker[1]], "*", ms=14, color="magenta", mec="black", label=marker[2], clip_on=False)
+        legend_outside(ax)
+    if log_x:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     return ax

@@ -41,6 +41,15 @@ def test_package_plots_have_labelled_axes():
     ax = _labelled(P.plot_day(_fake_result()))
     assert ax.right.get_ylabel()
     _labelled(P.plot_pnl_density({"a": _fake_result(), "b": _fake_result(seed=1)}))
+    ex0, ex1 = hs.expansion(m, 0), hs.expansion(m, 1)
+    ax = _labelled(P.plot_value_vs_q({"order 0": ex0, "order 1": ex1}, 0.0, 3000.0, np.arange(-5, 6),
+                                     relative_to="order 0"))
+    y = ax.get_lines()[0].get_ydata()                     # the difference order 1 − order 0 is what is drawn
+    q = np.arange(-5, 6)
+    np.testing.assert_allclose(y, ex1.value(0.0, q, 3000.0) - ex0.value(0.0, q, 3000.0))
+    err = np.outer(np.linspace(0.5, 1.5, 4), np.logspace(-4, 0, 6))
+    ax = _labelled(P.plot_error_map(np.logspace(-5, 0, 6), np.arange(4), err, marker=(1e-3, 0, "paper")))
+    assert ax.get_xscale() == "log" and ax.get_legend() is not None
 
 
 def test_article_plots_have_labelled_axes():
