@@ -357,7 +357,7 @@ def _check_names(params: dict) -> None:
         raise ValueError(f"unknown model parameter(s) {unknown}; allowed: {allowed}")
 
 
-def paper_model(price: str = "ou", **changes) -> Model:
+def paper_model(price: str = "ou", /, **changes) -> Model:
     """The parameters of the paper's §4.
 
     ``A=1000, k=1, z=0.5, σ=0.5, T=1, a=0.1, μ=3009, ε=0.001, η=ν=1, α=0.05`` and the initial
@@ -366,9 +366,9 @@ def paper_model(price: str = "ou", **changes) -> Model:
     Parameters
     ----------
     price : {"ou", "brownian"}
-        The OU mid-price of §4, or a martingale with the same ``σ``.
+        The OU mid-price of §4, or a martingale with the same ``σ`` (positional only).
     **changes
-        Any :class:`Model` field to override.
+        Any :class:`Model` field to override, ``price=`` (a price object) included.
     """
     if price == "ou":
         p = OrnsteinUhlenbeck(a=0.1, mu=3009.0, sigma=0.5)

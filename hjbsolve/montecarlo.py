@@ -522,7 +522,7 @@ def _event_budget(model, side, ask_min, bid_min, n_paths, what) -> int:
 
 
 # ----------------------------------------------------------------------------- simulate
-def simulate(model: Model, policy, n_paths: int = 10_000, n_steps: int = 1000, s0: float = 3000.0,
+def simulate(model: Model, policy, n_paths: int = 10_000, n_steps: int = 1000, s0: float | None = None,
              q0: int = 0, seed: int = 7, progress: bool = True, record: int = 0,
              estimator: str = "plain", engine: str = "auto", chunk_size: int | None = None) -> SimulationResult:
     """Simulate ``n_paths`` trading days of the market under ``policy``.
@@ -540,8 +540,9 @@ def simulate(model: Model, policy, n_paths: int = 10_000, n_steps: int = 1000, s
         Number of simulated days, ``>= 1``.
     n_steps : int
         Grid steps over ``[0, T]`` (quotes are re-set at grid times and after every fill).
-    s0 : float
-        Initial mid-price.
+    s0 : float, optional
+        Initial mid-price. Default: the model's ``s0`` (:func:`~hjbsolve.model.paper_model` sets
+        3000), else 3000.
     q0 : int
         Initial inventory (cash starts at 0); must lie inside the policy's inventory limits.
     seed : int
@@ -580,6 +581,8 @@ def simulate(model: Model, policy, n_paths: int = 10_000, n_steps: int = 1000, s
         model = model.regime_models()[0]       # one regime: the chain-free market
     n_paths = check_int("n_paths", n_paths, ge=1)
     n_steps = check_int("n_steps", n_steps, ge=1)
+    if s0 is None:
+        s0 = model.s0 if isinstance(model, Model) and model.s0 is not None else 3000.0
     s0 = check_real("s0", s0)
     q0 = check_int("q0", q0)
     seed = check_int("seed", seed, ge=0)

@@ -130,3 +130,12 @@ def test_asymmetric_sides_and_direct_penalties():
             hs.Model(price=hs.Brownian(0.3), A=bad, k=1.0, z=0.0, T=1.0)
     with pytest.raises(ValueError, match="phi must be >= 0"):
         hs.Model(price=hs.Brownian(0.3), A=1.0, k=1.0, z=0.0, T=1.0, phi=-1.0)
+
+
+def test_paper_model_takes_a_price_object_and_simulate_starts_at_the_model_s0():
+    """``paper_model("ou", price=...)`` overrides the price (was a raw TypeError); ``simulate`` starts at
+    the model's ``s0`` when none is given."""
+    m = hs.paper_model("ou", price=hs.Brownian(0.3))
+    assert m.price == hs.Brownian(0.3) and m.s0 == 3000.0
+    res = hs.simulate(m.replace(s0=100.0), hs.ConstantSpread(1.0), n_paths=5, n_steps=5, progress=False)
+    assert res.settings["s0"] == 100.0
