@@ -9,7 +9,6 @@ plot (PNG). ``solve`` and ``simulate`` read the parameter files of :mod:`hjbsolv
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 import tempfile
 import time
@@ -26,18 +25,17 @@ def _cmd_solve(args) -> int:
     from .expansion import expansion
     from .plotting import plot_quotes_vs_q, save_figure
     from .solution import Solution
-    from .solver import binding_q_max, solve
+    from .solver import default_q_max, solve
 
     cfg = load_config(args.params)
     m = cfg.model
     opts = dict(cfg.solve)
     if args.q_max is not None:
         opts["q_max"] = args.q_max
-    # the accuracy contract covers |q| <= q_max/2: twice the largest reported inventory, at least 20,
-    # and at least a bound that does not bind (hs.solver.binding_q_max, rounded up to a multiple of 50)
+    # the accuracy contract covers |q| <= q_max/2: twice the largest reported inventory, and at least
+    # the library's default bound (hs.solver.default_q_max: the one the README and notebooks use)
     if "q_max" not in opts:
-        free = 50 * math.ceil(binding_q_max(m, opts.get("s_range")) / 50)
-        opts["q_max"] = max(20, 2 * max(abs(x) for x in cfg.q), free)
+        opts["q_max"] = max(20, 2 * max(abs(x) for x in cfg.q), default_q_max(m, opts.get("s_range")))
     opts["q_max"] = check_int("q_max", opts["q_max"], ge=1)
     if not any(abs(x) < opts["q_max"] for x in cfg.q):
         raise ValueError(f"[report] q = {cfg.q}: no inventory with |q| < q_max={opts['q_max']}")
@@ -90,7 +88,7 @@ def _cmd_simulate(args) -> int:
     from .montecarlo import pnl_statistics, price_range, simulate
     from .plotting import plot_day, plot_pnl_density, save_figure
     from .policies import ConstantSpread, InventorySkew
-    from .solver import binding_q_max, solve
+    from .solver import default_q_max, solve
 
     cfg = load_config(args.params)
     m, s0 = cfg.model, cfg.s0

@@ -18,8 +18,8 @@ def test_solve_command_writes_table_solution_and_plot(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "exact δ⁺" in out and "ε¹ δ⁺" in out
     sol = hs.Solution.load(tmp_path / "solution.npz")
-    assert sol.model == hs.paper_model("ou") and sol.info["q_max"] == 300   # a bound that does not bind
-    assert sol.q_max == 151 and "--full: the whole grid" in out              # compact: |q| <= q_max/2 stored
+    assert sol.model == hs.paper_model("ou") and sol.info["q_max"] == hs.solver.default_q_max(hs.paper_model("ou")) == 400
+    assert sol.q_max == 201 and "--full: the whole grid" in out              # compact: |q| <= q_max/2 stored
     png = tmp_path / "quotes_vs_q.png"
     assert png.stat().st_size > 10_000 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the printed q = 0 exact quote is the solution's

@@ -78,17 +78,19 @@ def default_q_max(model, s_range=None) -> int:
 
 def _inventory_drift(model, s_range, diffusion: float) -> float:
     """How far a directional bet (or unequal sides) pushes the inventory over the horizon: the net
-    fill rate of the ε=0 quotes times ``T``, unless the penalty stops it first (near
-    ``|Δ| / (2 ε π̃) + 8`` diffusion lengths). An upper estimate: the optimal quotes slow the
-    drift down as the inventory builds up (paper OU: estimate 411, simulated reach about 175)."""
+    fill rate of the ε=0 quotes, averaged over ``[0, T]`` (the bet ``Δ(t, s)`` fades as ``t → T``),
+    times ``T``, unless the penalty stops it first (near ``|Δ| / (2 ε π̃) + 8`` diffusion lengths).
+    Paper OU from S0 = 3000: estimate 186, simulated reach about 175–190."""
+    times = np.linspace(0.0, model.T, 33)
     if model.price.depends_on_price:
         if s_range is None:
             s_range = default_s_range(model)
-        deltas = model.delta(0.0, np.array(s_range, dtype=float))
+        deltas = np.abs(model.delta(times[:, None], np.array(s_range, dtype=float)[None, :])).max(axis=1)
     else:
-        deltas = np.atleast_1d(model.delta(0.0, 0.0))
-    dmax = float(np.max(np.abs(deltas)))
-    drift = _drift_rate(model, dmax) * model.T
+        deltas = np.abs(np.broadcast_to(model.delta(times, 0.0), times.shape))
+    dmax = float(np.max(deltas))
+    rates = np.array([_drift_rate(model, float(d)) for d in deltas])
+    drift = float(np.mean(0.5 * (rates[1:] + rates[:-1]))) * model.T          # trapezoid over [0, T]
     pen = model.terminal_penalty + model.running_penalty * model.T
     if pen > 0 and dmax > 0:
         drift = min(drift, dmax / (2.0 * pen) + 8.0 * diffusion)
@@ -117,12 +119,12 @@ def largest_q_max(model) -> int:
 
 def binding_q_max(model, s_range=None) -> int:
     """The inventory bound below which :func:`check_q_max` warns (:class:`BoundWarning`): 2.5
-    diffusion lengths (or 3 confinement widths) plus half the upper estimate of the inventory's
-    drift under a directional bet (the paper's OU point: the inventory reaches about 175 of an
-    estimated 411, so ``q_max = 150`` binds — its quotes near ``q = 0`` move by 1.7e-2 — and warns)."""
+    diffusion lengths (or 3 confinement widths) plus the inventory's drift under a directional bet
+    (the paper's OU point: the inventory reaches about 175–190, so ``q_max = 150`` binds — its
+    quotes near ``q = 0`` move by 1.7e-2 — and warns)."""
     def one(m):
         diffusion, confined = _spread_lengths(m)
-        return 2.5 * min(diffusion, 1.25 * confined) + 0.5 * _inventory_drift(m, s_range, diffusion)
+        return 2.5 * min(diffusion, 1.25 * confined) + _inventory_drift(m, s_range, diffusion)
     return int(math.ceil(max(one(m) for m in model.regime_models())))     # the largest over the regimes
 
 
