@@ -58,10 +58,12 @@ METHODS = ("fd", "expm")
 MAX_ROUNDS = 8
 #: Most cells × steps one solve may take before the driver refuses (about ten minutes at 2e7/s).
 MAX_WORK = 1.5e10
-#: Cost model of a run (seconds, one core): a fixed overhead per step (the driver and the
-#: operators, dominant on small grids), a cost per cell and step, and, for a price axis of ``n``
+#: Cost model of a run (seconds, the 2 threads of the reference machine): a fixed overhead per
+#: step (the driver and the operators, dominant on small grids), a cost per cell and ROS2
+#: evaluation of a jump operator (measured 29 ns: paper OU, q_max=200, 273 price nodes; a step of
+#: "strang" makes 2 evaluations, "strang-sx" 3, "strang-x" 6), and, for a price axis of ``n``
 #: nodes, a dense matrix exponential (``~n³``) per distinct step length.
-STEP_SECONDS, CELL_STEP_SECONDS, EXPM_SECONDS_PER_N3 = 4e-4, 1.0 / 2e7, 3e-9
+STEP_SECONDS, CELL_EVAL_SECONDS, EXPM_SECONDS_PER_N3 = 4e-4, 3e-8, 3e-9
 #: Longest estimated time of the first round of the automatic mode: a problem that is already
 #: too slow there is refused before any work starts (the caps bound time, not only memory).
 MAX_SECONDS = 30.0
@@ -73,14 +75,14 @@ MAX_SECONDS_AUTO = 900.0
 
 
 def _check_cost(model: Model, grid: StateGrid, steps: int, n_expm: int, stored_bytes: float, max_seconds: float,
-                what: str) -> float:
+                what: str, evals: int = 2) -> float:
     """Refuse, before any work, a run of ``steps`` time steps and ``n_expm`` price propagators on
     ``grid`` whose estimated time exceeds ``max_seconds``, whose work exceeds :data:`MAX_WORK`
     cell-steps or whose stored values exceed :data:`MAX_BYTES` (the message names the sizes); return the
-    estimated seconds."""
+    estimated seconds. ``evals``: ROS2 evaluations per step (:meth:`Scheme.jump_evaluations`)."""
     work = float(grid.size) * steps
     n_s = 0 if grid.prices.degenerate else grid.prices.n * grid.n_states
-    seconds = steps * STEP_SECONDS + work * CELL_STEP_SECONDS + n_expm * EXPM_SECONDS_PER_N3 * float(n_s) ** 3
+    seconds = steps * STEP_SECONDS + work * evals * CELL_EVAL_SECONDS + n_expm * EXPM_SECONDS_PER_N3 * float(n_s) ** 3
     if seconds > max_seconds or work > MAX_WORK or stored_bytes > MAX_BYTES:
         raise ValueError(
             f"{what} would take {steps:.6g} time steps on {grid.size} cells (q_max={grid.inventory[0].q_max}, "
@@ -252,10 +254,12 @@ def _fixed_steps(engine: _Engine, n_steps: int, t_eval, progress: bool, kind: st
     n_steps = check_int("n_steps", n_steps, ge=1)
     grid = engine.grid
     _check_cost(engine.model, grid, n_steps, 1, 8.0 * grid.size * min(n_steps + 1, 101), MAX_SECONDS_RUN,
-                f"n_steps={n_steps} (lower n_steps or q_max, or narrow s_range)")
+                f"n_steps={n_steps} (lower n_steps or q_max, or narrow s_range)",
+                engine.scheme.jump_evaluations(grid.n_axes + 1))
     t, save = uniform_time_grid(engine.model.T, n_steps, t_eval)
     _check_cost(engine.model, grid, t.size - 1, _n_lengths(t), 8.0 * grid.size * int(save.sum()), MAX_SECONDS_RUN,
-                f"n_steps={n_steps} with {int(save.sum())} stored times (fewer t_eval, lower n_steps or q_max)")
+                f"n_steps={n_steps} with {int(save.sum())} stored times (fewer t_eval, lower n_steps or q_max)",
+                engine.scheme.jump_evaluations(grid.n_axes + 1))
     with tqdm(total=t.size - 1, desc="hjbsolve: backward steps", disable=None if progress else True, leave=False) as bar:
         g = engine.run(t, save, bar=bar)
     info = _info(engine, kind, n_steps=t.size - 1, wall=time.perf_counter() - t0)
@@ -311,7 +315,8 @@ def _automatic(engine: _Engine, tol: float, value_rtol: float, t_eval, progress:
                                  MAX_SECONDS if rnd == 0 else MAX_SECONDS_AUTO - spent,
                                  f"round {rnd + 1} of the automatic steps (tol={tol:g}, value_rtol={value_rtol:g}, "
                                  f"{spent:.3g} s estimated for the rounds before; shorten T, lower q_max, narrow "
-                                 f"s_range or pass a larger ds, loosen tol/value_rtol, or pass n_steps)")
+                                 f"s_range or pass a larger ds, loosen tol/value_rtol, or pass n_steps)",
+                                 engine.scheme.jump_evaluations(grid.n_axes + 1))
             bar.total += (tc.size - 1) + (tf.size - 1)
             bar.refresh()
             coarse_prices = grid.prices.coarsened()

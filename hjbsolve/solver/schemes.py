@@ -85,6 +85,11 @@ class Scheme:
         if self.jumps not in ("ros2", "ros2x"):
             raise ValueError(f"Scheme jumps must be 'ros2' or 'ros2x', got {self.jumps!r}")
 
+    def jump_evaluations(self, n_ops: int) -> int:
+        """ROS2 evaluations of the jump operators in one step (the dominant cost: one per jump stage,
+        three for an extrapolated one), for ``n_ops`` operators (the last is the state generator)."""
+        return sum(1 for m, _, _ in self.stages(n_ops) if m < n_ops - 1) * (3 if self.jumps == "ros2x" else 1)
+
     def stages(self, n_ops: int) -> tuple:
         """``((operator index, from, to), …)`` for ``n_ops`` operators (module docstring)."""
         return _COMPOSITIONS[self.composition](n_ops)
