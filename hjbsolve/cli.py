@@ -9,6 +9,7 @@ plot (PNG). ``solve`` and ``simulate`` read the parameter files of :mod:`hjbsolv
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import tempfile
 import time
@@ -90,28 +91,36 @@ def _cmd_simulate(args) -> int:
     from .policies import ConstantSpread, InventorySkew
     from .solver import default_q_max, solve
 
+    if not (math.isfinite(args.half_spread) and abs(args.half_spread) <= 1e6):
+        raise ValueError(f"--half-spread must be a finite number of price units with |δ| <= 1e6, got {args.half_spread}")
     cfg = load_config(args.params)
     m, s0 = cfg.model, cfg.s0
     if args.policy == "optimal":
-        opts = {"q_max": 200, "tol": 1e-4, "value_rtol": 1e-5, **cfg.solve}
+        opts = {"tol": 1e-4, "value_rtol": 1e-5, **cfg.solve}
         if args.q_max is not None:
             opts["q_max"] = args.q_max
         if not m.price.is_martingale and "s_range" not in cfg.solve:
             opts["s_range"] = price_range(m, s0, args.paths)    # every simulated day stays inside
+        opts.setdefault("q_max", default_q_max(m, opts.get("s_range")))
         policy = solve(m, progress=not args.no_progress, **opts)
     elif args.policy in ("order0", "order1"):
         policy = expansion(m, order=int(args.policy[-1]))
     elif args.policy == "constant":
         policy = ConstantSpread(args.half_spread)
     else:
+        if not (math.isfinite(args.skew) and args.skew >= 0):
+            raise ValueError(f"--skew must be a finite number >= 0 (the widening per unit of inventory), got {args.skew}")
         policy = InventorySkew(args.half_spread, args.skew)
     res = simulate(m, policy, n_paths=args.paths, n_steps=args.steps, s0=s0, seed=args.seed,
-                   progress=not args.no_progress, record=1, estimator="control")
+                   progress=not args.no_progress, record=1,
+                   estimator="control" if args.paths >= 40 else "plain")   # the controls are fitted on half the paths
     out = Path(args.out)
     print(f"hjbsolve simulate: {m}")
     print(f"policy {args.policy}: {args.paths} days, {args.steps} steps, seed {args.seed}, "
           f"{res.info['wall_time']:.2f} s")
-    print(f"objective (control-variate estimate): {res.mean:.6g} ± {res.stderr:.2g} (1 s.e.)")
+    print(f"objective, {res.estimator} estimate: {res.mean:.6g} ± {res.stderr:.2g} (1 s.e.)"
+          + ("; the table below gives plain sample statistics of the simulated days (their mean has a larger s.e.)"
+             if res.estimator != "plain" else ""))
     rows = [("objective", res.objective), ("PnL", res.pnl), ("final inventory", res.q_final),
             ("fills (ask + bid)", res.n_ask + res.n_bid)]
     head = f"{'':>18} | {'mean':>11} {'std':>10} {'1%':>10} {'50%':>10} {'99%':>10}"
@@ -184,8 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "quotes_vs_q.png.")
     s.add_argument("params", nargs="?", default=None, help=params_help)
     s.add_argument("--out", default="hjbsolve-out", help="output folder (default: hjbsolve-out)")
-    s.add_argument("--q-max", type=int, default=None, help="inventory bound, overrides [solve] q_max (default: twice "
-                   "the largest [report] |q|, at least 20; the accuracy contract covers |q| <= q_max/2)")
+    s.add_argument("--q-max", type=int, default=None, help="inventory bound, overrides [solve] q_max (default: "
+                   "hs.solver.default_q_max, or twice the largest [report] |q| if larger; the accuracy contract "
+                   "covers |q| <= q_max/2)")
     s.add_argument("--full", action="store_true", help="store the whole solved grid in solution.npz (default: "
                    "the inventories |q| <= q_max/2 and every other time and price node, within the solve's "
                    "accuracy; about 8x smaller)")
@@ -205,7 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--steps", type=int, default=1000, help="time steps of a day (default 1000)")
     sm.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     sm.add_argument("--q-max", type=int, default=None,
-                    help="inventory bound of the optimal solve, overrides [solve] q_max (default 200)")
+                    help="inventory bound of the optimal solve, overrides [solve] q_max (default: "
+                         "hs.solver.default_q_max on the simulated price range)")
     sm.add_argument("--out", default="hjbsolve-out/simulate", help="output folder (default: hjbsolve-out/simulate)")
     sm.add_argument("--no-progress", action="store_true", help="no progress bars")
     sm.set_defaults(func=_cmd_simulate)
@@ -226,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="how wrong are the closed forms: report.md, figures, results.json",
                        description="Measure the closed forms against the exact solver over a fixed grid of models "
                                    "(Brownian and OU, costs, ε, q, T). " + fixed)
-    v.add_argument("--quick", action="store_true", help="reduced suite (under 2 minutes)")
+    v.add_argument("--quick", action="store_true", help="reduced suite (2-3 minutes on 2 cores)")
     v.add_argument("--out", default="hjbsolve-out/validation", help="output folder (default: hjbsolve-out/validation)")
     v.add_argument("--no-progress", action="store_true", help="no progress bars")
     v.set_defaults(func=_cmd_validate)

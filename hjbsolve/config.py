@@ -111,8 +111,8 @@ SCHEMA: tuple[Key, ...] = (
     Key("model", "s0", "number", "price", "3000 (required with an OU `[price]` table)",
         "initial mid-price: centre of the default `s_range`, price of the printed quotes (`solve`), "
         "start of the simulated days (`simulate`)", _NUMBER),
-    Key("solve", "q_max", "integer", "inventory", "`solve`: twice the largest `[report]` \\|q\\|, at least 20; "
-        "`simulate`: 200; Python: `hs.solver.default_q_max`", "inventory bound (answers within the accuracy "
+    Key("solve", "q_max", "integer", "inventory", "`hs.solver.default_q_max` (`solve`: or twice the largest `[report]` \\|q\\| if larger; `simulate`: on the "
+        "simulated price range)", "inventory bound (answers within the accuracy "
         "contract for \\|q\\| ≤ q_max/2)", _INTEGER),
     Key("solve", "s_range", "[low, high] pair of numbers", "price", "`hs.solver.default_s_range`: from `s0` to "
         "`E[S_T]` ± 2 sd(S_T); `simulate`: `hs.price_range(model, s0, paths)`",

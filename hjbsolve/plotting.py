@@ -8,6 +8,16 @@ __all__ = ["plot_quotes_vs_q", "plot_value_vs_q", "plot_error_map", "plot_day", 
            "reference_line", "label_contours", "clip_spikes"]
 
 
+def _check_mapping(name: str, items, method: str) -> dict:
+    """``items`` as a non-empty dict of label → object with ``method`` (a ValueError otherwise)."""
+    if not isinstance(items, dict) or not items:
+        raise ValueError(f"{name} must be a non-empty dict of label -> object with .{method}(), got {items!r:.80}")
+    for label, obj in items.items():
+        if not callable(getattr(obj, method, None)):
+            raise ValueError(f"{name}[{label!r}] must have a .{method}() method, got {type(obj).__name__}")
+    return items
+
+
 def _axes(ax, figsize=(7.5, 4.5)):
     """``ax``, or the Axes of a new constrained-layout Figure (no pyplot state) when it is ``None``."""
     if ax is not None:
@@ -202,6 +212,7 @@ def plot_quotes_vs_q(policies: dict, t: float, s: float, q, ax=None):
         Time and mid-price.
     q : array_like of int, shape (n,)
     """
+    _check_mapping("policies", policies, "quotes")
     ax = _axes(ax)
     q = np.asarray(q)
     styles = ["-", "--", ":", "-."]
@@ -239,8 +250,8 @@ def plot_day(result, path: int = 0, ax=None):
     ValueError
         No recorded paths, or ``path`` out of range.
     """
-    rec = result.paths
-    if rec is None or not 0 <= int(path) < len(rec):
+    rec = getattr(result, "paths", None)
+    if isinstance(path, bool) or not isinstance(path, (int, np.integer)) or rec is None or not 0 <= path < len(rec):
         n = 0 if rec is None else len(rec)
         raise ValueError(f"path must index a recorded path (simulate(..., record=N)); got path={path!r} with {n} "
                          "recorded")
@@ -282,6 +293,10 @@ def plot_pnl_density(results: dict, what: str = "objective", bins: int = 60, ax=
     """
     if what not in ("objective", "pnl"):
         raise ValueError(f"what must be 'objective' or 'pnl', got {what!r}")
+    if not isinstance(results, dict) or not results or not all(hasattr(r, what) for r in results.values()):
+        raise ValueError(f"results must be a non-empty dict of label -> SimulationResult, got {results!r:.80}")
+    if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or not 1 <= bins <= 10_000:
+        raise ValueError(f"bins must be an integer in 1..10000, got {bins!r}")
     ax = _axes(ax)
     data = {k: np.asarray(getattr(r, what)) for k, r in results.items()}
     lo = min(np.quantile(x, 0.001) for x in data.values())
@@ -316,6 +331,9 @@ def plot_value_vs_q(policies: dict, t: float, s: float, q, ax=None, relative_to:
     -------
     Axes
     """
+    _check_mapping("policies", policies, "value")
+    if relative_to is not None and relative_to not in policies:
+        raise ValueError(f"relative_to must be one of the labels {list(policies)}, got {relative_to!r}")
     ax = _axes(ax)
     q = np.asarray(q)
     base = None if relative_to is None else np.asarray(policies[relative_to].value(t, q, s), float)
@@ -352,8 +370,15 @@ def plot_error_map(x, y, err, ax=None, levels=(0.01, 0.05, 0.1), xlabel="ε", yl
     -------
     Axes
     """
+    x, y, err = np.asarray(x, float), np.asarray(y, float), np.asarray(err, float)
+    if x.ndim != 1 or y.ndim != 1 or err.shape != (y.size, x.size) or x.size < 2 or y.size < 2:
+        raise ValueError(f"err must have shape (len(y), len(x)) with at least 2 points each, got {err.shape} for "
+                         f"x {x.shape} and y {y.shape}")
+    if not np.any(np.isfinite(err) & (err > 0)):
+        raise ValueError("err must hold some finite positive errors (all are NaN, inf or <= 0)")
+    if marker is not None and (not isinstance(marker, (tuple, list)) or len(marker) != 3):
+        raise ValueError(f"marker must be (x, y, label), got {marker!r}")
     ax = _axes(ax)
-    err = np.asarray(err, float)
     pc = ax.pcolormesh(x, y, np.log10(np.maximum(err, 1e-16)), shading="nearest", cmap="viridis")
     ax.figure.colorbar(pc, ax=ax, label="log10 error")
     cs = ax.contour(x, y, err, levels=list(levels), colors="white", linewidths=1.0)

@@ -254,8 +254,8 @@ class Solution:
             if s.size % 2 == 1 and s.size >= 9 and s[0] <= lo and s[-1] >= hi:
                 g, s = g[:, ::2], s[::2]
         if compact or q_max is not None:
-            info["stored"] = (f"|q| <= {int(q[-1])} of {self.q_max}, {t.size} of {self.t.size} times, {s.size} "
-                              f"of {self.s.size} prices")
+            info["stored"] = (f"inventories |q| <= {int(q[-1])} (the solve's bound: {self.q_max}), {t.size} of "
+                              f"{self.t.size} stored times, {s.size} of {self.s.size} stored prices")
         meta = {"format": FORMAT, "model": self.model.to_dict(), "s_range": list(map(float, self.s_range)),
                 "info": _jsonable(info), "kind": self.kind}
         np.savez_compressed(path, t=t, s=s, q=q, g=g, meta=np.array(json.dumps(meta)))

@@ -49,8 +49,8 @@ def test_readme_parameter_file_loads(tmp_path):
     text = (ROOT / "README.md").read_text()
     block = text.split("```toml\n", 1)[1].split("```", 1)[0]
     cfg = load_config(_file(tmp_path, block))
-    assert cfg.model.price == hs.OrnsteinUhlenbeck(a=5.0, mu=100.0, sigma=1.0) and cfg.model.s0 == 99.0
-    assert cfg.solve == {"q_max": 60, "tol": 1e-4}
+    assert cfg.model.price == hs.Brownian(0.3) and cfg.model.s0 == 100.0 and cfg.model.eps == 0.01
+    assert (cfg.model.A_plus, cfg.model.A_minus) == (950.0, 1050.0) and cfg.solve == {"tol": 1e-4}
 
 
 @pytest.mark.parametrize("text, match", [
@@ -125,7 +125,7 @@ def test_simulate_defaults_cover_every_simulated_day(tmp_path, monkeypatch):
         main(["simulate", "--paths", "500", "--out", str(tmp_path), "--no-progress"])
     m = hs.paper_model("ou")
     assert seen["s_range"] == hs.price_range(m, 3000.0, 500)
-    assert (seen["q_max"], seen["tol"], seen["value_rtol"]) == (200, 1e-4, 1e-5)
+    assert (seen["q_max"], seen["tol"], seen["value_rtol"]) == (hs.solver.default_q_max(m, seen["s_range"]), 1e-4, 1e-5)
 
 
 def test_no_reported_inventory_inside_the_bound_is_refused_before_solving(tmp_path, monkeypatch, capsys):
@@ -204,7 +204,7 @@ def test_compact_file_answers_within_the_solves_accuracy(tmp_path):
     assert small.stat().st_size * 5 < full.stat().st_size
     r = hs.Solution.load(small)
     assert r.q_max == 11 and r.t.size == (sol.t.size + 1) // 2 and r.s.size == (sol.s.size + 1) // 2
-    assert r.s_range == sol.s_range and "|q| <= 11 of 20" in r.info["stored"]
+    assert r.s_range == sol.s_range and "|q| <= 11 (the solve's bound: 20)" in r.info["stored"]
     rng = np.random.default_rng(0)
     t, s, q = rng.uniform(0, m.T, 300), rng.uniform(*sol.s_range, 300), rng.integers(-10, 11, 300)
     assert np.max(np.abs(np.subtract(r.quotes(t, q, s), sol.quotes(t, q, s)))) <= sol.info["error_estimate"]

@@ -119,3 +119,24 @@ def test_label_contours_are_horizontal_and_outlined():
     texts = P.label_contours(ax, cs, {0.5: "50 %", 1.0: "100 %"})
     assert texts and {t.get_text() for t in texts} <= {"50 %", "100 %"}
     assert all(t.get_rotation() == 0.0 and t.get_path_effects() for t in texts)
+
+
+def test_plotting_refuses_bad_inputs_with_named_errors():
+    """Found by the hostile tests: each bad input is a ValueError naming the argument."""
+    m = hs.paper_model("brownian")
+    with pytest.raises(ValueError, match="policies must be a non-empty dict"):
+        P.plot_quotes_vs_q(None, 0.0, 0.0, np.arange(3))
+    with pytest.raises(ValueError, match=r"policies\['c'\] must have a .value\(\) method"):
+        P.plot_value_vs_q({"c": hs.ConstantSpread(1.0)}, 0.0, 0.0, np.arange(3))
+    with pytest.raises(ValueError, match="relative_to must be one of the labels"):
+        P.plot_value_vs_q({"a": hs.expansion(m, 0)}, 0.0, 0.0, np.arange(3), relative_to="b")
+    with pytest.raises(ValueError, match="path must index a recorded path"):
+        P.plot_day(_fake_result(), 1.7)
+    with pytest.raises(ValueError, match="results must be a non-empty dict"):
+        P.plot_pnl_density({})
+    with pytest.raises(ValueError, match="bins must be an integer"):
+        P.plot_pnl_density({"a": _fake_result()}, bins=-3)
+    with pytest.raises(ValueError, match=r"err must have shape \(len\(y\), len\(x\)\)"):
+        P.plot_error_map(np.arange(3.0) + 1, np.arange(2.0), np.ones((3, 2)))
+    with pytest.raises(ValueError, match="some finite positive errors"):
+        P.plot_error_map(np.arange(3.0) + 1, np.arange(2.0), np.full((2, 3), np.nan))

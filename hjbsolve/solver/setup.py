@@ -218,6 +218,9 @@ def price_axis(model, s_range=None, ds=None, n_sd: float = 6.0, max_nodes: int =
     g_lo, g_hi = min(r[0] for r in reach), max(r[1] for r in reach)
     if not (math.isfinite(g_lo) and math.isfinite(g_hi)):
         raise ValueError(f"s_range={s_range!r} is too wide: the padded price grid would not be finite")
+    if not g_hi - g_lo > 1e-9 * max(1.0, abs(g_lo), abs(g_hi)):
+        raise ValueError(f"the price grid around s_range={s_range!r} has no width (σ={price.sigma:g}: the price "
+                         "barely moves); pass a wider s_range, or use a Brownian price for a constant one")
     if ds is None:
         ds = min(p.default_ds(model.T, max(max(m.k_plus, m.k_minus) for m in model.regime_models()), g_lo, g_hi)
                  for p in prices)

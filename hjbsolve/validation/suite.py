@@ -98,7 +98,7 @@ def run_validation(out_dir, quick: bool = False, progress: bool = True, executor
     out_dir : str or Path
         Output folder (created).
     quick : bool
-        The quick preset (under 2 minutes on 2 cores): fewer ε values, parameter sets and paths,
+        The quick preset (2–3 minutes on 2 cores): fewer ε values, parameter sets and paths,
         same sections. The full preset takes under 20 minutes.
     progress : bool
         tqdm progress bars (tasks of the sweep, then sections).
