@@ -56,9 +56,9 @@ def plan(st) -> dict:
         P[_key("conv_ou_ds", ds)] = dict(base, n_steps=st.conv_ou_ds_steps, ds=ds)
     for Q in tuple(st.conv_br_Q) + (600,):
         P[_key("conv_br_Q", Q)] = dict(task="expansion_errors", model=mb.to_dict(), method="exact", q_max=Q,
-                                       t=[0.0], q=[0, 10])
+                                       t=[0.0], q=[0, 10], bound_study=True)
     for Q in tuple(st.conv_ou_Q) + (st.conv_ou_Q_ref,):
-        P[_key("conv_ou_Q", Q)] = dict(base, q_max=Q, q=[0, 10])
+        P[_key("conv_ou_Q", Q)] = dict(base, q_max=Q, q=[0, 10], bound_study=True)
     # errata: a quote through the mid-price (needs |Δ| > 1/k + α)
     m = paper("ou", A=100.0)
     P["errata_negq"] = dict(task="expansion_errors", model=m.to_dict(), method="fd", q_max=300,
