@@ -105,7 +105,8 @@ MUTATIONS = (
              ("tests/test_kernels.py::test_ros2_step_twins",)),
     Mutation("fixed-side-cost-sign-kernel", "policy evaluation (compiled) books δ + α per fill instead of δ − α",
              (("hamiltonian.py", "    return lam * (delta - alpha - p), -lam", "    return lam * (delta + alpha - p), -lam"),),
-             (MC + "test_simulation_from_an_inventory_and_off_mean_price_matches_policy_evaluation",
+             ("tests/test_kernels.py::test_ros2_step_twins",      # compiled vs numpy twin: seconds
+              MC + "test_simulation_from_an_inventory_and_off_mean_price_matches_policy_evaluation",
               MC + "test_constant_spread_matches_policy_evaluation")),
     # ------------------------------------------------------------------ inventory limits
     Mutation("bid-limit-off-by-one", "bid not quoted one inventory below the bound (numpy and compiled rule)",
