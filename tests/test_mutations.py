@@ -24,3 +24,21 @@ def test_every_mutation_applies_and_names_existing_tests():
     assert len(mut.MUTATIONS) >= 25 and any(m.fast for m in mut.MUTATIONS)
     assert mut.check() == []
     assert all(m.tests for m in mut.MUTATIONS)
+
+
+def test_the_recorded_kill_rate_is_a_run_of_this_list():
+    """``benchmarks/mutations-result.json`` (quoted by the validation report) is a full run of mutations
+    of the current list: names known, statuses valid, the kill rate computed from them."""
+    import json
+
+    from hjbsolve.validation.suite import mutation_record
+
+    mut = _load()
+    path = SCRIPT.parent / "mutations-result.json"
+    rec = mutation_record(path)
+    assert rec is not None and rec == json.loads(path.read_text())
+    names = {m.name for m in mut.MUTATIONS}
+    assert rec["mode"] == "full" and rec["total"] == len(rec["mutations"]) >= 25
+    assert {r["name"] for r in rec["mutations"]} <= names
+    assert all(r["status"] in ("killed", "survived", "timeout") for r in rec["mutations"])
+    assert rec["killed"] == sum(r["status"] != "survived" for r in rec["mutations"])
