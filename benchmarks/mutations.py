@@ -145,7 +145,7 @@ MUTATIONS = (
     # ------------------------------------------------------------------ finite differences, accuracy control
     Mutation("extrapolation-midpoint-at-start", "ROS2x under a policy: the quotes of the middle of the step taken at its start",
              (("solver/operators.py", "t_mid = 0.5 * (t_from + t_to)", "t_mid = t_from"),),
-             (SOL + "test_evaluating_the_optimal_policy_gives_the_value",)),
+             (SOL + "test_automatic_evaluation_of_a_time_dependent_policy_against_radau",)),
     Mutation("extrapolation-void-half-steps", "fused ROS2x kernel: the two half steps do nothing",
              (("solver/_kernels.py", "    half = 0.5 * dtau\n", "    half = 0.0 * dtau\n"),),
              (SOL + "test_extrapolated_jumps_are_third_order",

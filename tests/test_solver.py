@@ -411,3 +411,29 @@ def test_progress_bars_only_on_a_terminal(brownian, capsys):
     solve(brownian, q_max=40, progress=True)
     hs.simulate(brownian, hs.ConstantSpread(1.0), n_paths=50, n_steps=20, s0=0.0, progress=True)
     assert capsys.readouterr().err == ""
+
+
+def test_automatic_evaluation_of_a_time_dependent_policy_against_radau(brownian):
+    """The automatic mode's extrapolated jump steps need a fixed policy's quotes at the middle of
+    each step. Strongly time-dependent, non-optimal quotes (the ε=0 quotes of a market with a drift,
+    δ± = 1/k + α ± b(T − t), traded without one) evaluated automatically agree with a Radau
+    integration of the policy's linear equation (written here, independently of the solver)."""
+    from scipy.integrate import solve_ivp
+
+    m, Q = brownian, 40
+    pol = hs.expansion(m.replace(price=hs.Brownian(m.sigma, drift=0.5)), order=0)
+    q = np.arange(-Q, Q + 1)
+    la, lb = m.log_rates()
+
+    def rhs(tau, h):
+        da, db = pol.quotes(np.full(q.shape, m.T - tau), q, np.zeros(q.shape))
+        out = -m.running_penalty * q**2.0
+        out[1:] += np.exp(la - m.k_plus * da[1:]) * (da[1:] - m.alpha - (h[1:] - h[:-1]))     # ask: q -> q-1
+        out[:-1] += np.exp(lb - m.k_minus * db[:-1]) * (db[:-1] - m.alpha - (h[:-1] - h[1:]))  # bid: q -> q+1
+        return out
+
+    ref = solve_ivp(rhs, (0.0, m.T), -m.terminal_penalty * q**2.0, method="Radau", rtol=1e-11, atol=1e-10).y[:, -1]
+    got = evaluate(m, pol, q_max=Q, tol=1e-7, value_rtol=1e-9).value(0.0, q, 0.0)
+    inner = np.abs(q) <= Q // 2
+    err = (np.abs(got - ref) / np.maximum(1.0, np.abs(ref)))[inner].max()
+    assert err <= 1e-9 + 1e-10, err
