@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_quotes_vs_q", "plot_value_vs_q", "plot_error_map", "plot_day", "plot_pnl_density", "save_figure", "log_ticks", "legend_outside",
+__all__ = ["plot_quotes_vs_q", "plot_value_vs_q", "plot_error_map", "plot_day", "plot_day_panels",
+           "plot_inventory_extremes", "plot_pnl_density", "save_figure", "log_ticks", "legend_outside",
            "reference_line", "label_contours", "clip_spikes"]
 
 
@@ -201,7 +202,7 @@ def clip_spikes(ax, heights, ratio: float = 3.0, unit: str = ""):
     return True
 
 
-def plot_quotes_vs_q(policies: dict, t: float, s: float, q, ax=None):
+def plot_quotes_vs_q(policies: dict, t: float, s: float, q, ax=None, regime=None):
     """Ask and bid half-spreads against inventory for several policies.
 
     Parameters
@@ -211,21 +212,29 @@ def plot_quotes_vs_q(policies: dict, t: float, s: float, q, ax=None):
     t, s : float
         Time and mid-price.
     q : array_like of int, shape (n,)
+    ax : Axes, optional
+    regime : int or str, optional
+        The market regime of a regime solution (passed to every ``quotes``; required there).
+
+    Returns
+    -------
+    Axes
     """
     _check_mapping("policies", policies, "quotes")
     ax = _axes(ax)
     q = np.asarray(q)
+    kw = {} if regime is None else {"regime": regime}
     styles = ["-", "--", ":", "-."]
     for i, (label, pol) in enumerate(policies.items()):
-        dp, dm = pol.quotes(t, q, s)
+        dp, dm = pol.quotes(t, q, s, **kw)
         ls = styles[i % len(styles)]
         ax.plot(q, np.where(np.isfinite(dp), dp, np.nan), ls, color="tab:red", label=f"{label}: δ⁺ (ask)")
         ax.plot(q, np.where(np.isfinite(dm), dm, np.nan), ls, color="tab:blue", label=f"{label}: δ⁻ (bid)")
     ax.set_xlabel("inventory q")
     ax.set_ylabel("half-spread from the mid-price")
-    ax.set_title(f"Optimal quotes at t = {t:g}, s = {s:g}")
+    ax.set_title(f"Optimal quotes at t = {t:g}, s = {s:g}" + ("" if regime is None else f", regime {regime}"))
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    legend_outside(ax, ncol=2)
     return ax
 
 
@@ -277,34 +286,63 @@ def plot_day(result, path: int = 0, ax=None):
     return ax
 
 
-def plot_pnl_density(results: dict, what: str = "objective", bins: int = 60, ax=None):
-    """Histogram densities of the per-path objective (or PnL) of several simulations.
+def plot_pnl_density(results: dict, what: str = "objective", bins: int = 60, ax=None, kde: bool = False):
+    """Densities of the per-path objective (or PnL) of several simulations.
 
     Parameters
     ----------
-    results : dict[str, SimulationResult]
-        Label → result.
+    results : dict[str, SimulationResult or array_like]
+        Label → result (its ``what`` attribute is plotted) or a 1-D array of per-path values.
     what : {"objective", "pnl"}
+        Which per-path quantity of a result (also names the x axis).
     bins : int
+        Histogram bins over the 0.1 %–99.9 % quantile range of all the samples.
+    ax : Axes, optional
+    kde : bool
+        Draw a Gaussian kernel density estimate (scipy) over a faint histogram instead of
+        step histograms.
 
     Returns
     -------
     Axes
+
+    Raises
+    ------
+    ValueError
+        An empty or non-dict ``results``, an entry that is neither a result nor a 1-D array of at
+        least two finite values, a bad ``what`` or ``bins``.
     """
     if what not in ("objective", "pnl"):
         raise ValueError(f"what must be 'objective' or 'pnl', got {what!r}")
-    if not isinstance(results, dict) or not results or not all(hasattr(r, what) for r in results.values()):
+    if not isinstance(results, dict) or not results:
         raise ValueError(f"results must be a non-empty dict of label -> SimulationResult, got {results!r:.80}")
     if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or not 1 <= bins <= 10_000:
         raise ValueError(f"bins must be an integer in 1..10000, got {bins!r}")
+    data = {}
+    for label, r in results.items():
+        x = getattr(r, what) if hasattr(r, what) else r
+        try:
+            x = np.asarray(x, dtype=float)
+        except (TypeError, ValueError):
+            x = None
+        if x is None or x.ndim != 1 or x.size < 2 or not np.all(np.isfinite(x)):
+            raise ValueError(f"results[{label!r}] must be a SimulationResult or a 1-D array of >= 2 finite values, "
+                             f"got {type(r).__name__}")
+        data[label] = x
     ax = _axes(ax)
-    data = {k: np.asarray(getattr(r, what)) for k, r in results.items()}
     lo = min(np.quantile(x, 0.001) for x in data.values())
     hi = max(np.quantile(x, 0.999) for x in data.values())
     edges = np.linspace(lo, hi, int(bins) + 1)
     for label, x in data.items():
-        ax.hist(x, bins=edges, density=True, histtype="step", lw=1.2,
-                label=f"{label}: mean {x.mean():.4g} ± {x.std(ddof=1) / np.sqrt(x.size):.2g}")
+        text = f"{label}: mean {x.mean():.4g} ± {x.std(ddof=1) / np.sqrt(x.size):.2g}"
+        if kde and np.ptp(x) > 0:
+            from scipy import stats
+
+            grid = np.linspace(lo, hi, 400)
+            line, = ax.plot(grid, stats.gaussian_kde(x)(grid), label=text)
+            ax.hist(x, bins=edges, density=True, alpha=0.15, color=line.get_color())
+        else:
+            ax.hist(x, bins=edges, density=True, histtype="step", lw=1.2, label=text)
     ax.set_xlabel("objective X_T + Q_T S_T − penalties (price unit)" if what == "objective"
                   else "PnL X_T + Q_T S_T (price unit)")
     ax.set_ylabel("density (per price unit)")
@@ -314,7 +352,117 @@ def plot_pnl_density(results: dict, what: str = "objective", bins: int = 60, ax=
     return ax
 
 
-def plot_value_vs_q(policies: dict, t: float, s: float, q, ax=None, relative_to: str | None = None):
+def plot_day_panels(result, path: int = 0, axes=None, mu=None, t_scale: float = 1.0,
+                    t_label: str = "time t (model time unit)", price_unit: str = "price unit"):
+    """One simulated day in four stacked panels: the mid-price, the quotes ``δ⁺`` and ``−δ⁻``
+    relative to it, the inventory, and the mark-to-market ``X_t + Q_t S_t`` (paper §4, Figs. 2–3).
+
+    Parameters
+    ----------
+    result : SimulationResult
+        From :func:`hjbsolve.simulate` with ``record >= path + 1``.
+    path : int
+        Which recorded path.
+    axes : sequence of 4 Axes, optional
+        Default: a new figure with four panels sharing the time axis.
+    mu : float, optional
+        A reference price level (the OU mean), drawn without rescaling the price panel
+        (:func:`reference_line`).
+    t_scale, t_label : float, str
+        The time axis shows ``t · t_scale`` under ``t_label`` (e.g. events per day).
+    price_unit : str
+        Unit named on the price axes.
+
+    Returns
+    -------
+    ndarray of 4 Axes
+
+    Raises
+    ------
+    ValueError
+        No recorded paths, ``path`` out of range, or ``axes`` not four Axes.
+    """
+    rec = getattr(result, "paths", None)
+    if isinstance(path, bool) or not isinstance(path, (int, np.integer)) or rec is None or not 0 <= path < len(rec):
+        n = 0 if rec is None else len(rec)
+        raise ValueError(f"path must index a recorded path (simulate(..., record=N)); got path={path!r} with {n} "
+                         "recorded")
+    if axes is None:
+        from matplotlib.figure import Figure
+
+        axes = Figure(figsize=(8, 9.5), layout="constrained").subplots(4, 1, sharex=True)
+    axes = np.asarray(axes, dtype=object).ravel()
+    if axes.size != 4:
+        raise ValueError(f"axes must be 4 Axes (price, quotes, inventory, wealth), got {axes.size}")
+    x = rec.t * float(t_scale)
+    axes[0].plot(x, rec.s[path], lw=0.8, label="mid-price $S_t$")
+    if mu is not None:
+        reference_line(axes[0], mu, f"μ = {mu:g}")
+    axes[0].ticklabel_format(axis="y", useOffset=False)
+    axes[0].set_ylabel(f"price ({price_unit})")
+    legend_outside(axes[0], where="right")
+    ask = np.where(np.isfinite(rec.ask[path]), rec.ask[path], np.nan)
+    bid = np.where(np.isfinite(rec.bid[path]), rec.bid[path], np.nan)
+    axes[1].plot(x, ask, lw=0.8, label=r"$\delta^+$ (ask − mid)")
+    axes[1].plot(x, -bid, lw=0.8, label=r"$-\delta^-$ (bid − mid)")
+    axes[1].axhline(0.0, color="grey", lw=0.5)
+    axes[1].set_ylabel(f"quote − mid ({price_unit})")
+    legend_outside(axes[1], where="right")
+    axes[2].step(x, rec.q[path], where="post", lw=0.8)
+    axes[2].set_ylabel("inventory $Q_t$ (units)")
+    axes[3].plot(x, rec.x[path] + rec.q[path] * rec.s[path], lw=0.8)
+    axes[3].set_ylabel(f"$X_t + Q_t S_t$ ({price_unit})")
+    axes[3].set_xlabel(t_label)
+    return axes
+
+
+def plot_inventory_extremes(results: dict, axes=None):
+    """Histograms of the intraday minimum and maximum inventory, one panel per simulation (paper
+    §4, Fig. 4). A bar far taller than the rest (the daily minimum of a mean-reverting strategy
+    sits at q ≈ 0 on most days) is cut at the top with its count written on it
+    (:func:`clip_spikes`), so it does not flatten the other distribution.
+
+    Parameters
+    ----------
+    results : dict[str, SimulationResult]
+        Label → result (its ``q_min``, ``q_max`` per path).
+    axes : sequence of Axes, optional
+        One per entry; default a new figure with one panel per entry.
+
+    Returns
+    -------
+    ndarray of Axes
+
+    Raises
+    ------
+    ValueError
+        An empty or non-dict ``results``, an entry without ``q_min``/``q_max``, or the wrong
+        number of ``axes``.
+    """
+    if not isinstance(results, dict) or not results or not all(
+            hasattr(r, "q_min") and hasattr(r, "q_max") for r in results.values()):
+        raise ValueError(f"results must be a non-empty dict of label -> SimulationResult, got {results!r:.80}")
+    if axes is None:
+        from matplotlib.figure import Figure
+
+        axes = Figure(figsize=(5 * len(results), 4.2), layout="constrained").subplots(1, len(results), squeeze=False)
+    axes = np.asarray(axes, dtype=object).ravel()
+    if axes.size != len(results):
+        raise ValueError(f"axes must be {len(results)} Axes (one per result), got {axes.size}")
+    for ax, (name, res) in zip(axes, results.items()):
+        lo, hi = int(np.min(res.q_min)), int(np.max(res.q_max))
+        bins = np.linspace(lo - 0.5, hi + 0.5, min(80, hi - lo + 2))
+        hists = [ax.hist(res.q_min, bins=bins, alpha=0.6, label="daily minimum")[:2],
+                 ax.hist(res.q_max, bins=bins, alpha=0.6, label="daily maximum")[:2]]
+        clip_spikes(ax, hists, unit=" days")
+        ax.set_title(f"{name} ({np.size(res.q_min)} days)")
+        ax.set_xlabel("intraday inventory extreme (units)")
+        ax.set_ylabel("days")
+    legend_outside(axes[0], where="figure")
+    return axes
+
+
+def plot_value_vs_q(policies: dict, t: float, s: float, q, ax=None, relative_to: str | None = None, regime=None):
     """The value function ``v_q(t, s)`` against inventory for several solutions or closed forms.
 
     Parameters
@@ -326,6 +474,8 @@ def plot_value_vs_q(policies: dict, t: float, s: float, q, ax=None, relative_to:
     q : array_like of int, shape (n,)
     relative_to : str, optional
         A label of ``policies``: plot the others' differences from it (their value error).
+    regime : int or str, optional
+        The market regime of a regime solution (passed to every ``value``; required there).
 
     Returns
     -------
@@ -336,16 +486,17 @@ def plot_value_vs_q(policies: dict, t: float, s: float, q, ax=None, relative_to:
         raise ValueError(f"relative_to must be one of the labels {list(policies)}, got {relative_to!r}")
     ax = _axes(ax)
     q = np.asarray(q)
-    base = None if relative_to is None else np.asarray(policies[relative_to].value(t, q, s), float)
+    kw = {} if regime is None else {"regime": regime}
+    base = None if relative_to is None else np.asarray(policies[relative_to].value(t, q, s, **kw), float)
     for i, (label, pol) in enumerate(policies.items()):
         if label == relative_to:
             continue
-        v = np.asarray(pol.value(t, q, s), float)
+        v = np.asarray(pol.value(t, q, s, **kw), float)
         ax.plot(q, v if base is None else v - base, ["-", "--", ":", "-."][i % 4], label=label)
     ax.set_xlabel("inventory q")
     ax.set_ylabel("value v_q(t, s) (price units)" if base is None else
                   f"value − {relative_to} value (price units)")
-    ax.set_title(f"Value function at t = {t:g}, s = {s:g}")
+    ax.set_title(f"Value function at t = {t:g}, s = {s:g}" + ("" if regime is None else f", regime {regime}"))
     ax.grid(alpha=0.3)
     legend_outside(ax)
     return ax

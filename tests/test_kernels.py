@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse
 import pytest
 
 from hjbsolve.coefficients import ALPHA, K, LOG_RATE, OFFSET
@@ -148,17 +149,24 @@ def test_thomas_solver_against_dense_solve():
 
 
 def test_state_propagation_twins():
+    """The sparse-row propagation kernel equals a dense product of the same matrix (a banded block
+    and a far coupling, as a price × regime propagator has), built independently here."""
     rng = np.random.default_rng(3)
     n_s, n_q = 9, 15
     P = rng.random((n_s, n_s))
-    first = np.maximum(np.arange(n_s) - 2, 0)
-    last = np.minimum(np.arange(n_s) + 3, n_s - 1)
+    near = np.abs(np.subtract.outer(np.arange(n_s), np.arange(n_s))) <= 2
+    far = np.abs(np.subtract.outer(np.arange(n_s), np.arange(n_s))) == 5
+    P = np.where(near | far, P, 0.0)
+    csr = scipy.sparse.csr_matrix(P)
     beta, q = rng.standard_normal(n_s), np.arange(n_q) - 7.0
     g = rng.standard_normal((n_s, n_q))
+    ref = P @ g + beta[:, None] * q[None, :]
     a, b = np.empty_like(g), np.empty_like(g)
-    KK._propagate_state(P, first, last, beta, q, g, a)
-    KK._propagate_state_numpy(P, first, last, beta, q, g, b)
-    assert np.abs(a - b).max() < 1e-13
+    args = (csr.indptr.astype(np.int64), csr.indices.astype(np.int64), csr.data, beta, q, g)
+    KK._propagate_state(*args, a)
+    KK._propagate_state_numpy(*args, b)
+    assert np.abs(a - ref).max() < 1e-13
+    assert np.abs(b - ref).max() < 1e-13
 
 
 @pytest.mark.parametrize("order", [1, 3])

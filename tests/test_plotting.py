@@ -29,9 +29,10 @@ def _fake_result(n_paths=40, n_t=21, seed=0):
     t = np.linspace(0.0, 1.0, n_t)
     s = 3000.0 + np.cumsum(rng.normal(0, 0.05, (n_paths, n_t)), axis=1)
     paths = _Paths(t=t, s=s, ask=np.full((n_paths, n_t), 1.0), bid=np.full((n_paths, n_t), 1.1),
-                            q=rng.integers(-5, 5, (n_paths, n_t)))
+                   q=rng.integers(-5, 5, (n_paths, n_t)), x=rng.normal(0, 1, (n_paths, n_t)))
     return SimpleNamespace(paths=paths, settings={"policy": "optimal"}, objective=rng.normal(400, 20, n_paths),
-                           pnl=rng.normal(401, 20, n_paths))
+                           pnl=rng.normal(401, 20, n_paths), q_min=rng.integers(-9, 0, n_paths),
+                           q_max=rng.integers(0, 9, n_paths))
 
 
 def test_package_plots_have_labelled_axes():
@@ -50,6 +51,40 @@ def test_package_plots_have_labelled_axes():
     err = np.outer(np.linspace(0.5, 1.5, 4), np.logspace(-4, 0, 6))
     ax = _labelled(P.plot_error_map(np.logspace(-5, 0, 6), np.arange(4), err, marker=(1e-3, 0, "paper")))
     assert ax.get_xscale() == "log" and ax.get_legend() is not None
+
+
+def test_section4_panels_take_axes_and_draw_the_recorded_path():
+    """The §4 report's figures are library functions taking Axes (the report only saves them)."""
+    res = _fake_result()
+    axes = Figure(layout="constrained").subplots(4, 1)
+    out = P.plot_day_panels(res, 2, axes, mu=3000.0, t_scale=10.0, t_label="events")
+    assert list(out) == list(axes) and all(a.get_ylabel() for a in out) and out[-1].get_xlabel() == "events"
+    np.testing.assert_array_equal(out[0].get_lines()[0].get_xdata(), res.paths.t * 10.0)
+    np.testing.assert_array_equal(out[0].get_lines()[0].get_ydata(), res.paths.s[2])
+    ext = P.plot_inventory_extremes({"a": res, "b": _fake_result(seed=1)})
+    assert len(ext) == 2 and all(a.get_xlabel() and a.get_ylabel() for a in ext)
+    ax = _labelled(P.plot_pnl_density({"a": res.pnl, "b": _fake_result(seed=1)}, "pnl", kde=True))
+    assert len(ax.get_lines()) == 2                          # one KDE curve per entry
+    with pytest.raises(ValueError, match="axes must be 4 Axes"):
+        P.plot_day_panels(res, 0, axes[:2])
+    with pytest.raises(ValueError, match=r"results\['a'\] must be a SimulationResult or a 1-D array"):
+        P.plot_pnl_density({"a": [1.0, np.nan]})
+    with pytest.raises(ValueError, match="axes must be 1 Axes"):
+        P.plot_inventory_extremes({"a": res}, axes)
+
+
+def test_quote_and_value_plots_take_a_regime():
+    """A regime solution needs ``regime=``: the plots pass it through and draw that regime's
+    numbers (compared with the solution's own queries)."""
+    chain = hs.Regimes(generator=[[-2.0, 2.0], [5.0, -5.0]], z=[0.1, 0.4], sigma=[0.3, 1.0], names=["calm", "wild"])
+    m = hs.Model(price=hs.Brownian(sigma=0.3), A=200.0, k=1.5, z=0.1, T=1.0, eps=0.01, eta=1.0, nu=1.0, regimes=chain)
+    sol = hs.solve(m, q_max=10, n_steps=50)
+    q = np.arange(-4, 5)
+    ax = _labelled(P.plot_quotes_vs_q({"exact": sol}, 0.2, 0.0, q, regime="wild"))
+    np.testing.assert_array_equal(ax.get_lines()[0].get_ydata(), sol.quotes(0.2, q, 0.0, regime=1)[0])
+    assert "wild" in ax.get_title()
+    ax = _labelled(P.plot_value_vs_q({"exact": sol}, 0.2, 0.0, q, regime=0))
+    np.testing.assert_array_equal(ax.get_lines()[0].get_ydata(), sol.value(0.2, q, 0.0, regime=0))
 
 
 def test_article_plots_have_labelled_axes():

@@ -112,7 +112,7 @@ def test_joint_generator_is_a_markov_generator():
     m = _ou_model(hs.Regimes(generator=GEN, sigma=[0.2, 0.9]))
     prices = PriceAxis.uniform(99.0, 101.0, 0.05, (99.5, 100.5))
     grid = StateGrid(prices, (InventoryAxis(2),), 2)
-    L = StateGenerator.for_model(m, grid).L
+    L = StateGenerator.for_model(m, grid).L.toarray()
     n = prices.n
     off = L - np.diag(np.diag(L))
     assert np.allclose(L.sum(axis=1), 0.0, atol=1e-9 * np.abs(L).max()) and np.all(off >= 0)
@@ -289,3 +289,49 @@ def test_expm_simulate_expansion_refuse_regimes():
     ref = hs.solve(same.replace(regimes=None), q_max=20, method="expm")
     assert np.array_equal(ex.g[:, 1], ref.g)
     assert ex.quotes(0.2, 3, 0.0, regime=1) == ref.quotes(0.2, 3, 0.0)
+
+
+def test_a_regime_blind_solution_is_evaluated_in_every_regime_against_radau():
+    """The value of knowing the regime needs the value of a regime-blind policy on the chain: a
+    regime-free Solution (here the optimum of the calm regime's market alone) is accepted by
+    ``evaluate`` on the chain model and its quotes are used in every regime. Reference: Radau on
+    the linear policy equation written here from the parameters,
+    ``dg_{r,q}/dτ = Σ_j Q_rj g_{j,q} − φ_r q² + e^{ℓ⁺_r − k⁺_r δ⁺}(δ⁺ − α_r − p⁺) + e^{ℓ⁻_r − k⁻_r δ⁻}(δ⁻ − α_r − p⁻)``
+    (no ask at q = −Q, no bid at q = Q), with the policy's quotes δ±(t, q) read from the solution.
+    Tolerance: the evaluation's value_rtol (1e-6) on values of size ~10, plus Radau's 1e-8."""
+    m = _issue_model()
+    q_max = 12
+    blind = hs.solve(m.regime_models()[0], q_max=q_max, tol=1e-6)
+    ev = hs.evaluate(m, blind, q_max=q_max, tol=1e-6, value_rtol=1e-7)
+    chain, n = m.regimes, m.regimes.n
+    Q = np.array(chain.generator)
+    f = chain.fields()
+    par = {key: np.array(f.get(key, [getattr(m, key)] * n)) for key in ("z", "sigma", "A_plus", "A_minus",
+                                                                         "k_plus", "k_minus", "alpha")}
+    q = np.arange(-q_max, q_max + 1)
+    phi, varpi = m.eps * m.nu * par["sigma"] ** 2, m.eps * m.eta * par["z"]
+    lp = np.log(par["A_plus"]) - par["k_plus"] * par["z"]
+    lm = np.log(par["A_minus"]) - par["k_minus"] * par["z"]
+
+    def rhs(tau, y):
+        g = y.reshape(n, q.size)
+        ask, bid = blind.quotes(m.T - tau, q, 0.0)
+        out = Q @ g - phi[:, None] * q[None, :] ** 2
+        for r in range(n):
+            p_ask, p_bid = g[r, 1:] - g[r, :-1], g[r, :-1] - g[r, 1:]
+            out[r, 1:] += np.exp(lp[r] - par["k_plus"][r] * ask[1:]) * (ask[1:] - par["alpha"][r] - p_ask)
+            out[r, :-1] += np.exp(lm[r] - par["k_minus"][r] * bid[:-1]) * (bid[:-1] - par["alpha"][r] - p_bid)
+        return out.ravel()
+
+    ref = solve_ivp(rhs, (0.0, m.T), (-varpi[:, None] * q[None, :] ** 2).ravel(), method="Radau", rtol=1e-10,
+                    atol=1e-12, dense_output=True)
+    assert ref.success
+    inner = np.arange(-q_max // 2, q_max // 2 + 1)
+    for t in (0.0, 0.5, 0.9):
+        g_ref = ref.sol(m.T - t).reshape(n, q.size)[:, inner + q_max]
+        for r in range(n):
+            got = ev.value(t, inner, 0.0, regime=r)
+            assert np.max(np.abs(got - g_ref[r])) < 1e-6 * np.max(np.abs(g_ref[r])) + 1e-8, (t, r)
+    # knowing the regime is worth something: the regime-aware optimum beats the blind policy
+    opt = hs.solve(m, q_max=q_max, tol=1e-6)
+    assert all(opt.value(0.0, 0, 0.0, regime=r) > ev.value(0.0, 0, 0.0, regime=r) for r in range(n))

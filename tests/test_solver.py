@@ -437,3 +437,33 @@ def test_automatic_evaluation_of_a_time_dependent_policy_against_radau(brownian)
     inner = np.abs(q) <= Q // 2
     err = (np.abs(got - ref) / np.maximum(1.0, np.abs(ref)))[inner].max()
     assert err <= 1e-9 + 1e-10, err
+
+
+@pytest.mark.parametrize("n_regimes", [1, 3])
+def test_sparse_expm_matches_the_dense_exponential(n_regimes):
+    """The state propagator beyond ``dense_rows`` rows comes from a sparse scaling-and-squaring
+    Taylor exponential with entries below 1e-17 of their row dropped. Against scipy's dense
+    ``expm`` of the same augmented generator (an OU price with drift; three regimes coupled by a
+    chain with their own σ) at a short, a medium and a long step: the dropped entries and the
+    Taylor remainder are below 1e-17 per entry, the rounding of ~20 products of row-stochastic
+    matrices a few 1e-15; 1e-13 bounds both with room for the long step's larger norm (relative
+    to the drift column's scale, which reaches ~5 price units at the long step)."""
+    from hjbsolve.grid import InventoryAxis, PriceAxis, StateGrid
+    from hjbsolve.solver.operators import StateGenerator
+    m = hs.Model(price=hs.OrnsteinUhlenbeck(a=3.0, mu=100.0, sigma=0.5), A=100.0, k=1.0, z=0.1, T=1.0)
+    if n_regimes > 1:
+        gen = [[-2.0, 1.0, 1.0], [0.5, -1.0, 0.5], [3.0, 0.0, -3.0]]
+        m = m.replace(regimes=hs.Regimes(generator=gen, sigma=[0.2, 0.5, 0.9]))
+    prices = PriceAxis.uniform(97.0, 103.5, 0.02, (99.0, 101.0))
+    op = StateGenerator.for_model(m, StateGrid(prices, (InventoryAxis(2),), n_regimes))
+    n = op.L.shape[0]
+    assert n > StateGenerator.dense_rows                    # the sparse path is the one tested
+    for dt in (1e-3, 0.02, 0.5):
+        aug = np.zeros((n + 1, n + 1))
+        aug[:n, :n], aug[:n, n] = op.L.toarray(), op.b
+        E = scipy.linalg.expm(dt * aug)
+        indptr, indices, data, beta = op.matrices(dt)
+        P = np.zeros((n, n))
+        P[np.repeat(np.arange(n), np.diff(indptr)), indices] = data
+        assert np.abs(P - E[:n, :n]).max() < 1e-13, dt
+        assert np.abs(beta - E[:n, n]).max() < 1e-13 * max(1.0, np.abs(E[:n, n]).max()), dt

@@ -280,30 +280,33 @@ def _ros2x_jump_step_serial(h, dtau, n, stride, row_state, coef, axis, running, 
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
-def _propagate_state(P, first, last, beta, qfield, g, out):
-    """``out = P g + β ⊗ qfield`` with ``P`` used only inside each row's band ``[first[i], last[i]]``.
+def _propagate_state(indptr, indices, data, beta, qfield, g, out):
+    """``out = P g + β ⊗ qfield`` with ``P`` in compressed sparse rows (``indptr, indices, data``).
 
-    Shapes: ``P`` ``(n_rows, n_rows)``, ``first/last`` ``(n_rows,)`` ints, ``beta`` ``(n_rows,)``,
+    Shapes: ``indptr`` ``(n_rows + 1,)``, ``indices/data`` ``(nnz,)``, ``beta`` ``(n_rows,)``,
     ``qfield`` ``(n_cells,)``, ``g/out`` ``(n_rows, n_cells)``. For the short time steps used here
-    ``e^{dt 𝓛_h}`` is numerically banded (entries below 1e-17 of the row are dropped), so this
-    costs ``O(n_rows · band · n_cells)`` instead of a dense product.
+    ``e^{dt 𝓛_h}`` is numerically sparse (entries below 1e-17 of their row are dropped): banded for
+    a price axis, a few bands for a price × regime state. The cost is ``O(nnz · n_cells)`` instead
+    of a dense product.
     """
     n_rows, n_cells = g.shape
     for i in prange(n_rows):
         for j in range(n_cells):
             out[i, j] = beta[i] * qfield[j]
-        for m in range(first[i], last[i] + 1):
-            w = P[i, m]
+        for m in range(indptr[i], indptr[i + 1]):
+            w = data[m]
+            c = indices[m]
             for j in range(n_cells):
-                out[i, j] += w * g[m, j]
+                out[i, j] += w * g[c, j]
 
 
-def _propagate_state_numpy(P, first, last, beta, qfield, g, out):
-    """Numpy twin of :func:`_propagate_state` (dense product; the band only drops zeros)."""
-    Pb = np.zeros_like(P)
-    for i in range(P.shape[0]):
-        Pb[i, first[i]:last[i] + 1] = P[i, first[i]:last[i] + 1]
-    out[:] = Pb @ g + beta[:, None] * qfield[None, :]
+def _propagate_state_numpy(indptr, indices, data, beta, qfield, g, out):
+    """Numpy twin of :func:`_propagate_state` (a dense product of the rebuilt matrix)."""
+    n_rows = g.shape[0]
+    P = np.zeros((n_rows, n_rows))
+    rows = np.repeat(np.arange(n_rows), np.diff(indptr))
+    P[rows, indices] = data
+    out[:] = P @ g + beta[:, None] * qfield[None, :]
 
 
 @njit(cache=True, error_model="numpy")

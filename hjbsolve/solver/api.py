@@ -61,9 +61,12 @@ MAX_WORK = 1.5e10
 #: Cost model of a run (seconds, the 2 threads of the reference machine): a fixed overhead per
 #: step (the driver and the operators, dominant on small grids), a cost per cell and ROS2
 #: evaluation of a jump operator (measured 29 ns: paper OU, q_max=200, 273 price nodes; a step of
-#: "strang" makes 2 evaluations, "strang-sx" 3, "strang-x" 6), and, for a price axis of ``n``
-#: nodes, a dense matrix exponential (``~n³``) per distinct step length.
+#: "strang" makes 2 evaluations, "strang-sx" 3, "strang-x" 6), a cost per stored propagator entry
+#: and cell of each state propagation, and the propagators' exponentials (one per distinct step
+#: length: dense ``~n³`` up to :data:`DENSE_EXPM_ROWS` state rows, sparse ``~n · nnz_row²``
+#: per product beyond).
 STEP_SECONDS, CELL_EVAL_SECONDS, EXPM_SECONDS_PER_N3 = 4e-4, 3e-8, 3e-9
+PROPAGATION_SECONDS, SPARSE_EXPM_SECONDS = 4e-10, 2e-9
 #: Longest estimated time of the first round of the automatic mode: a problem that is already
 #: too slow there is refused before any work starts (the caps bound time, not only memory).
 MAX_SECONDS = 30.0
@@ -75,21 +78,52 @@ MAX_SECONDS_AUTO = 900.0
 
 
 def _check_cost(model: Model, grid: StateGrid, steps: int, n_expm: int, stored_bytes: float, max_seconds: float,
-                what: str, evals: int = 2) -> float:
-    """Refuse, before any work, a run of ``steps`` time steps and ``n_expm`` price propagators on
+                what: str, scheme, dt: float | None = None) -> float:
+    """Refuse, before any work, a run of ``steps`` time steps and ``n_expm`` state propagators on
     ``grid`` whose estimated time exceeds ``max_seconds``, whose work exceeds :data:`MAX_WORK`
     cell-steps or whose stored values exceed :data:`MAX_BYTES` (the message names the sizes); return the
-    estimated seconds. ``evals``: ROS2 evaluations per step (:meth:`Scheme.jump_evaluations`)."""
+    estimated seconds. ``scheme``: the :class:`Scheme` (its jump and state evaluations per step);
+    ``dt``: the typical step length (default ``T / steps``)."""
     work = float(grid.size) * steps
-    n_s = 0 if grid.prices.degenerate else grid.prices.n * grid.n_states
-    seconds = steps * STEP_SECONDS + work * evals * CELL_EVAL_SECONDS + n_expm * EXPM_SECONDS_PER_N3 * float(n_s) ** 3
+    n_ops = grid.n_axes + 1
+    seconds = steps * STEP_SECONDS + work * scheme.jump_evaluations(n_ops) * CELL_EVAL_SECONDS
+    nnz_row, products = _propagator_estimate(model, grid, model.T / max(steps, 1) if dt is None else dt)
+    if nnz_row:
+        n_rows = grid.n_rows
+        seconds += steps * scheme.state_evaluations(n_ops) * float(grid.size) * nnz_row * PROPAGATION_SECONDS
+        seconds += n_expm * (EXPM_SECONDS_PER_N3 * float(n_rows) ** 3 if n_rows <= StateGenerator.dense_rows
+                             else SPARSE_EXPM_SECONDS * n_rows * nnz_row ** 2 * products)
     if seconds > max_seconds or work > MAX_WORK or stored_bytes > MAX_BYTES:
+        rates = [m.base_rate for m in model.regime_models()]
+        fastest = int(np.argmax(rates))
+        regimes = (f", {grid.n_states} regimes" if grid.n_states > 1 else "")
+        rate = (f"fill rate {rates[fastest]:.3g} per unit time" + (
+            f" in regime {fastest} ({model.regimes.names[fastest]!r})" if model.regimes is not None else ""))
         raise ValueError(
             f"{what} would take {steps:.6g} time steps on {grid.size} cells (q_max={grid.inventory[0].q_max}, "
-            f"{grid.prices.n} price nodes; T={model.T:g}, fill rate {model.base_rate:.3g} per unit time): about "
-            f"{seconds:.3g} s, {work:.3g} cell-steps and {stored_bytes / 1e9:.3g} GB of stored values (limits "
+            f"{grid.prices.n} price nodes{regimes}; T={model.T:g}, {rate}): "
+            f"about {seconds:.3g} s, {work:.3g} cell-steps and {stored_bytes / 1e9:.3g} GB of stored values (limits "
             f"{max_seconds:g} s, {MAX_WORK:.3g} and {MAX_BYTES / 1e9:g} GB)")
     return seconds
+
+
+def _propagator_estimate(model: Model, grid: StateGrid, dt: float) -> tuple[float, float]:
+    """``(entries per row, sparse products)`` estimated for the state propagator ``e^{dt 𝓛_h}``
+    (``(0, 0)``: no state dynamics). The entries: the regimes times the price nodes a step
+    reaches (the price chain's spread over ``dt`` — about 9 standard deviations to fall below the
+    dropping threshold — plus its drift); the products: those of :func:`operators.sparse_expm`."""
+    R = grid.n_states
+    if grid.prices.degenerate:
+        return (float(R * R), 20.0) if R > 1 else (0.0, 0.0)
+    reach, rate = 0.0, 0.0
+    for m in model.regime_models():
+        lower, _, upper = m.price.generator(grid.prices.s)
+        jumps = float(np.max(lower + upper))
+        reach = max(reach, 9.0 * math.sqrt(dt * jumps) + dt * float(np.max(np.abs(upper - lower))))
+        rate = max(rate, 2.0 * jumps)
+    if R > 1:
+        rate += 2.0 * float(np.max(-np.diag(model.regimes.Q)))
+    return float(R * min(grid.prices.n, 2 * reach + 9)), StateGenerator.expm_products(dt * rate)
 
 
 def _n_lengths(*grids) -> int:
@@ -254,12 +288,11 @@ def _fixed_steps(engine: _Engine, n_steps: int, t_eval, progress: bool, kind: st
     n_steps = check_int("n_steps", n_steps, ge=1)
     grid = engine.grid
     _check_cost(engine.model, grid, n_steps, 1, 8.0 * grid.size * min(n_steps + 1, 101), MAX_SECONDS_RUN,
-                f"n_steps={n_steps} (lower n_steps or q_max, or narrow s_range)",
-                engine.scheme.jump_evaluations(grid.n_axes + 1))
+                f"n_steps={n_steps} (lower n_steps or q_max, or narrow s_range)", engine.scheme)
     t, save = uniform_time_grid(engine.model.T, n_steps, t_eval)
     _check_cost(engine.model, grid, t.size - 1, _n_lengths(t), 8.0 * grid.size * int(save.sum()), MAX_SECONDS_RUN,
                 f"n_steps={n_steps} with {int(save.sum())} stored times (fewer t_eval, lower n_steps or q_max)",
-                engine.scheme.jump_evaluations(grid.n_axes + 1))
+                engine.scheme)
     with tqdm(total=t.size - 1, desc="hjbsolve: backward steps", disable=None if progress else True, leave=False) as bar:
         g = engine.run(t, save, bar=bar)
     info = _info(engine, kind, n_steps=t.size - 1, wall=time.perf_counter() - t0)
@@ -316,7 +349,7 @@ def _automatic(engine: _Engine, tol: float, value_rtol: float, t_eval, progress:
                                  f"round {rnd + 1} of the automatic steps (tol={tol:g}, value_rtol={value_rtol:g}, "
                                  f"{spent:.3g} s estimated for the rounds before; shorten T, lower q_max, narrow "
                                  f"s_range or pass a larger ds, loosen tol/value_rtol, or pass n_steps)",
-                                 engine.scheme.jump_evaluations(grid.n_axes + 1))
+                                 engine.scheme, dt=T / max(tc.size - 1, 1))
             bar.total += (tc.size - 1) + (tf.size - 1)
             bar.refresh()
             coarse_prices = grid.prices.coarsened()
@@ -550,10 +583,11 @@ def evaluate(model: Model, policy, q_max: int | None = None, s_range=None, *, n_
     t0 = time.perf_counter()
     grid = state_grid(model, q_max, s_range, ds, price_dependent)
     if isinstance(policy, Solution):
-        if policy.model.n_regimes != model.n_regimes:
+        if policy.model.regimes is not None and policy.model.n_regimes != model.n_regimes:
             raise ValueError(f"the policy's solution has {policy.model.n_regimes} regime(s), the model "
-                             f"{model.n_regimes}")
-        if policy.model.regimes is None:
+                             f"{model.n_regimes} (a regime-free solution is accepted: its quotes are used in "
+                             "every regime)")
+        if policy.model.regimes is None:          # regime-blind: the same quotes in every regime
             policy = policy.tabulate()
         else:
             policy = _PerRegime([policy.tabulate(regime=r) for r in range(policy.model.n_regimes)],

@@ -26,14 +26,75 @@ bet of the exact ε=0 solution (eq. 9, ``g_q = qΔ + h⁰``) is carried exactly.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import scipy.linalg
+import scipy.sparse
 
 from ..coefficients import MarketCoefficients
 from ..grid import StateGrid
 from . import _kernels
 
-__all__ = ["StateGenerator", "JumpAxis"]
+__all__ = ["StateGenerator", "JumpAxis", "sparse_expm"]
+
+#: Largest ∞-norm of the scaled matrix in :func:`sparse_expm` (Taylor remainder below 1e-21 at
+#: degree :data:`TAYLOR_DEGREE`: ``0.5^19 / 19! ≈ 1.6e-23``).
+TAYLOR_NORM, TAYLOR_DEGREE = 0.5, 18
+
+
+def sparse_expm(A, drop: float, keep_last_column: bool = False) -> scipy.sparse.csr_matrix:
+    """``e^A`` of a sparse matrix whose exponential is numerically sparse (a generator times a
+    short step), by scaling and squaring a Taylor polynomial in sparse arithmetic.
+
+    ``A`` is scaled by ``2^{-s}`` to ∞-norm ``<=`` :data:`TAYLOR_NORM`, exponentiated by its
+    Taylor polynomial of degree :data:`TAYLOR_DEGREE` (remainder below ``1e-21`` relative), then
+    squared ``s`` times. After each product, entries below ``drop`` times their row's largest are
+    dropped (as :class:`StateGenerator` drops them from the propagator anyway), which keeps the
+    products as narrow as the numerical band of the result: ``O(n · band²)`` work per product
+    instead of the ``O(n³)`` of a dense exponential. ``keep_last_column`` exempts the last column
+    from dropping (the drift column of an augmented generator).
+
+    Checked against :func:`scipy.linalg.expm` in ``tests/test_solver.py``
+    (``test_sparse_expm_matches_the_dense_exponential``).
+    """
+    A = scipy.sparse.csr_matrix(A, dtype=float)
+    n = A.shape[0]
+    norm = float(abs(A).sum(axis=1).max()) if A.nnz else 0.0
+    squarings = max(0, math.ceil(math.log2(norm / TAYLOR_NORM))) if norm > TAYLOR_NORM else 0
+    X = A * (0.5 ** squarings)
+    E = scipy.sparse.identity(n, format="csr")
+    term = E
+    for j in range(1, TAYLOR_DEGREE + 1):
+        term = _drop(term @ X * (1.0 / j), drop, keep_last_column)
+        if term.nnz == 0:
+            break
+        E = E + term
+    E = _drop(E, drop, keep_last_column)
+    for _ in range(squarings):
+        E = _drop(E @ E, drop, keep_last_column)
+    return E
+
+
+def _drop(M: scipy.sparse.csr_matrix, drop: float, keep_last_column: bool) -> scipy.sparse.csr_matrix:
+    """``M`` without the entries below ``drop`` times their row's largest magnitude."""
+    M = scipy.sparse.csr_matrix(M)
+    if M.nnz == 0:
+        return M
+    mag = np.abs(M.data)
+    counts = np.diff(M.indptr)
+    rows = np.repeat(np.arange(M.shape[0]), counts)
+    row_max = np.zeros(M.shape[0])
+    filled = counts > 0
+    row_max[filled] = np.maximum.reduceat(mag, M.indptr[:-1][filled])
+    keep = mag > drop * row_max[rows]
+    if keep_last_column:
+        keep |= M.indices == M.shape[1] - 1
+    if keep.all():
+        return M
+    out = scipy.sparse.csr_matrix((M.data[keep], M.indices[keep], np.concatenate(
+        ([0], np.cumsum(np.bincount(rows[keep], minlength=M.shape[0]))))), shape=M.shape)
+    return out
 
 
 class StateGenerator:
@@ -46,7 +107,7 @@ class StateGenerator:
 
     Parameters
     ----------
-    L : ndarray, shape (n_rows, n_rows)
+    L : array or sparse matrix, shape (n_rows, n_rows)
         Generator of the state (rows sum to zero, non-negative off-diagonals).
     b : ndarray, shape (n_rows,)
         Price drift at each row.
@@ -58,28 +119,35 @@ class StateGenerator:
 
     #: entries of ``e^{dt 𝓛_h}`` below this fraction of their row's largest are dropped
     band_tol = 1e-17
+    #: most state rows whose propagator is a dense exponential (faster there); sparse beyond
+    dense_rows = 256
+
+    @staticmethod
+    def expm_products(norm: float) -> float:
+        """Sparse products of :func:`sparse_expm` for a matrix of ∞-norm ``norm``."""
+        return TAYLOR_DEGREE + (math.ceil(math.log2(norm / TAYLOR_NORM)) if norm > TAYLOR_NORM else 0)
 
     def __init__(self, L: np.ndarray, b: np.ndarray, qfield: np.ndarray, compiled: bool = True):
-        self.L = np.asarray(L, float)
+        self.L = scipy.sparse.csr_matrix(L, dtype=float)
         self.b = np.asarray(b, float)
         self.qfield = np.ascontiguousarray(qfield, dtype=float)
         self._cache: dict[float, tuple] = {}
         self._kernel = _kernels._propagate_state if compiled else _kernels._propagate_state_numpy
         self._buffers: list[np.ndarray] = []
-        self._trivial = not (np.any(self.L) or np.any(self.b))
+        self._trivial = not (self.L.count_nonzero() or np.any(self.b))
 
     @classmethod
     def for_prices(cls, price, grid: StateGrid, compiled: bool = True) -> "StateGenerator":
         """The generator of ``price`` on the grid's price axis (one regime state)."""
         s = grid.prices.s
         if grid.prices.degenerate:
-            L = np.zeros((1, 1))
+            L = scipy.sparse.csr_matrix((1, 1))
             b = np.atleast_1d(price.drift_at(0.0)) if not price.depends_on_price else np.zeros(1)
         else:
             lower, diag, upper = price.generator(s)
-            L = np.diag(diag) + np.diag(lower[1:], -1) + np.diag(upper[:-1], 1)
+            L = scipy.sparse.diags([lower[1:], diag, upper[:-1]], [-1, 0, 1])
             b = price.drift_at(s)
-        L = np.kron(np.eye(grid.n_states), L) if grid.n_states > 1 else L
+        L = scipy.sparse.kron(scipy.sparse.identity(grid.n_states), L) if grid.n_states > 1 else L
         b = np.tile(b, grid.n_states)
         return cls(L, b, grid.q_cells(0).astype(float), compiled=compiled)
 
@@ -97,7 +165,7 @@ class StateGenerator:
             raise ValueError(f"the grid has {grid.n_states} regime state(s) but the chain has {Q.shape[0]}")
         n = grid.prices.n
         blocks = [cls.for_prices(m.price, grid.with_states(1), compiled=compiled) for m in model.regime_models()]
-        L = scipy.linalg.block_diag(*(op.L for op in blocks)) + np.kron(Q, np.eye(n))
+        L = scipy.sparse.block_diag([op.L for op in blocks]) + scipy.sparse.kron(Q, scipy.sparse.identity(n))
         b = np.concatenate([op.b for op in blocks])
         return cls(L, b, grid.q_cells(0).astype(float), compiled=compiled)
 
@@ -107,22 +175,31 @@ class StateGenerator:
         return self._trivial
 
     def matrices(self, dt: float) -> tuple:
-        """``(e^{dt 𝓛_h}, first, last, β(dt))``: the propagator, its numerical band per row, the drift."""
+        """``(indptr, indices, data, β(dt))``: the propagator ``e^{dt 𝓛_h}`` in compressed sparse
+        rows (entries below :attr:`band_tol` of their row's largest dropped) and the drift."""
         key = round(float(dt), 14)
         out = self._cache.get(key)
         if out is None:
             n = self.L.shape[0]
-            aug = np.zeros((n + 1, n + 1))
-            aug[:n, :n] = self.L
-            aug[:n, n] = self.b
-            E = scipy.linalg.expm(dt * aug)
-            P = np.ascontiguousarray(E[:n, :n])
-            keep = np.abs(P) > self.band_tol * np.abs(P).max(axis=1, keepdims=True)
-            first = np.argmax(keep, axis=1).astype(np.int64)
-            last = (n - 1 - np.argmax(keep[:, ::-1], axis=1)).astype(np.int64)
-            out = (P, first, last, E[:n, n].copy())
+            if n <= self.dense_rows:
+                aug = np.zeros((n + 1, n + 1))
+                aug[:n, :n] = self.L.toarray()
+                aug[:n, n] = self.b
+                E = scipy.sparse.csr_matrix(scipy.linalg.expm(float(dt) * aug))
+            else:
+                aug = scipy.sparse.bmat([[self.L, scipy.sparse.csr_matrix(self.b[:, None])],
+                                         [None, scipy.sparse.csr_matrix((1, 1))]], format="csr")
+                E = sparse_expm(float(dt) * aug, self.band_tol, keep_last_column=True)
+            beta = E[:n, n].toarray().ravel()
+            P = _drop(E[:n, :n], self.band_tol, False)
+            P.sort_indices()
+            out = (P.indptr.astype(np.int64), P.indices.astype(np.int64), np.ascontiguousarray(P.data), beta)
             self._cache[key] = out
         return out
+
+    def nnz(self, dt: float) -> int:
+        """Stored entries of the propagator of a step ``dt`` (its work per cell column)."""
+        return int(self.matrices(dt)[0][-1])
 
     def prepare(self, dts) -> None:
         """Compute the propagators of all step lengths up front (before the time loop, so that
@@ -139,11 +216,11 @@ class StateGenerator:
         """
         if self.trivial:
             return g
-        P, first, last, beta = self.matrices(t_from - t_to)
+        indptr, indices, data, beta = self.matrices(t_from - t_to)
         if not self._buffers or self._buffers[0].shape != g.shape:
             self._buffers = [np.empty_like(g), np.empty_like(g)]
         out = self._buffers[1] if g is self._buffers[0] else self._buffers[0]
-        self._kernel(P, first, last, beta, self.qfield, g, out)
+        self._kernel(indptr, indices, data, beta, self.qfield, g, out)
         return out
 
     def apply_generator(self, g: np.ndarray) -> np.ndarray:

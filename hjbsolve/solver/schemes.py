@@ -90,6 +90,10 @@ class Scheme:
         three for an extrapolated one), for ``n_ops`` operators (the last is the state generator)."""
         return sum(1 for m, _, _ in self.stages(n_ops) if m < n_ops - 1) * (3 if self.jumps == "ros2x" else 1)
 
+    def state_evaluations(self, n_ops: int) -> int:
+        """Applications of the state propagator (the last of ``n_ops`` operators) in one step."""
+        return sum(1 for m, _, _ in self.stages(n_ops) if m == n_ops - 1)
+
     def stages(self, n_ops: int) -> tuple:
         """``((operator index, from, to), …)`` for ``n_ops`` operators (module docstring)."""
         return _COMPOSITIONS[self.composition](n_ops)

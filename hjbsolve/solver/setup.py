@@ -134,11 +134,17 @@ def check_q_max(model, q_max, s_range=None) -> int:
     q_max = check_int("q_max", q_max, ge=1, le=MAX_Q)
     limit = largest_q_max(model)
     if q_max > limit:
+        steepest, where = model, ""
+        if model.regimes is not None:         # name the regime whose terminal penalty sets the limit
+            r = min(range(model.regimes.n), key=lambda i: largest_q_max(model.regime_models()[i]))
+            steepest = model.regime_models()[r]
+            where = f" of regime {r} ({model.regimes.names[r]!r}, z={steepest.z:g})"
+        pen = steepest.terminal_penalty
         raise ValueError(
-            f"q_max={q_max} is too large for the terminal penalty ϖ={model.terminal_penalty:g}: the optimal fill "
+            f"q_max={q_max} is too large for the terminal penalty ϖ={pen:g}{where}: the optimal fill "
             f"rate at the bound at t=T would overflow (exp(k ϖ (2 q_max − 1)) > e^{MAX_LOG_RATE:g}); the largest "
             f"bound that works is q_max={limit}" if limit >= 1 else
-            f"the terminal penalty ϖ={model.terminal_penalty:g} is so steep that even q_max=1 overflows the fill "
+            f"the terminal penalty ϖ={pen:g}{where} is so steep that even q_max=1 overflows the fill "
             f"rates at t=T")
     binding = binding_q_max(model, s_range)
     if q_max < binding:

@@ -30,7 +30,7 @@ import numpy as np
 
 from hjbsolve.model import Brownian, OrnsteinUhlenbeck
 
-from hjbsolve.plotting import label_contours
+from hjbsolve.plotting import label_contours, legend_outside
 
 from .analysis import collapse_variable, fit_slope, region_boundary
 from .report import fmt, md_table
@@ -334,13 +334,13 @@ def section_errors(ctx, R):
         a0.set_xlabel("ε")
         a0.set_ylabel("|error|")
         a0.axvline(1e-3, color="grey", lw=0.8, ls=":")
-        a0.legend(fontsize=7)
+        legend_outside(a0, "below", fontsize=7)
         a1.axhline(2, color="grey", lw=0.8)
         a1.axhline(1, color="grey", lw=0.8)
         a1.set_ylim(0, 3)
         a1.set_xlabel("ε")
         a1.set_ylabel("local slope d log err / d log ε (quotes)")
-        a1.legend(fontsize=7)
+        legend_outside(a1, "below", fontsize=7)
 
     # Brownian (α = 0.05 plots; both α tabulated)
     for alpha in st.br_alphas:
@@ -408,7 +408,7 @@ def section_errors(ctx, R):
     for a in list(axq[0]) + list(axt[0]):
         a.set_xlabel("q" if a in axq[0] else "T − t")
         a.set_ylabel("|error|")
-        a.legend(fontsize=7)
+        legend_outside(a, "below", fontsize=7)
     ctx.results["expansion_errors"] = out
     ctx.add("## 2. Exact vs order-1 and order-0 quotes and values\n")
     ctx.add("Errors are `max(|δ⁺_k − δ⁺|, |δ⁻_k − δ⁻|)` (quotes, price units) and `|v_k − v|` (values) at "
@@ -655,7 +655,7 @@ def section_collapse(ctx, R):
     for a in axes[0]:
         a.set_ylabel("|δ₁ − δ| / |δ₁ − δ₀|")
         a.grid(alpha=0.3, which="both")
-    axes[0, 1].legend(fontsize=6)
+    legend_outside(axes[0, 1], "right", fontsize=6)
     ctx.add("## 4. What governs the error\n")
     ctx.add(r"""ε is not dimensionless: it multiplies inventory² (price⁻¹ units through η z and ν σ² T). Write
 `v_q = q(s + Δ) + h⁰ + ε h¹_q + ε² h²_q + …` in the HJB system (eq. 25). With

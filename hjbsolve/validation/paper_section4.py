@@ -42,12 +42,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
 import hjbsolve as hs
 from hjbsolve._validation import check_int, check_real
 from hjbsolve.montecarlo import pnl_statistics, price_range, simulate
-from hjbsolve.plotting import clip_spikes, legend_outside, reference_line
+from hjbsolve.plotting import plot_day_panels, plot_inventory_extremes, plot_pnl_density
 
 EVENTS_PER_DAY = 1000
 S0 = 3000.0
@@ -107,10 +106,6 @@ class Runner:
 
 
 # ----------------------------------------------------------------------------- figures
-def _events(res):
-    return res.paths.t / res.model.T * EVENTS_PER_DAY
-
-
 def _figure(nrows, ncols, size, **kw):
     from matplotlib.figure import Figure
 
@@ -119,76 +114,31 @@ def _figure(nrows, ncols, size, **kw):
 
 
 def plot_day(res, title, path, mu=None):
-    """A trading day: mid-price, quotes δ⁺ and −δ⁻, inventory, mark-to-market PnL.
-
-    ``mu`` (the OU mean level) is shown without rescaling the price panel: a line when it lies
-    within the day's price range, else an arrow saying how far above or below it is
-    (:func:`hjbsolve.plotting.reference_line`). Returns ``path``.
-    """
-    p = res.paths
-    x = _events(res)
+    """Save a trading day (:func:`hjbsolve.plotting.plot_day_panels`, time in events) to ``path``."""
     fig, axes = _figure(4, 1, (8, 9.5), sharex=True)
-    axes = axes[:, 0]
-    axes[0].plot(x, p.s[0], lw=0.8, label="mid-price $S_t$")
-    if mu is not None:
-        reference_line(axes[0], mu, f"μ = {mu:g}")
-    axes[0].ticklabel_format(axis="y", useOffset=False)
-    axes[0].set_ylabel("price (index points)")
-    axes[0].legend(loc="upper left", fontsize=8)
-    ask = np.where(np.isfinite(p.ask[0]), p.ask[0], np.nan)
-    bid = np.where(np.isfinite(p.bid[0]), p.bid[0], np.nan)
-    axes[1].plot(x, ask, lw=0.8, label=r"$\delta^+$ (ask − mid)")
-    axes[1].plot(x, -bid, lw=0.8, label=r"$-\delta^-$ (bid − mid)")
-    axes[1].axhline(0.0, color="grey", lw=0.5)
-    axes[1].set_ylabel("quote − mid (index points)")
-    legend_outside(axes[1], where="right")
-    axes[2].step(x, p.q[0], where="post", lw=0.8)
-    axes[2].set_ylabel("inventory $Q_t$ (units)")
-    axes[3].plot(x, p.x[0] + p.q[0] * p.s[0], lw=0.8)
-    axes[3].set_ylabel("$X_t + Q_t S_t$ (index points)")
-    axes[3].set_xlabel(f"t (events; {EVENTS_PER_DAY} per day)")
+    plot_day_panels(res, 0, axes[:, 0], mu=mu, t_scale=EVENTS_PER_DAY / res.model.T,
+                    t_label=f"t (events; {EVENTS_PER_DAY} per day)", price_unit="index points")
     fig.suptitle(title, fontsize=11)
     fig.savefig(path, dpi=120)
     return path
 
 
 def plot_minmax(results: dict, path, title: str = "Intraday minimum and maximum inventory"):
-    """Histograms of the intraday minimum and maximum inventory, one panel per strategy.
-
-    A distribution concentrated on a few values (the OU controls' daily minimum sits at
-    q ≈ 0) would flatten the other one: such a bar is cut at the top of the panel with its
-    count written on it (:func:`hjbsolve.plotting.clip_spikes`). Returns ``path``.
-    """
+    """Save the intraday inventory extremes (:func:`hjbsolve.plotting.plot_inventory_extremes`)."""
     fig, axes = _figure(1, len(results), (5 * len(results), 4.2))
-    for ax, (name, res) in zip(axes[0], results.items()):
-        lo, hi = int(res.q_min.min()), int(res.q_max.max())
-        bins = np.linspace(lo - 0.5, hi + 0.5, min(80, hi - lo + 2))
-        hs_ = [ax.hist(res.q_min, bins=bins, alpha=0.6, label="daily minimum")[:2],
-               ax.hist(res.q_max, bins=bins, alpha=0.6, label="daily maximum")[:2]]
-        clip_spikes(ax, hs_, unit=" days")
-        ax.set_title(f"{name} ({res.q_min.size} days)")
-        ax.set_xlabel("intraday inventory extreme (units)")
-        ax.set_ylabel("days")
-    legend_outside(axes[0, 0], where="figure")
+    plot_inventory_extremes(results, axes[0])
     fig.suptitle(title, fontsize=11)
     fig.savefig(path, dpi=120)
     return path
 
 
 def plot_densities(samples: dict, title, path):
-    """PnL densities (histogram + Gaussian KDE) of several strategies. Returns ``path``."""
+    """Save PnL densities (:func:`hjbsolve.plotting.plot_pnl_density` with a KDE) to ``path``."""
     fig, ax = _figure(1, 1, (7, 4.6))
-    ax = ax[0, 0]
-    allv = np.concatenate(list(samples.values()))
-    lo, hi = np.quantile(allv, [0.0005, 0.9995])
-    grid = np.linspace(lo, hi, 400)
-    for name, v in samples.items():
-        line, = ax.plot(grid, stats.gaussian_kde(v)(grid), label=name)
-        ax.hist(v, bins=80, range=(lo, hi), density=True, alpha=0.15, color=line.get_color())
-    ax.set_xlabel(r"daily PnL $X_T + Q_T S_T$ (index points)")
-    ax.set_ylabel("density (per index point)")
-    ax.set_title(title)
-    legend_outside(ax, where="right")
+    plot_pnl_density(samples, "pnl", 80, ax[0, 0], kde=True)
+    ax[0, 0].set_xlabel(r"daily PnL $X_T + Q_T S_T$ (index points)")
+    ax[0, 0].set_ylabel("density (per index point)")
+    ax[0, 0].set_title(title)
     fig.savefig(path, dpi=120)
     return path
 
