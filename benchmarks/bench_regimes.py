@@ -15,9 +15,23 @@ numba and the kernels included). The table gives each time and memory as a ratio
 
 With an OU price the joint propagator is dense over (regime × price node): a step costs about
 ``(regimes × price nodes)²`` per inventory. A case that does not finish within ``--timeout``
-seconds (default 120) is stopped, and the solver's own cost model (``hjbsolve.solver.api``:
+seconds (default 120) is stopped — or is refused by the solver before any work (its limit: 30 s
+estimated for the first round) — and the solver's own cost model (``hjbsolve.solver.api``:
 the estimate it refuses runs by, for the first round of the automatic mode) is printed instead,
-marked ``est``. Not a test: run it by hand::
+marked ``est``. Measured (2 shared cores, other work running; 2026-12, branch regime-factors)::
+
+    price    regimes  n_s  steps   time s  x1-reg   peak MB  x1-reg  maxrss MB
+    brownian       1    1     80     0.27    1.00       1.1    1.00        211
+    brownian       2    1    136     1.65    6.16       4.3    4.00        216
+    brownian       6    1    218     2.63    9.81      17.2   16.13        229
+    brownian      20    1    374     5.63   21.00      86.9   81.48        297
+    ou             1   79    222     1.32    1.00       5.4    1.00        252
+    ou             2  187    222    41.89   31.76      41.3    7.65        289
+    ou             6  187     —   refused by the solver's cost model: est 43.1 s (first round)
+    ou            20  187     —   refused by the solver's cost model: est 1.57e3 s (first round)
+
+(the OU price grid widens from 79 to 187 nodes with the chain: the most volatile regime's reach).
+Not a test: run it by hand::
 
     python benchmarks/bench_regimes.py [--kinds brownian,ou] [--regimes 1,2,6,20] [--timeout 120]
 """
@@ -132,7 +146,10 @@ def main(argv=None):
                 what = f"est {est:.3g} s (first round, cost model)" if est is not None else "no estimate"
                 print(f"{kind:>9} {n:>7} {Q_MAX[kind]:>5} {'':>4} {'':>6} | > {args.timeout:g} s stopped; {what}")
             else:
-                print(f"{kind:>9} {n:>7} {Q_MAX[kind]:>5} | refused or failed: {r['error']}")
+                found = re.search(r"about ([0-9.eE+-]+) s", r["error"])
+                what = (f"refused by the solver's cost model: est {float(found.group(1)):.3g} s (first round)"
+                        if found else f"failed: {r['error']}")
+                print(f"{kind:>9} {n:>7} {Q_MAX[kind]:>5} {'':>4} {'':>6} | {what}")
             sys.stdout.flush()
     return 0
 
