@@ -43,19 +43,38 @@ def _cmd_solve(args) -> int:
     t0 = time.perf_counter()
     sol = solve(m, progress=not args.no_progress, **opts)
     wall = time.perf_counter() - t0
-    ex0, ex1 = expansion(m, order=0), expansion(m, order=1)
     q = np.asarray([x for x in cfg.q if abs(x) < sol.q_max], dtype=int)
     if q.size < len(cfg.q):
         print(f"[report] q: inventories with |q| >= q_max={sol.q_max} omitted")
     t, s = cfg.t, cfg.s0
-    e = sol.quotes(t, q, s)
-    z0 = ex0.quotes(t, q, s)
-    z1 = ex1.quotes(t, q, s)
     out = Path(args.out)
-    print(f"hjbsolve solve: {m}")
+    print(f"hjbsolve solve: {m.replace(regimes=None)}" + ("" if m.regimes is None else
+          f" with {m.regimes.n} regimes {list(m.regimes.names)} (fields {list(m.regimes.fields())})"))
     print(f"grid: q_max={sol.q_max}, n_s={sol.info['n_s']}, steps={sol.info['n_steps']}, "
           f"scheme={sol.info['scheme']}, solved in {wall:.2f} s")
     print(f"quotes at t={t:g}, s={s:g}  (δ⁺ = ask − s, δ⁻ = s − bid)")
+    if m.regimes is None:
+        policies = _report_vs_closed_forms(sol, expansion(m, order=0), expansion(m, order=1), t, q, s)
+    else:
+        policies = _report_regimes(sol, m.regimes, t, q, s)
+    replaced = [str(f) for f in (out / "solution.npz", out / "quotes_vs_q.png") if f.exists()]
+    if replaced:
+        print(f"replacing {', '.join(replaced)}")
+    npz = sol.save(out / "solution.npz", compact=not args.full)
+    qq = np.arange(-min(sol.q_max - 1, max(abs(q).max(), 10)), min(sol.q_max - 1, max(abs(q).max(), 10)) + 1)
+    ax = plot_quotes_vs_q(policies, t, s, qq)
+    png = save_figure(ax, out / "quotes_vs_q.png")
+    what = ("the whole grid" if args.full else
+            f"{Solution.load(npz).info['stored']}, within the solve's accuracy; --full: the whole grid")
+    print(f"wrote {npz} ({npz.stat().st_size / 1e6:.2g} MB: {what}) and {png}")
+    return 0
+
+
+def _report_vs_closed_forms(sol, ex0, ex1, t, q, s) -> dict:
+    """Print the exact quotes next to the order-0 and order-1 closed forms; the policies to plot."""
+    e = sol.quotes(t, q, s)
+    z0 = ex0.quotes(t, q, s)
+    z1 = ex1.quotes(t, q, s)
     head = f"{'q':>6} | {'exact δ⁺':>10} {'exact δ⁻':>10} | {'ε⁰ δ⁺':>10} {'ε⁰ δ⁻':>10} | {'ε¹ δ⁺':>10} {'ε¹ δ⁻':>10} | {'|err ε⁰|':>9} {'|err ε¹|':>9}"
     print(head)
     print("-" * len(head))
@@ -67,17 +86,46 @@ def _cmd_solve(args) -> int:
     v = sol.value(t, 0, s)
     print(f"value v_0(t={t:g}, s={s:g}) = {float(v):.6f}   (order 0: {float(ex0.value(t, 0, s)):.6f}, "
           f"order 1: {float(ex1.value(t, 0, s)):.6f})")
-    replaced = [str(f) for f in (out / "solution.npz", out / "quotes_vs_q.png") if f.exists()]
-    if replaced:
-        print(f"replacing {', '.join(replaced)}")
-    npz = sol.save(out / "solution.npz", compact=not args.full)
-    qq = np.arange(-min(sol.q_max - 1, max(abs(q).max(), 10)), min(sol.q_max - 1, max(abs(q).max(), 10)) + 1)
-    ax = plot_quotes_vs_q({"exact": sol, "order 0": ex0, "order 1": ex1}, t, s, qq)
-    png = save_figure(ax, out / "quotes_vs_q.png")
-    what = ("the whole grid" if args.full else
-            f"{Solution.load(npz).info['stored']}, within the solve's accuracy; --full: the whole grid")
-    print(f"wrote {npz} ({npz.stat().st_size / 1e6:.2g} MB: {what}) and {png}")
-    return 0
+    return {"exact": sol, "order 0": ex0, "order 1": ex1}
+
+
+class _RegimeQuotes:
+    """One regime of a regime solution as a policy to plot (``quotes(t, q, s)``)."""
+
+    def __init__(self, sol, regime: int):
+        self.sol, self.regime = sol, regime
+
+    def quotes(self, t, q, s):
+        return self.sol.quotes(t, q, s, regime=self.regime)
+
+
+#: Most regimes drawn in quotes_vs_q.png (evenly spread over the chain; the table prints them all).
+_PLOTTED_REGIMES = 4
+
+
+def _report_regimes(sol, chain, t, q, s) -> dict:
+    """Print the exact quotes and value of every regime (the closed forms have no regimes); the
+    policies to plot."""
+    print(f"{chain.n} market regimes (the closed forms of the paper have none: exact quotes only); "
+          f"π = stationary probability")
+    pi = chain.stationary()
+    fields = chain.fields()
+    width = max(8, *(len(n) for n in chain.names))
+    head = f"{'regime':>{width}} {'π':>6} | {'q':>5} | {'δ⁺':>10} {'δ⁻':>10} {'spread':>10} | {'v_q':>12}"
+    print(head)
+    print("-" * len(head))
+    for r, name in enumerate(chain.names):
+        dp, dm = sol.quotes(t, q, s, regime=r)
+        v = sol.value(t, q, s, regime=r)
+        for i, qq in enumerate(q):
+            label = (f"{name:>{width}} {pi[r]:6.3f}" if i == 0 else " " * (width + 7))
+            print(f"{label} | {qq:>5d} | {dp[i]:10.6f} {dm[i]:10.6f} {dp[i] + dm[i]:10.6f} | {v[i]:12.6f}")
+        if fields:
+            print(" " * (width + 7) + " | " + ", ".join(f"{k} = {vals[r]:g}" for k, vals in fields.items()))
+    shown = np.unique(np.linspace(0, chain.n - 1, min(chain.n, _PLOTTED_REGIMES)).round().astype(int))
+    if shown.size < chain.n:
+        print(f"quotes_vs_q.png shows regimes {[chain.names[r] for r in shown]} of {chain.n}")
+    return {f"regime {chain.names[r]}": _RegimeQuotes(sol, int(r)) for r in shown}
 
 
 _POLICIES = ("optimal", "order0", "order1", "constant", "skew")
@@ -95,6 +143,7 @@ def _cmd_simulate(args) -> int:
         raise ValueError(f"--half-spread must be a finite number of price units with |δ| <= 1e6, got {args.half_spread}")
     cfg = load_config(args.params)
     m, s0 = cfg.model, cfg.s0
+    m.without_regimes("hjbsolve simulate")      # differing regimes: refused before any solve
     if args.policy == "optimal":
         opts = {"tol": 1e-4, "value_rtol": 1e-5, **cfg.solve}
         if args.q_max is not None:

@@ -1,10 +1,14 @@
 """One configuration schema for the Python API, the TOML parameter files and the command line.
 
-A parameter file has four optional tables; each key is the Python name of the same setting:
+A parameter file has five optional tables; each key is the Python name of the same setting:
 
 * ``[price]`` — the mid-price process (:class:`~hjbsolve.Brownian` / :class:`~hjbsolve.OrnsteinUhlenbeck`
   fields, plus ``kind``);
 * ``[model]`` — the other :class:`~hjbsolve.Model` fields (``s0``: the initial price);
+* ``[regimes]`` — a Markov chain of market regimes (:class:`~hjbsolve.Regimes`): a ``generator``
+  with per-regime lists (``z``, ``sigma``, ``A_plus``, … , ``names``), or a diffusion factor
+  (``factor = "ou"`` or ``"cir"``, ``field``, ``mean``, ``reversion``, ``vol``, ``n``, ``width_sd``:
+  :meth:`~hjbsolve.Regimes.ou_factor`, :meth:`~hjbsolve.Regimes.cir_factor`);
 * ``[solve]`` — the keyword options of :func:`hjbsolve.solve`;
 * ``[report]`` — what ``hjbsolve solve`` prints.
 
@@ -50,6 +54,7 @@ from jsonschema import Draft202012Validator, validators
 
 from .model import Model, paper_model
 from .prices import PRICE_KINDS
+from .regimes import FACTOR_KINDS, REGIME_FIELDS, Regimes
 from .solver.api import METHODS
 from .solver.schemes import SCHEMES
 
@@ -88,6 +93,15 @@ _NUMBER = {"type": "number"}
 _INTEGER = {"type": "integer"}
 _PAIR = {"type": "array", "items": _NUMBER, "minItems": 2, "maxItems": 2}
 _SIDES = {"anyOf": [_NUMBER, _PAIR]}
+_NUMBERS = {"type": "array", "items": _NUMBER, "minItems": 1}
+_STRINGS = {"type": "array", "items": {"type": "string"}, "minItems": 1}
+#: The meaning of each per-regime list of ``[regimes]``.
+_REGIME_MEANING = {"z": "half market spread `z ≥ 0`", "sigma": "volatility `σ ≥ 0` (and running penalty `ενσ²`)",
+                   "A_plus": "ask intensity scale `A⁺ > 0`", "A_minus": "bid intensity scale `A⁻ > 0`",
+                   "k_plus": "ask intensity decay `k⁺ > 0`", "k_minus": "bid intensity decay `k⁻ > 0`",
+                   "alpha": "per-trade cost `α`"}
+#: Keys of the diffusion-factor form of ``[regimes]`` (the keyword arguments of Regimes.factor).
+_FACTOR_KEYS = ("factor", "field", "mean", "reversion", "vol", "n", "width_sd")
 
 #: Every key of a parameter file, in the order of the README's table.
 SCHEMA: tuple[Key, ...] = (
@@ -111,6 +125,30 @@ SCHEMA: tuple[Key, ...] = (
     Key("model", "s0", "number", "price", "3000 (required with an OU `[price]` table)",
         "initial mid-price: centre of the default `s_range`, price of the printed quotes (`solve`), "
         "start of the simulated days (`simulate`)", _NUMBER),
+    Key("regimes", "generator", "list of n lists of n numbers", "1/time", "none (no regimes)",
+        "rates `Q[i][j] ≥ 0` of the jumps from regime i to j, rows summing to 0 (`hs.Regimes`)",
+        {"type": "array", "items": _NUMBERS, "minItems": 1}),
+    *(Key("regimes", name, "list of n numbers", unit, "the `[model]`/`[price]` value in every regime",
+          f"per-regime {_REGIME_MEANING[name]}", _NUMBERS)
+      for name, unit in zip(REGIME_FIELDS, ("price", "price/√time", "1/time", "1/time", "1/price", "1/price",
+                                             "price"))),
+    Key("regimes", "names", "list of n strings", "—", '"0", "1", …', "regime names (reports and `regime=` queries)",
+        _STRINGS),
+    Key("regimes", "factor", f"one of {', '.join(map(repr, FACTOR_KINDS))}", "—", "none",
+        "instead of `generator`: a diffusion factor `dX = κ(m − X)dt + ξ dW` (`ou`) or `ξ√X dW` (`cir`) as an "
+        "`n`-state chain (`hs.Regimes.ou_factor` / `cir_factor`)", {"enum": list(FACTOR_KINDS)}),
+    Key("regimes", "field", f"one of {', '.join(map(repr, REGIME_FIELDS))}, or a list of them", "—", "required with "
+        "`factor`", "the field(s) the factor drives", {"anyOf": [{"enum": list(REGIME_FIELDS)},
+                                                                 {"type": "array", "items": {"enum": list(REGIME_FIELDS)},
+                                                                  "minItems": 1}]}),
+    Key("regimes", "mean", "number", "the field's", "required with `factor`", "long-run level `m` of the factor",
+        _NUMBER),
+    Key("regimes", "reversion", "number", "1/time", "required with `factor`", "mean-reversion rate `κ > 0`", _NUMBER),
+    Key("regimes", "vol", "number", "field/√time (`cir`: field^½/√time)", "required with `factor`",
+        "factor volatility `ξ > 0`", _NUMBER),
+    Key("regimes", "n", "integer", "—", "required with `factor`", "regimes of the factor's chain (2 to 64)",
+        _INTEGER),
+    Key("regimes", "width_sd", "number", "stationary sd", "3", "half-width of the factor's grid", _NUMBER),
     Key("solve", "q_max", "integer", "inventory", "`hs.solver.default_q_max` (`solve`: or twice the largest `[report]` \\|q\\| if larger; `simulate`: on the "
         "simulated price range)", "inventory bound (answers within the accuracy "
         "contract for \\|q\\| ≤ q_max/2)", _INTEGER),
@@ -239,6 +277,30 @@ def _price(table: dict, model_table: dict) -> dict:
     return table
 
 
+def _regimes(table: dict) -> Regimes:
+    """The ``[regimes]`` table as a chain: a generator with per-regime lists, or a diffusion factor;
+    the chain's own checks, with the table named."""
+    form = "factor" if "factor" in table else "generator"
+    other = [k for k in table if (k in _FACTOR_KEYS) != (form == "factor")]
+    if other:
+        allowed = list(_FACTOR_KEYS) if form == "factor" else ["generator", *REGIME_FIELDS, "names"]
+        raise ValueError(f"[regimes] with {form} = ... takes {allowed}, got also {other} (a chain is given either by "
+                         f"a generator and per-regime lists, or by a diffusion factor)")
+    try:
+        if form == "factor":
+            missing = [k for k in _FACTOR_KEYS if k not in table and k != "width_sd"]
+            if missing:
+                raise ValueError(f"factor = {table['factor']!r} needs {missing}")
+            params = {k: v for k, v in table.items() if k != "factor"}
+            return Regimes.factor(table["factor"], **params)
+        if "generator" not in table:
+            raise ValueError("generator (the rates between the regimes) is required, or a diffusion factor "
+                             f"(factor = {' or '.join(map(repr, FACTOR_KINDS))})")
+        return Regimes(**table)
+    except ValueError as e:
+        raise ValueError(f"[regimes] {e}") from None
+
+
 def load_config(path=None) -> RunConfig:
     """Read a TOML parameter file (``None``: the paper's parameters).
 
@@ -254,8 +316,9 @@ def load_config(path=None) -> RunConfig:
     ------
     ValueError
         A missing or unreadable file, an unknown table or key, a value of the wrong type (checked
-        against :data:`SCHEMA`), an incomplete ``[price]`` table, or a value out of range (checked
-        by :class:`~hjbsolve.Model`; the options of ``[solve]`` are checked by the solve).
+        against :data:`SCHEMA`), an incomplete ``[price]`` or ``[regimes]`` table, or a value out of
+        range (checked by :class:`~hjbsolve.Model` and :class:`~hjbsolve.Regimes`; the options of
+        ``[solve]`` are checked by the solve).
     """
     data = {} if path is None else _read_toml(path)
     check_schema(data)
@@ -264,6 +327,8 @@ def load_config(path=None) -> RunConfig:
     if "price" in data:
         d["price"] = _price(data["price"], model_table)
     d.update(model_table)
+    if "regimes" in data:
+        d["regimes"] = _regimes(data["regimes"])
     model = Model.from_dict(d)
     solve = dict(data.get("solve", {}))
     if "s_range" in solve:

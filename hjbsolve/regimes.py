@@ -11,6 +11,14 @@ In state ``r`` the running penalty is ``ε ν σ_r² ∫ Q² dt`` and the termin
 ``Regimes.product(a, b, ...)`` combines independent chains (a 2-state spread and a 3-state
 volatility make 6 states): the generator is ``Q_a ⊗ I + I ⊗ Q_b`` (the last factor fastest), the
 states are named ``"a_name/b_name"`` and each field comes from the one factor that sets it.
+
+``Regimes.from_diffusion(field, drift, volatility, grid)`` (and its presets ``ou_factor`` and
+``cir_factor``) approximates a one-dimensional diffusion factor ``dX = b(X) dt + σ(X) dW`` driving
+one field (a stochastic volatility, a mean-reverting spread, …) by a locally consistent Markov chain
+on a uniform grid (Kushner & Dupuis, *Numerical Methods for Stochastic Control Problems in
+Continuous Time*, 2nd ed., 2001, §5.1): the chain's states are the grid's nodes, the field's value in
+a state is its node. The result is an ordinary :class:`Regimes` and combines with others through
+``product``.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ import numpy as np
 
 from ._validation import check_real
 
-__all__ = ["Regimes", "REGIME_FIELDS"]
+__all__ = ["Regimes", "REGIME_FIELDS", "FACTOR_KINDS"]
 
 #: Per-state fields and their allowed ranges (keyword arguments of :func:`check_real`).
 REGIME_FIELDS = {"z": dict(ge=0.0), "sigma": dict(ge=0.0), "A_plus": dict(gt=0.0), "A_minus": dict(gt=0.0),
@@ -33,6 +41,8 @@ REGIME_FIELDS = {"z": dict(ge=0.0), "sigma": dict(ge=0.0), "A_plus": dict(gt=0.0
 MAX_REGIMES = 64
 #: Relative tolerance of the zero row sums of a generator.
 ROW_SUM_RTOL = 1e-9
+#: Diffusion factors with a preset grid (:meth:`Regimes.factor`): name → constructor name.
+FACTOR_KINDS = {"ou": "ou_factor", "cir": "cir_factor"}
 
 
 def _check_generator(generator) -> tuple:
@@ -77,6 +87,45 @@ def _check_field(name: str, value, n: int):
     if len(value) != n:
         raise ValueError(f"{name} must have one value per regime ({n}), got {len(value)}: {list(value)!r}")
     return tuple(check_real(f"{name}[{i}]", v, **REGIME_FIELDS[name]) for i, v in enumerate(value))
+
+
+def _check_nodes(n) -> int:
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, numbers.Integral) or not 2 <= int(n) <= MAX_REGIMES:
+        raise ValueError(f"n (the number of regimes of the factor) must be an integer in [2, {MAX_REGIMES}], got {n!r}")
+    return int(n)
+
+
+def _check_grid(grid) -> np.ndarray:
+    """The nodes of a ``(lo, hi, n)`` triple or of an increasing, uniformly spaced array."""
+    if isinstance(grid, tuple) and len(grid) == 3 and isinstance(grid[2], numbers.Integral):
+        lo, hi = check_real("grid lo", grid[0]), check_real("grid hi", grid[1])
+        n = _check_nodes(grid[2])
+        if not hi > lo:
+            raise ValueError(f"grid = {grid!r}: hi must be > lo")
+        return np.linspace(lo, hi, n)
+    try:
+        x = np.asarray(grid, dtype=float)
+    except (TypeError, ValueError):
+        x = None
+    if x is None or x.ndim != 1 or not np.all(np.isfinite(x)):
+        raise ValueError(f"grid must be (lo, hi, n) or a 1-D array of finite nodes, got {grid!r}")
+    _check_nodes(x.size)
+    h = np.diff(x)
+    if not (np.all(h > 0) and np.allclose(h, h[0], rtol=1e-9, atol=0.0)):
+        raise ValueError(f"grid nodes must be increasing and uniformly spaced, got {x.tolist()!r}")
+    return x
+
+
+def _at_nodes(name: str, f, x: np.ndarray) -> np.ndarray:
+    """``f`` (a callable or a constant) at the nodes, shape ``(n,)``; ``ValueError`` if not finite."""
+    if callable(f):
+        v = np.asarray(f(x), dtype=float)
+        v = np.broadcast_to(v, x.shape) if v.ndim == 0 else v
+    else:
+        v = np.full(x.shape, check_real(name, f))
+    if v.shape != x.shape or not np.all(np.isfinite(v)):
+        raise ValueError(f"{name} must give a finite value at each of the {x.size} nodes, got {v!r}")
+    return v
 
 
 @dataclass(frozen=True)
@@ -206,6 +255,181 @@ class Regimes:
                 fields[name] = tuple(np.tile(np.repeat(np.array(vals), reps), tiles).tolist())
         names = tuple("/".join(p) for p in itertools.product(*(f.names for f in factors)))
         return cls(generator=Q.tolist(), names=names, **fields)
+
+    # ------------------------------------------------------------------ diffusion factors
+    @classmethod
+    def from_diffusion(cls, field, drift, volatility, grid) -> "Regimes":
+        """A Markov chain approximating a one-dimensional diffusion factor that drives ``field``.
+
+        The factor ``dX = b(X) dt + σ(X) dW`` is replaced by the locally consistent chain of Kushner
+        & Dupuis (2001, §5.1) on the uniform grid ``x_0 < … < x_{n−1}`` (spacing ``h``), with the
+        upwind rates ::
+
+            q(x_i → x_{i+1}) = σ(x_i)² / (2h²) + max(b(x_i), 0) / h      (i < n − 1)
+            q(x_i → x_{i−1}) = σ(x_i)² / (2h²) + max(−b(x_i), 0) / h     (i > 0)
+
+        so that at every interior node the jump's mean rate is ``b(x_i)`` exactly and its second
+        moment rate ``σ(x_i)² + h |b(x_i)|`` (``E[ΔX] = b Δt + o(Δt)``, ``Var ΔX = σ² Δt + O(h) Δt``):
+        the chain converges to the diffusion as ``h → 0``, at first order in ``h``. The ends reflect:
+        the rate that would leave the grid is dropped. Regime ``i`` has ``field = x_i``.
+
+        Parameters
+        ----------
+        field : str or sequence of str
+            The per-regime field(s) the factor sets (:data:`REGIME_FIELDS`: ``"z"``, ``"sigma"``,
+            ``"A_plus"``, ``"A_minus"``, ``"k_plus"``, ``"k_minus"``, ``"alpha"``); several names
+            (e.g. ``("A_plus", "A_minus")``) give every one of them the node's value.
+        drift : callable or float
+            ``b(x)``, field units per time unit (a callable is given the nodes, shape ``(n,)``, and
+            returns shape ``(n,)``; a number is a constant drift).
+        volatility : callable or float
+            ``σ(x) >= 0``, field units per √time unit (same conventions).
+        grid : (lo, hi, n) or array_like of shape (n,)
+            The nodes: ``n`` equally spaced values from ``lo`` to ``hi`` (``2 <= n <=``
+            :data:`MAX_REGIMES`), or the nodes themselves (increasing, uniformly spaced).
+
+        Returns
+        -------
+        Regimes
+            ``n`` regimes named ``"field=x_i"`` (``"A_plus+A_minus=x_i"`` for several fields; ``x_i``
+            with the fewest significant digits, from 4, that tell the nodes apart).
+
+        Raises
+        ------
+        ValueError
+            An unknown field, a grid that is not uniform and increasing or has too few or too many
+            nodes, a node outside the field's range (``sigma, z >= 0``; ``A, k > 0``: use a positive
+            grid, e.g. :meth:`cir_factor`), a drift or volatility that is not finite (or a negative
+            volatility) at a node.
+
+        Examples
+        --------
+        >>> vol = Regimes.from_diffusion("sigma", drift=lambda x: 2.0 * (0.5 - x), volatility=0.2,
+        ...                              grid=(0.2, 0.8, 5))
+        >>> vol.names
+        ('sigma=0.2', 'sigma=0.35', 'sigma=0.5', 'sigma=0.65', 'sigma=0.8')
+        """
+        fields = (field,) if isinstance(field, str) or not hasattr(field, "__iter__") else tuple(field)
+        bad = [f for f in fields if f not in REGIME_FIELDS]
+        if not fields or bad:
+            raise ValueError(f"field must be one of {list(REGIME_FIELDS)} or a list of them, got {field!r}")
+        x = _check_grid(grid)
+        n = x.size
+        for f in fields:
+            rng = REGIME_FIELDS[f]
+            lo_ok = x[0] > rng["gt"] if "gt" in rng else x[0] >= rng["ge"] if "ge" in rng else True
+            if not lo_ok:
+                allowed = f"> {rng['gt']}" if "gt" in rng else f">= {rng['ge']}"
+                raise ValueError(f"grid: the nodes are the values of {f}, which must be {allowed}; the lowest node "
+                                 f"is {float(x[0])!r} (use a grid inside the allowed range, e.g. Regimes.cir_factor, "
+                                 f"whose nodes are positive)")
+        b = _at_nodes("drift", drift, x)
+        sig = _at_nodes("volatility", volatility, x)
+        if np.any(sig < 0):
+            i = int(np.argmax(sig < 0))
+            raise ValueError(f"volatility must be >= 0 at every node, got {sig[i]!r} at x = {x[i]!r}")
+        h = x[1] - x[0]
+        diff = sig**2 / (2.0 * h * h)
+        up = diff + np.maximum(b, 0.0) / h
+        down = diff + np.maximum(-b, 0.0) / h
+        Q = np.diag(up[:-1], 1) + np.diag(down[1:], -1)          # reflecting ends: no rate leaves the grid
+        np.fill_diagonal(Q, -Q.sum(axis=1))
+        if not np.all(np.isfinite(Q)):
+            raise ValueError(f"the chain's rates are not finite (drift or volatility too large for the grid "
+                             f"spacing h = {h!r})")
+        label = "+".join(fields)
+        for digits in (4, 6, 9, 12, 17):                        # the shortest names that tell the nodes apart
+            names = tuple(f"{label}={v:.{digits}g}" for v in x)
+            if len(set(names)) == n:
+                break
+        return cls(generator=Q.tolist(), names=names, **{f: tuple(x.tolist()) for f in fields})
+
+    @classmethod
+    def ou_factor(cls, field, mean, reversion, vol, n, width_sd=3.0) -> "Regimes":
+        """An Ornstein–Uhlenbeck factor ``dX = κ(m − X) dt + ξ dW`` driving ``field``, as a chain.
+
+        :meth:`from_diffusion` on ``n`` nodes spanning ``m ± width_sd · ξ/√(2κ)`` (the stationary
+        standard deviation); an odd ``n`` puts a node at ``m``.
+
+        Parameters
+        ----------
+        field : str or sequence of str
+            As in :meth:`from_diffusion`.
+        mean : float
+            Long-run level ``m`` (field units).
+        reversion : float
+            Mean-reversion rate ``κ > 0`` (per time unit).
+        vol : float
+            Volatility ``ξ > 0`` (field units per √time unit).
+        n : int
+            Number of regimes, ``2 <= n <=`` :data:`MAX_REGIMES`.
+        width_sd : float
+            Half-width of the grid in stationary standard deviations (``> 0``; default 3).
+
+        Raises
+        ------
+        ValueError
+            Any parameter out of its range, or a grid leaving the field's range (e.g. a σ or an
+            ``A`` factor whose ``m − width_sd · sd`` is negative: use :meth:`cir_factor`).
+        """
+        mean = check_real("mean", mean)
+        kappa = check_real("reversion", reversion, gt=0.0)
+        xi = check_real("vol", vol, gt=0.0)
+        w = check_real("width_sd", width_sd, gt=0.0)
+        half = w * xi / math.sqrt(2.0 * kappa)
+        return cls.from_diffusion(field, lambda x: kappa * (mean - x), xi,
+                                  (mean - half, mean + half, _check_nodes(n)))
+
+    @classmethod
+    def cir_factor(cls, field, mean, reversion, vol, n, width_sd=3.0) -> "Regimes":
+        """A Cox–Ingersoll–Ross factor ``dX = κ(m − X) dt + ξ √X dW`` driving ``field``, as a chain.
+
+        :meth:`from_diffusion` on ``n`` nodes between the quantiles ``Φ(∓width_sd)`` of the
+        stationary law ``Gamma(shape 2κm/ξ², scale ξ²/(2κ))`` — always positive, so the factor can
+        drive fields that must be positive (``A``, ``k``) as well as ``σ`` and ``z``.
+
+        Parameters
+        ----------
+        field : str or sequence of str
+            As in :meth:`from_diffusion`.
+        mean : float
+            Long-run level ``m > 0`` (field units).
+        reversion : float
+            Mean-reversion rate ``κ > 0`` (per time unit).
+        vol : float
+            Volatility scale ``ξ > 0`` (field units per √(field unit · time unit)).
+        n : int
+            Number of regimes, ``2 <= n <=`` :data:`MAX_REGIMES`.
+        width_sd : float
+            The grid spans the stationary quantiles ``Φ(−width_sd)`` to ``Φ(width_sd)`` (``> 0``;
+            default 3: 0.135 % to 99.865 %).
+
+        Raises
+        ------
+        ValueError
+            Any parameter out of its range.
+        """
+        from scipy import stats
+
+        m = check_real("mean", mean, gt=0.0)
+        kappa = check_real("reversion", reversion, gt=0.0)
+        xi = check_real("vol", vol, gt=0.0)
+        w = check_real("width_sd", width_sd, gt=0.0)
+        law = stats.gamma(2.0 * kappa * m / xi**2, scale=xi**2 / (2.0 * kappa))
+        lo, hi = float(law.ppf(stats.norm.cdf(-w))), float(law.ppf(stats.norm.cdf(w)))
+        if not (0.0 < lo < hi and math.isfinite(hi)):
+            raise ValueError(f"width_sd = {w!r} gives no usable grid for the CIR law (quantiles {lo!r}, {hi!r}); "
+                             f"use a smaller width_sd")
+        return cls.from_diffusion(field, lambda x: kappa * (m - x), lambda x: xi * np.sqrt(x),
+                                  (lo, hi, _check_nodes(n)))
+
+    @classmethod
+    def factor(cls, kind, **params) -> "Regimes":
+        """A preset diffusion factor by name: ``kind`` in :data:`FACTOR_KINDS` (``"ou"``:
+        :meth:`ou_factor`, ``"cir"``: :meth:`cir_factor`), ``params`` their keyword arguments."""
+        if kind not in FACTOR_KINDS:
+            raise ValueError(f"factor kind must be one of {list(FACTOR_KINDS)}, got {kind!r}")
+        return getattr(cls, FACTOR_KINDS[kind])(**params)
 
     # ------------------------------------------------------------------ serialisation
     def to_dict(self) -> dict:

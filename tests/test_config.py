@@ -33,9 +33,12 @@ def _keys(section):
 # ----------------------------------------------------------------------------- one schema
 def test_schema_keys_are_the_python_names():
     """[model] = the Model fields, [price] = the price fields and kind, [solve] = every option of hs.solve
-    (except the two that are command-line flags or for debugging). Regime chains are built in Python
-    (``hs.Regimes``); a ``[regimes]`` table is not supported yet."""
+    (except the two that are command-line flags or for debugging), [regimes] = the fields of hs.Regimes
+    and the keyword arguments of its diffusion factors (hs.Regimes.factor)."""
     assert _keys("model") == {f.name for f in dataclasses.fields(hs.Model)} - {"price", "regimes"}
+    factor_args = set(inspect.signature(hs.Regimes.ou_factor).parameters) | {"factor"}
+    assert set(inspect.signature(hs.Regimes.cir_factor).parameters) | {"factor"} == factor_args
+    assert _keys("regimes") == {f.name for f in dataclasses.fields(hs.Regimes)} | factor_args
     assert _keys("price") == {"kind"} | {f.name for c in (hs.Brownian, hs.OrnsteinUhlenbeck)
                                          for f in dataclasses.fields(c)}
     assert _keys("solve") == set(inspect.signature(hs.solve).parameters) - {"model", "progress", "compiled"}
@@ -253,3 +256,84 @@ def test_every_option_has_help_and_its_default(command):
     assert has_file == (command in ("solve", "simulate"))
     if not has_file:
         assert "takes no parameter file" in sub.description
+
+
+# ----------------------------------------------------------------------------- [regimes]
+def _readme_toml(i):
+    return (ROOT / "README.md").read_text().split("```toml\n")[i + 1].split("```", 1)[0]
+
+
+REGIMES_BASE = '[price]\nkind = "brownian"\nsigma = 0.3\n[model]\nA = 200.0\nk = 1.5\nz = 0.1\neps = 0.01\n'
+
+
+def test_regimes_table_builds_the_chain(tmp_path):
+    cfg = load_config(_file(tmp_path, _readme_toml(1)))
+    chain = hs.Regimes(generator=[[-2.0, 2.0], [5.0, -5.0]], z=[0.1, 0.4], sigma=[0.3, 1.0], A_plus=[200.0, 80.0],
+                       names=["calm", "stressed"])
+    assert cfg.model == hs.Model(price=hs.Brownian(0.3), A=200.0, k=1.5, z=0.1, T=1.0, eps=0.01, alpha=0.02,
+                                 regimes=chain)
+    factor = load_config(_file(tmp_path, REGIMES_BASE + '[regimes]\nfactor = "cir"\nfield = ["A_plus", "A_minus"]\n'
+                                          'mean = 150.0\nreversion = 2.0\nvol = 4.0\nn = 5\nwidth_sd = 2.0\n'))
+    assert factor.model.regimes == hs.Regimes.cir_factor(("A_plus", "A_minus"), mean=150.0, reversion=2.0, vol=4.0,
+                                                         n=5, width_sd=2.0)
+
+
+@pytest.mark.parametrize("text, match", [
+    ("[regimes]\ngenerator = 5\n", r"\[regimes\] generator = 5: must be list of n lists of n numbers"),
+    ("[regimes]\ngenerator = [[-1.0, \"a\"]]\n", r"\[regimes\] generator = .*: must be list of n lists"),
+    ("[regimes]\ngenerator = [[0.0]]\nz = \"x\"\n", r"\[regimes\] z = 'x': must be list of n numbers"),
+    ("[regimes]\ngenerator = [[0.0]]\nnames = [1]\n", r"\[regimes\] names = \[1\]: must be list of n strings"),
+    ("[regimes]\nfactor = \"gbm\"\n", r"\[regimes\] factor = 'gbm': must be one of 'ou', 'cir'"),
+    ("[regimes]\nfactor = \"ou\"\nfield = \"vol\"\n", r"\[regimes\] field = 'vol': must be one of 'z', 'sigma'"),
+    ("[regimes]\nn = 3.0\n", r"\[regimes\] n = 3\.0: must be integer"),
+    ("[regimes]\nq = 3\n", r"unknown key\(s\) \['q'\] in \[regimes\]"),
+    # the chain's own checks, the table named
+    ("[regimes]\ngenerator = [[-2.0, 2.0], [5.0, -5.0]]\nz = [0.1]\n",
+     r"\[regimes\] z must have one value per regime \(2\), got 1: \[0\.1\]"),
+    ("[regimes]\ngenerator = [[-2.0, 2.0], [5.0, -4.0]]\n", r"\[regimes\] row 1 of the generator sums to 1\.0"),
+    ("[regimes]\ngenerator = [[-2.0, 2.0], [5.0, -5.0]]\nk_plus = [1.0, 0.0]\n", r"\[regimes\] k_plus\[1\] must be > 0"),
+    ("[regimes]\nz = [0.1, 0.2]\n", r"\[regimes\] generator .* is required, or a diffusion factor"),
+    ("[regimes]\nfactor = \"ou\"\nfield = \"z\"\nmean = 0.2\n", r"\[regimes\] factor = 'ou' needs \['reversion', 'vol', 'n'\]"),
+    ("[regimes]\nfactor = \"ou\"\nfield = \"z\"\nmean = 0.2\nreversion = 1.0\nvol = 0.1\nn = 3\nz = [1.0, 2.0, 3.0]\n",
+     r"\[regimes\] with factor = \.\.\. takes \['factor', .*got also \['z'\]"),
+    ("[regimes]\nfactor = \"ou\"\nfield = \"sigma\"\nmean = 0.1\nreversion = 1.0\nvol = 0.5\nn = 3\n",
+     r"\[regimes\] grid: the nodes are the values of sigma, which must be >= 0"),
+    ("[regimes]\nfactor = \"cir\"\nfield = \"z\"\nmean = 0.2\nreversion = 1.0\nvol = 0.1\nn = 99\n",
+     r"\[regimes\] n \(the number of regimes of the factor\) must be an integer in \[2, 64\], got 99"),
+])
+def test_regimes_errors_name_the_table_key_and_value(tmp_path, capsys, text, match):
+    p = _file(tmp_path, REGIMES_BASE + text)
+    with pytest.raises(ValueError, match=match):
+        load_config(p)
+    assert main(["solve", str(p), "--out", str(tmp_path / "o"), "--no-progress"]) == 2
+    assert re.search(match, capsys.readouterr().err)
+
+
+def test_solve_command_reports_every_regime(tmp_path, capsys):
+    """The printed quotes and values of each regime are those of the solution the command wrote
+    (the numbers themselves are checked against Radau in tests/test_regimes.py); simulate refuses
+    differing regimes before solving."""
+    p = _file(tmp_path, REGIMES_BASE + '[regimes]\nfactor = "ou"\nfield = "z"\nmean = 0.2\nreversion = 1.0\n'
+                                      'vol = 0.05\nn = 3\n[solve]\nq_max = 30\ntol = 1e-4\n[report]\nq = [-3, 0, 3]\n')
+    assert main(["solve", str(p), "--out", str(tmp_path / "o"), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    sol = hs.Solution.load(tmp_path / "o" / "solution.npz")
+    chain = sol.model.regimes
+    assert chain.names == ("z=0.09393", "z=0.2", "z=0.3061") and (tmp_path / "o" / "quotes_vs_q.png").is_file()
+    assert "3 market regimes" in out and "ε⁰" not in out
+    pi = chain.stationary()
+    for r, name in enumerate(chain.names):
+        dp, dm = sol.quotes(0.0, [-3, 0, 3], 3000.0, regime=r)
+        v = sol.value(0.0, [-3, 0, 3], 3000.0, regime=r)
+        assert f"{name:>8} {pi[r]:6.3f} |    -3 | {dp[0]:10.6f} {dm[0]:10.6f} {dp[0] + dm[0]:10.6f} | {v[0]:12.6f}" in out
+        assert f"|     3 | {dp[2]:10.6f} {dm[2]:10.6f} {dp[2] + dm[2]:10.6f} | {v[2]:12.6f}" in out
+    assert main(["simulate", str(p), "--out", str(tmp_path / "s"), "--no-progress"]) == 2
+    assert "hjbsolve simulate: market regimes are not yet supported" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_readme_regime_example_runs_as_pasted(tmp_path, capsys):
+    """The README's [regimes] file through ``hjbsolve solve`` (default q_max = 100; about 10 s)."""
+    assert main(["solve", str(_file(tmp_path, _readme_toml(1))), "--out", str(tmp_path), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "2 market regimes" in out and "stressed" in out
