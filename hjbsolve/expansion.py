@@ -67,6 +67,20 @@ A martingale Brownian price (``Δ ≡ 0``) has closed-form time integrals (the f
 
 A drifted Brownian price (``Δ = b(T − ξ)``, deterministic) goes through the general path with
 zero variances.
+
+A regime chain (``model.regimes``, generator ``Q``)
+---------------------------------------------------
+Every piece becomes a vector over the regimes (leading axis of the private pieces), with regime
+``r``'s ``C±_r``, ``k±_r``, ``α_r``, ``π̃₀_r = ϖ_r/ε̂``, ``π̃₁_r = φ_r/ε̂``, coupled by the chain's
+transition matrices ``P(τ) = e^{Qτ}`` (:meth:`hjbsolve.regimes.Regimes.transition`)::
+
+    π̃(t, r) = E_r[π̃₀(R_T)] + E_r ∫_t^T π̃₁(R_ξ) dξ          (Regimes.expectation, eqs. 18, 24)
+    h⁰(t, s, r) = ∫_t^T Σ_j P_rj(ξ − t) E[C⁺_j e^{−k⁺_jΔ_ξ} + C⁻_j e^{k⁻_jΔ_ξ}] dξ, and so on,
+
+and ``θ₀``'s double integral carries ``P_rj(ξ − t) P_jl(u − ξ)``. The factorisation needs the
+price independent of the regime: a Brownian price (its ``Δ`` does not involve σ) or an OU price
+with one σ in every regime (otherwise ``ValueError``). A martingale price is one block matrix
+exponential (:meth:`Expansion._martingale_chain`). Derivation: ``validation/DERIVATIONS.md`` §8.
 """
 
 from __future__ import annotations
@@ -879,7 +893,8 @@ def expansion(model: Model, order: int = 1, *, n_quad: int = DEFAULT_N_QUAD) -> 
     ----------
     model : Model
         Brownian (any drift) or Ornstein–Uhlenbeck mid-price; equal or per-side intensities
-        ``(A±, k±)``; the paper's penalties (``ε η z``, ``ε ν σ²``) or ``φ``, ``ϖ`` set directly.
+        ``(A±, k±)``; the paper's penalties (``ε η z``, ``ε ν σ²``) or ``φ``, ``ϖ`` set directly;
+        a regime chain (``model.regimes``; with an OU price its regimes must share one ``σ``).
     order : {0, 1}
         0: exact solution of the zero-penalty problem (eq. 9 with the costs of §3.8; quotes
         ``1/k± + α ± Δ``);
@@ -894,6 +909,11 @@ def expansion(model: Model, order: int = 1, *, n_quad: int = DEFAULT_N_QUAD) -> 
     Returns
     -------
     Expansion
+
+    Raises
+    ------
+    ValueError
+        A bad ``order`` or ``n_quad``; an OU price whose regimes have different ``σ``.
 
     Examples
     --------
