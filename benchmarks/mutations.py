@@ -138,8 +138,8 @@ MUTATIONS = (
                "return (-su * (p0 * tau + 0.5 * 1.005 * p1 * tau**2)"),),
              (EXP + "test_value_error_is_order_eps_squared_vs_expm",), fast=True),
     Mutation("penalty-eta-1pct", "expansion's terminal penalty η z 1 % too large",
-             (("expansion.py", "pen = (m.eta * m.z, m.nu * m.sigma**2, m.eps)",
-               "pen = (1.01 * m.eta * m.z, m.nu * m.sigma**2, m.eps)"),),
+             (("expansion.py", "p0, p1, scale = [r.eta * r.z for r in models]",
+               "p0, p1, scale = [1.01 * r.eta * r.z for r in models]"),),
              (EXP + "test_asymmetric_order1_error_is_order_eps_squared_vs_expm",
               EXP + "test_value_error_is_order_eps_squared_vs_expm")),
     # ------------------------------------------------------------------ finite differences, accuracy control

@@ -67,6 +67,20 @@ A martingale Brownian price (``Δ ≡ 0``) has closed-form time integrals (the f
 
 A drifted Brownian price (``Δ = b(T − ξ)``, deterministic) goes through the general path with
 zero variances.
+
+A regime chain (``model.regimes``, generator ``Q``)
+---------------------------------------------------
+Every piece becomes a vector over the regimes (leading axis of the private pieces), with regime
+``r``'s ``C±_r``, ``k±_r``, ``α_r``, ``π̃₀_r = ϖ_r/ε̂``, ``π̃₁_r = φ_r/ε̂``, coupled by the chain's
+transition matrices ``P(τ) = e^{Qτ}`` (:meth:`hjbsolve.regimes.Regimes.transition`)::
+
+    π̃(t, r) = E_r[π̃₀(R_T)] + E_r ∫_t^T π̃₁(R_ξ) dξ          (Regimes.expectation, eqs. 18, 24)
+    h⁰(t, s, r) = ∫_t^T Σ_j P_rj(ξ − t) E[C⁺_j e^{−k⁺_jΔ_ξ} + C⁻_j e^{k⁻_jΔ_ξ}] dξ, and so on,
+
+and ``θ₀``'s double integral carries ``P_rj(ξ − t) P_jl(u − ξ)``. The factorisation needs the
+price independent of the regime: a Brownian price (its ``Δ`` does not involve σ) or an OU price
+with one σ in every regime (otherwise ``ValueError``). A martingale price is one block matrix
+exponential (:meth:`Expansion._martingale_chain`). Derivation: ``validation/DERIVATIONS.md`` §8.
 """
 
 from __future__ import annotations
@@ -76,11 +90,13 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.linalg import expm
 
 from ._validation import check_int
 from .hamiltonian import ask_marginal, bid_marginal, optimal_quote, side_hamiltonian
 from .model import Model
 from .policies import TabulatedPolicy
+from .regimes import resolve_regime
 
 __all__ = ["expansion", "Expansion", "ORDERS", "DEFAULT_N_QUAD"]
 
@@ -94,6 +110,8 @@ MAX_N_QUAD = 400
 
 # Above this value of the rate λ (a·T, or max(k±)|b|·T) the unit interval is split into graded panels.
 _GRADING_THRESHOLD = 2.0
+# The chain's jump rate counts 1/25 in the grading rate (see _rule_rate).
+_CHAIN_RATE_DIVISOR = 25.0
 # Bound on the number of (point, node, node) triples held at once by the θ₀ double integral.
 _CHUNK_ELEMENTS = 2_000_000
 
@@ -137,13 +155,18 @@ def _unit_rule(lam: float, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _rule_rate(model: Model) -> float:
-    """``λ`` of :func:`_unit_rule` for the model's price (dimensionless)."""
+    """``λ`` of :func:`_unit_rule` for the model's price and regime chain (dimensionless): the
+    price's rate, or the chain's if larger. The chain's transition matrices ``e^{Qτ}`` are smooth
+    (entire) with transients ``e^{−|Q_rr|τ}``, which one 48-node panel integrates to rounding up to
+    ``|Q_rr|T ≈ 50`` (error ``~ (λ/2)^{96}/96!``), so the chain counts ``max|Q_rr|·T / 25``."""
     price = model.price
     a = price.mean_reversion
+    chain = 0.0 if model.regimes is None else float(np.max(-np.diag(model.regimes.Q))) * model.T / _CHAIN_RATE_DIVISOR
     if a > 0.0:
-        return a * model.T
+        return max(a * model.T, chain)
     b = float(price.drift_at(0.0))           # constant drift of a Brownian price
-    return max(model.k_plus, model.k_minus) * abs(b) * model.T
+    kmax = max(max(m.k_plus, m.k_minus) for m in model.regime_models())
+    return max(kmax * abs(b) * model.T, chain)
 
 
 # ---------------------------------------------------------------------------- Gaussian moments
@@ -233,19 +256,31 @@ class _Pair:
         lf, arg = self._tilt(m, v)
         return 2.0 * self.g * np.exp(lf) * np.sinh(arg)
 
-    def e_sinh_sinh(self, mx, my, vx, vy, c):
-        """``E[(M e^{k⁻X} − P e^{−k⁺X})(M e^{k⁻Y} − P e^{−k⁺Y})]`` for jointly Gaussian ``X, Y``.
+    def e_sinh_sinh(self, mx, my, vx, vy, c, other: "_Pair | None" = None):
+        """``E[(M e^{k⁻X} − P e^{−k⁺X})(M' e^{k'⁻Y} − P' e^{−k'⁺Y})]`` for jointly Gaussian ``X, Y``.
 
-        ``= 4g² E[e^{β(X+Y)} sinh(k̄X + ℓ) sinh(k̄Y + ℓ)]``; tilting by ``e^{β(X+Y)}`` multiplies
-        by ``e^{β(mx+my) + β²(vx+vy+2c)/2}`` and shifts the means by ``β(vx + c)``, ``β(vy + c)``
-        (covariances unchanged), leaving :func:`_e_sinh_sinh` of ``k̄X' + ℓ, k̄Y' + ℓ``.
+        The second factor is ``other``'s (default: this pair; a regime chain pairs the rates of
+        two regimes). ``= 4gg' E[e^{βX + β'Y} sinh(k̄X + ℓ) sinh(k̄'Y + ℓ')]``; tilting by
+        ``e^{βX + β'Y}`` multiplies by ``e^{βmx + β'my + (β²vx + β'²vy + 2ββ'c)/2}`` and shifts the
+        means by ``βvx + β'c``, ``β'vy + βc`` (covariances unchanged), leaving
+        :func:`_e_sinh_sinh` of ``k̄X' + ℓ, k̄'Y' + ℓ'`` (variances ``k̄²vx``, ``k̄'²vy``,
+        covariance ``k̄k̄'c``). For ``other = self`` this is ``β(mx + my) + β²(vx + vy + 2c)/2``
+        and shifts ``β(vx + c)``, ``β(vy + c)`` (DERIVATIONS §5.4, §8.4).
         """
-        b, kb, ell = self.beta, self.kbar, self.ell
-        lf = b * (mx + my) + 0.5 * b * b * (vx + vy + 2.0 * c)
-        sx = kb * (mx + b * (vx + c)) + ell
-        sy = kb * (my + b * (vy + c)) + ell
-        k2 = kb * kb
-        return 4.0 * self.g * self.g * np.exp(lf) * _e_sinh_sinh(sx, sy, k2 * vx, k2 * vy, k2 * c)
+        o = self if other is None else other
+        bx, by, kx, ky = self.beta, o.beta, self.kbar, o.kbar
+        lf = bx * mx + by * my + 0.5 * (bx * bx * vx + by * by * vy + 2.0 * bx * by * c)
+        sx = kx * (mx + bx * vx + by * c) + self.ell
+        sy = ky * (my + by * vy + bx * c) + o.ell
+        return 4.0 * self.g * o.g * np.exp(lf) * _e_sinh_sinh(sx, sy, kx * kx * vx, ky * ky * vy, kx * ky * c)
+
+
+def _side_constants(model: Model) -> tuple[float, float]:
+    """``(C⁺, C⁻)``, ``C± = A± e^{−k±(z+α)} / (e k±)`` of a model without regimes (each side's
+    Hamiltonian at zero marginal value, :func:`hjbsolve.hamiltonian.side_hamiltonian`)."""
+    lr = model.log_rates()
+    return tuple(float(side_hamiltonian(0.0, lr[i], k, model.alpha, 1.0 / k))
+                 for i, k in enumerate((model.k_plus, model.k_minus)))
 
 
 # ---------------------------------------------------------------------------- input checks
@@ -297,11 +332,17 @@ class Expansion:
     lie in ``[0, T]``, ``q`` must be integer-valued. Units: quotes, centres and values in price
     units, ``t`` in the model's time unit.
 
+    With a regime chain (``model.regimes``, generator ``Q``) every piece is a vector over the
+    regimes, coupled through ``Q`` (``validation/DERIVATIONS.md`` §8): the queries take
+    ``regime=`` (an index or a name), required when the chain has several states.
+
     Attributes
     ----------
     model : Model
         Any model: per-side intensities ``(A±, k±)``, Brownian (any drift) or OU price, the
-        paper's penalties or ``φ``, ``ϖ`` set directly.
+        paper's penalties or ``φ``, ``ϖ`` set directly, a regime chain (with an OU price only if
+        every regime has the same ``σ``: otherwise the law of ``Δ`` depends on the regime path
+        and the Gaussian closed forms do not apply; ``ValueError``).
     order : int
         0: the exact zero-penalty solution (eq. 9, quotes ``1/k± + α ± Δ``, eq. 26 at ε = 0);
         1: the first-order expansion in the penalty size (eqs. 16–24 with the costs of eq. 26).
@@ -315,8 +356,9 @@ class Expansion:
     n_quad: int = DEFAULT_N_QUAD
     _x: np.ndarray = field(init=False, repr=False)
     _w: np.ndarray = field(init=False, repr=False)
-    _fills: _Pair = field(init=False, repr=False)
-    _rates: _Pair = field(init=False, repr=False)
+    _fills: tuple = field(init=False, repr=False)
+    _rates: tuple = field(init=False, repr=False)
+    _sides: tuple = field(init=False, repr=False)
     _pen: tuple = field(init=False, repr=False)
 
     def __post_init__(self):
@@ -327,22 +369,36 @@ class Expansion:
             raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
         object.__setattr__(self, "order", order)
         object.__setattr__(self, "n_quad", check_int("n_quad", self.n_quad, ge=2, le=MAX_N_QUAD))
-        x, w = _unit_rule(_rule_rate(self.model), self.n_quad)
+        m = self.model
+        models = m.regime_models()
+        if m.price.depends_on_price and len({r.price for r in models}) > 1:
+            raise ValueError(
+                f"hs.expansion: with a {type(m.price).__name__} price the regimes must share one volatility (got "
+                f"sigma={[r.price.sigma for r in models]}): the law of Δ = E[S_T] − s would depend on the regime "
+                f"path and the closed forms' Gaussian expectations do not apply; use hs.solve(model), or a Brownian "
+                f"price (whose Δ does not depend on σ)")
+        x, w = _unit_rule(_rule_rate(m), self.n_quad)
         object.__setattr__(self, "_x", x)
         object.__setattr__(self, "_w", w)
-        m = self.model
-        (cp, cm), (kp, km) = self.side_constants, (m.k_plus, m.k_minus)
-        # log(k±C±) = log(A± e^{−k± z}) − 1 − k±α, finite even where C± underflows
-        lu, lw = (lr - 1.0 - k * m.alpha for lr, k in zip(m.log_rates(), (kp, km)))
-        object.__setattr__(self, "_fills", _Pair.of(cp, cm, kp, km, lu - math.log(kp), lw - math.log(km)))
-        object.__setattr__(self, "_rates", _Pair.of(kp * cp, km * cm, kp, km, lu, lw))
-        # π̃(t) = π̃₀ + π̃₁ (T − t) and the expansion parameter ε̂, with ε̂ π̃ = model.pi_eps
+        fills, rates, sides = [], [], []
+        for r in models:                            # regime r: its own A±, k±, z, α
+            (cp, cm), (kp, km) = _side_constants(r), (r.k_plus, r.k_minus)
+            # log(k±C±) = log(A± e^{−k± z}) − 1 − k±α, finite even where C± underflows
+            lu, lw = (lr - 1.0 - k * r.alpha for lr, k in zip(r.log_rates(), (kp, km)))
+            fills.append(_Pair.of(cp, cm, kp, km, lu - math.log(kp), lw - math.log(km)))
+            rates.append(_Pair.of(kp * cp, km * cm, kp, km, lu, lw))
+            sides.append((cp, cm))
+        object.__setattr__(self, "_fills", tuple(fills))
+        object.__setattr__(self, "_rates", tuple(rates))
+        object.__setattr__(self, "_sides", tuple(sides))
+        # π̃_r(t) = E_r[π̃₀(R_T)] + E_r∫_t^T π̃₁(R_ξ)dξ and the expansion parameter ε̂ (ε̂ π̃ = model.pi_eps
+        # without a chain); π̃₀ = ϖ/ε̂, π̃₁ = φ/ε̂ per regime
         if m.phi is None and m.varpi is None:
-            pen = (m.eta * m.z, m.nu * m.sigma**2, m.eps)
+            p0, p1, scale = [r.eta * r.z for r in models], [r.nu * r.sigma**2 for r in models], m.eps
         else:
             scale = m.eps if m.eps > 0.0 else 1.0
-            pen = (m.terminal_penalty / scale, m.running_penalty / scale, scale)
-        object.__setattr__(self, "_pen", pen)
+            p0, p1 = [r.terminal_penalty / scale for r in models], [r.running_penalty / scale for r in models]
+        object.__setattr__(self, "_pen", (np.array(p0), np.array(p1), scale))
 
     # ------------------------------------------------------------------ constants
     @property
@@ -350,30 +406,47 @@ class Expansion:
         return f"expansion(order={self.order})"
 
     @property
+    def n_regimes(self) -> int:
+        """Number of regime states (1 without a chain)."""
+        return len(self._rates)
+
+    @property
+    def _static(self) -> bool:
+        """No regime ever changes (no chain, or a zero generator): ``P(τ) = I``."""
+        return self.model.regimes is None or not np.any(self.model.regimes.Q)
+
+    @property
     def _martingale(self) -> bool:
         """``Δ ≡ 0`` (a driftless Brownian price): the time integrals have closed forms."""
         return self.model.price.mean_reversion == 0.0 and float(self.model.price.drift_at(0.0)) == 0.0
 
+    def _regime(self, regime) -> int:
+        """Index of a query's regime (0 without a chain)."""
+        r = resolve_regime(self.model.regimes, regime)
+        return 0 if r is None else r
+
     @property
     def side_constants(self) -> tuple[float, float]:
         """``(C⁺, C⁻)``, ``C± = A± e^{−k±(z+α)} / (e k±)``: each side's Hamiltonian at zero
-        marginal value (price units per time unit)."""
-        m = self.model
-        lr = m.log_rates()
-        return tuple(float(side_hamiltonian(0.0, lr[i], k, m.alpha, 1.0 / k))
-                     for i, k in enumerate((m.k_plus, m.k_minus)))
+        marginal value (price units per time unit). With a chain of several regimes: a pair of
+        arrays of shape ``(n_regimes,)``, regime ``r``'s constants at index ``r``."""
+        if self.n_regimes == 1:
+            return self._sides[0]
+        return tuple(np.array(c) for c in zip(*self._sides))
 
     @property
     def c_alpha(self) -> float:
-        """``C_α = A e^{−k(z+α)} / (e k)`` of a symmetric model (use :attr:`side_constants`
-        otherwise).
+        """``C_α = A e^{−k(z+α)} / (e k)`` of a symmetric model without regimes (use
+        :attr:`side_constants` otherwise).
 
         Raises
         ------
         ValueError
-            The model has different intensities on the two sides.
+            The model has different intensities on the two sides, or several regimes.
         """
-        cp, cm = self.side_constants
+        if self.n_regimes > 1:
+            raise ValueError("c_alpha is defined for a model without regimes; use side_constants (per regime)")
+        cp, cm = self._sides[0]
         if cp != cm or self.model.k_plus != self.model.k_minus:
             raise ValueError("c_alpha is defined for a symmetric model only (A⁺ = A⁻, k⁺ = k⁻); "
                              "use side_constants for (C⁺, C⁻)")
@@ -389,77 +462,153 @@ class Expansion:
         """
         return self._pen[2]
 
-    def pi_tilde(self, t):
+    def pi_tilde(self, t, regime=None):
         """Unitary inventory penalty ``π̃(t) = π̃₀ + π̃₁ (T − t)`` (eq. 24; ``θ₂ = −π̃``, eq. 18).
 
         For the paper's penalties ``π̃₀ = η z``, ``π̃₁ = ν σ²``; in general
-        ``π̃ = model.pi_eps(t) / scale`` (price units per unit inventory squared).
+        ``π̃ = model.pi_eps(t) / scale`` (price units per unit inventory squared). With a regime
+        chain, regime ``r``'s ``π̃_r(t) = η E_r[Z(T)] + ν E_r[∫_t^T Σ²(ξ) dξ]`` (eq. 24 with the
+        expectations over the chain, :meth:`hjbsolve.regimes.Regimes.expectation`).
         """
+        return self._pi(np.asarray(t, dtype=float))[self._regime(regime)]
+
+    def _pi(self, t):
+        """``π̃`` of every regime: shape ``(n_regimes,) + t.shape``."""
         p0, p1, _ = self._pen
-        return p0 + p1 * (self.model.T - np.asarray(t, dtype=float))
+        tau = self.model.T - t
+        if self._static:
+            return p0.reshape((-1,) + (1,) * tau.ndim) + p1.reshape((-1,) + (1,) * tau.ndim) * tau
+        return np.moveaxis(self.model.regimes.expectation(np.maximum(tau, 0.0), p0, p1), -1, 0)
+
+    def _along_chain(self, tau, f):
+        """``Σ_j P_rj(τ) f_j``: ``E_r[f_{R_{t+τ}}]`` for per-regime values ``f`` of shape
+        ``(n, ...)`` at elapsed times ``τ`` (shape ``...``); ``f`` itself when no regime changes."""
+        if self._static:
+            return f
+        P = np.moveaxis(self.model.regimes.transition(tau), (-2, -1), (0, 1))      # (r, j, ...)
+        return np.sum(P * f[None], axis=1)
 
     def _nodes(self, t):
         """Nodes ``ξ`` on ``[t, T]`` and weights: shapes ``t.shape + (n,)``."""
         tau = (self.model.T - t)[..., None]
         return t[..., None] + tau * self._x, tau * self._w
 
-    # ------------------------------------------------------------------ the pieces
+    def _each(self, pairs, method, *args):
+        """``pair.method(*args)`` for every regime's pair, stacked: shape ``(n_regimes,) + ...``."""
+        return np.stack([getattr(p, method)(*args) for p in pairs])
+
+    def _column(self, values, ndim):
+        """Per-regime ``values`` shaped ``(n_regimes,) + (1,)*ndim`` to broadcast against a time array."""
+        return np.asarray(values, dtype=float).reshape((-1,) + (1,) * ndim)
+
+    # ------------------------------------------------------------------ the pieces (regime axis first)
+    def _martingale_chain(self, t):
+        """``(h⁰, θ₁, θ₀)`` of a driftless Brownian price with a regime chain (``Δ ≡ 0``), each of
+        shape ``(n,) + t.shape``: one matrix exponential of the linear system in ``τ = T − t``
+        (DERIVATIONS §8.3) ::
+
+            d/dτ [h⁰, π̃, θ₁, θ₀, 1] = [[Q, 0, 0, 0, F], [0, Q, 0, 0, π̃₁], [0, −2D, Q, 0, 0],
+                                       [0, −S, D, Q, 0], [0, 0, 0, 0, 0]] [h⁰, π̃, θ₁, θ₀, 1],
+
+        from ``[0, π̃₀, 0, 0, 1]``, with ``F = C⁺ + C⁻``, ``D = diag(a⁻ − a⁺)``, ``S = diag(a⁺ + a⁻)``.
+        """
+        n, Q = self.n_regimes, self.model.regimes.Q
+        p0, p1, _ = self._pen
+        D = np.diag([p.sinh_at(0.0) for p in self._rates])
+        S = np.diag([p.cosh_at(0.0) for p in self._rates])
+        M = np.zeros((4 * n + 1, 4 * n + 1))
+        for i in range(4):
+            M[i * n:(i + 1) * n, i * n:(i + 1) * n] = Q
+        M[:n, -1] = [cp + cm for cp, cm in self._sides]
+        M[n:2 * n, -1] = p1
+        M[2 * n:3 * n, n:2 * n] = -2.0 * D
+        M[3 * n:4 * n, n:2 * n] = -S
+        M[3 * n:4 * n, 2 * n:3 * n] = D
+        y0 = np.zeros(4 * n + 1)
+        y0[n:2 * n], y0[-1] = p0, 1.0
+        tau = (self.model.T - t).reshape(-1)
+        y = expm(M[None] * tau[:, None, None]) @ y0                  # (B, 4n + 1)
+        return tuple(y[:, i * n:(i + 1) * n].T.reshape((n,) + t.shape) for i in (0, 2, 3))
+
     def _h0(self, t, s):
-        """``h⁰(t, s) = ∫_t^T E[C⁺e^{−k⁺Δ_ξ} + C⁻e^{k⁻Δ_ξ}] dξ`` (eqs. 9, 16 with ``e^{−k±(z+α)}``)."""
+        """``h⁰_r(t, s) = ∫_t^T E_{t,s,r}[C⁺e^{−k⁺Δ_ξ} + C⁻e^{k⁻Δ_ξ}](R_ξ) dξ`` (eqs. 9, 16 with
+        ``e^{−k±(z+α)}``; §8.2 with a chain)."""
         m = self.model
         if self._martingale:
-            cp, cm = self.side_constants
-            return (cp + cm) * (m.T - t) + 0.0 * s
+            if not self._static:
+                return self._martingale_chain(t)[0] + 0.0 * s
+            return self._column([cp + cm for cp, cm in self._sides], t.ndim) * (m.T - t) + 0.0 * s
         xi, w = self._nodes(t)
         mean, _, var = _delta_law(m, t[..., None], s[..., None], xi)
-        return np.sum(w * self._fills.e_cosh(mean, var), axis=-1)
+        f = self._each(self._fills, "e_cosh", mean, var)
+        return np.sum(w * self._along_chain(xi - t[..., None], f), axis=-1)
 
     def _theta1(self, t, s):
-        """``θ₁(t, s) = ∫_t^T 2 E[(a⁺ − a⁻)(Δ_ξ)] π̃(ξ) dξ`` (eq. 19; ``= −E∫Hπ̃``)."""
+        """``θ₁_r(t, s) = ∫_t^T 2 E_{t,s,r}[(a⁺ − a⁻)(Δ_ξ) π̃(ξ)](R_ξ) dξ`` (eq. 19; ``= −E∫Hπ̃``)."""
         m = self.model
         if self._martingale:
+            if not self._static:
+                return self._martingale_chain(t)[1] + 0.0 * s
             p0, p1, _ = self._pen
             tau = m.T - t
-            return -2.0 * self._rates.sinh_at(0.0) * (p0 * tau + 0.5 * p1 * tau**2) + 0.0 * s
+            return (-2.0 * self._column([p.sinh_at(0.0) for p in self._rates], t.ndim)
+                    * (self._column(p0, t.ndim) * tau + 0.5 * self._column(p1, t.ndim) * tau**2) + 0.0 * s)
         xi, w = self._nodes(t)
         mean, _, var = _delta_law(m, t[..., None], s[..., None], xi)
-        return -2.0 * np.sum(w * self.pi_tilde(xi) * self._rates.e_sinh(mean, var), axis=-1)
+        f = self._pi(xi) * self._each(self._rates, "e_sinh", mean, var)
+        return -2.0 * np.sum(w * self._along_chain(xi - t[..., None], f), axis=-1)
 
     def _theta0(self, t, s):
-        """``θ₀(t, s)`` (eq. 20): a single plus a double integral of closed forms."""
+        """``θ₀_r(t, s)`` (eq. 20): a single plus a double integral of closed forms."""
         m = self.model
         if self._martingale:
+            if not self._static:
+                return self._martingale_chain(t)[2] + 0.0 * s
             p0, p1, _ = self._pen
+            p0, p1 = self._column(p0, t.ndim), self._column(p1, t.ndim)
             tau = m.T - t
-            d, su = self._rates.sinh_at(0.0), self._rates.cosh_at(0.0)     # w − u, u + w
+            d = self._column([p.sinh_at(0.0) for p in self._rates], t.ndim)      # w − u
+            su = self._column([p.cosh_at(0.0) for p in self._rates], t.ndim)     # u + w
             return (-su * (p0 * tau + 0.5 * p1 * tau**2)
                     - 2.0 * d * d * (0.5 * p0 * tau**2 + p1 * tau**3 / 6.0) + 0.0 * s)
         t, s = np.broadcast_arrays(t, s)
-        out = np.empty(t.shape)
-        tf, sf, of = t.ravel(), s.ravel(), out.reshape(-1)
-        n = self._x.size
-        step = max(1, _CHUNK_ELEMENTS // (n * n))
+        n = self.n_regimes
+        out = np.empty((n,) + t.shape)
+        tf, sf, of = t.ravel(), s.ravel(), out.reshape(n, -1)
+        nodes = self._x.size
+        step = max(1, _CHUNK_ELEMENTS // (nodes * nodes * n * n))
         for i in range(0, tf.size, step):
-            of[i:i + step] = self._theta0_flat(tf[i:i + step], sf[i:i + step])
+            of[:, i:i + step] = self._theta0_flat(tf[i:i + step], sf[i:i + step])
         return out
 
     def _theta0_flat(self, t, s):
-        """``θ₀ = −∫ π̃ E[a⁺ + a⁻] dξ − 2 ∫_t^T dξ ∫_ξ^T du π̃(u) E[(a⁺−a⁻)(Δ_ξ)(a⁺−a⁻)(Δ_u)]``."""
-        m, rates = self.model, self._rates
+        """``θ₀_r = −∫ E_r[π̃ (a⁺ + a⁻)](ξ) dξ − 2 ∫_t^T dξ ∫_ξ^T du Σ_{j,l} P_rj(ξ−t) P_jl(u−ξ) π̃_l(u)
+        E[D_j(Δ_ξ) D_l(Δ_u)]`` (§5.5, §8.2), ``D = a⁻ − a⁺``; shape ``(n, M)``."""
+        m, rates, n = self.model, self._rates, self.n_regimes
         price = m.price
-        xi, w = self._nodes(t)                                    # (M, n)
+        xi, w = self._nodes(t)                                    # (M, N)
         t3, s3 = t[:, None, None], s[:, None, None]
-        mx, cx, vx = _delta_law(m, t3, s3, xi[..., None])         # (M, n, 1)
-        single = np.sum(w * self.pi_tilde(xi) * rates.e_cosh(mx[..., 0], vx[..., 0]), axis=-1)
-        u = xi[..., None] + (m.T - xi)[..., None] * self._x       # (M, n, n)
+        mx, cx, vx = _delta_law(m, t3, s3, xi[..., None])         # (M, N, 1)
+        f = self._pi(xi) * self._each(rates, "e_cosh", mx[..., 0], vx[..., 0])       # (n, M, N)
+        single = np.sum(w * self._along_chain(xi - t[:, None], f), axis=-1)
+        u = xi[..., None] + (m.T - xi)[..., None] * self._x       # (M, N, N)
         wu = (m.T - xi)[..., None] * self._w
         my, cy, vy = _delta_law(m, t3, s3, u)
         cov = cx * cy * price.variance(xi[..., None] - t3) * price.decay(u - xi[..., None])
-        inner = np.sum(wu * self.pi_tilde(u) * rates.e_sinh_sinh(mx, my, vx, vy, cov), axis=-1)
-        double = np.sum(w * inner, axis=-1)
+        pu = self._pi(u)                                          # (n, M, N, N)
+        # E[D_j(Δ_ξ) D_l(Δ_u)] π̃_l(u): (j, l, M, N, N); summed over l along the chain from ξ to u
+        dd = np.stack([np.stack([rates[j].e_sinh_sinh(mx, my, vx, vy, cov, rates[l]) * pu[l] for l in range(n)])
+                       for j in range(n)])
+        if self._static:
+            g = np.stack([dd[j, j] for j in range(n)])
+        else:
+            P = np.moveaxis(self.model.regimes.transition(u - xi[..., None]), (-2, -1), (0, 1))   # (j, l, M, N, N)
+            g = np.sum(P * dd, axis=1)
+        inner = np.sum(wu * g, axis=-1)                           # (n, M, N)
+        double = np.sum(w * self._along_chain(xi - t[:, None], inner), axis=-1)
         return -single - 2.0 * double
 
-    def terms(self, t, s=None) -> dict:
+    def terms(self, t, s=None, regime=None) -> dict:
         """The named pieces of the closed forms at broadcast ``(t, s)``.
 
         Parameters
@@ -468,39 +617,43 @@ class Expansion:
             Times in ``[0, T]``.
         s : array_like, optional
             Mid-prices (required for an OU price).
+        regime : int or str, optional
+            The regime (required when the model's chain has several states).
 
         Returns
         -------
         dict
             Arrays of shape ``broadcast(t, s)``: ``Delta`` (Δ, §2.4), ``theta1_0``
             (``θ₁⁰ = s + Δ``), ``h0`` (``θ₀⁰``, eq. 16), ``pi_tilde`` (π̃, eq. 24), ``pi_eps``
-            (``ε̂π̃ = model.pi_eps``), ``theta2_1`` (``−π̃``, eq. 18), ``theta1_1`` (eq. 19),
+            (``ε̂π̃``), ``theta2_1`` (``−π̃``, eq. 18), ``theta1_1`` (eq. 19),
             ``theta0_1`` (eq. 20), ``H`` (``2(a⁻ − a⁺)`` at ``(t, s)``; symmetric:
             ``4kC_α sinh(kΔ)``, eq. 26). Floats: ``scale`` (ε̂), ``C_plus``, ``C_minus`` and, for
-            a symmetric model, ``C_alpha``.
+            a symmetric regime, ``C_alpha``. All of the regime ``regime``.
         """
+        r = self._regime(regime)
         t = _check_t(t, self.model.T)
         s = _check_s(s, required=self.model.price.depends_on_price)
         t, s = np.broadcast_arrays(t, s)
         with self._closed_form(t, s):
             Delta = self.model.delta(t, s)
-            pi = self.pi_tilde(t)
-            cp, cm = self.side_constants
+            pi = self._pi(t)[r]
+            cp, cm = self._sides[r]
             out = {
                 "Delta": Delta,
                 "theta1_0": s + Delta,
-                "h0": self._h0(t, s),
+                "h0": self._h0(t, s)[r],
                 "pi_tilde": pi,
                 "pi_eps": self.scale * pi,
                 "theta2_1": -pi,
-                "theta1_1": self._theta1(t, s),
-                "theta0_1": self._theta0(t, s),
-                "H": 2.0 * self._rates.sinh_at(Delta),
+                "theta1_1": self._theta1(t, s)[r],
+                "theta0_1": self._theta0(t, s)[r],
+                "H": 2.0 * self._rates[r].sinh_at(Delta),
                 "scale": self.scale,
                 "C_plus": cp,
                 "C_minus": cm,
             }
-            if self.model.k_plus == self.model.k_minus and cp == cm:
+            rm = self.model.regime_models()[r]
+            if rm.k_plus == rm.k_minus and cp == cm:
                 out["C_alpha"] = cp
             return out
 
@@ -530,15 +683,15 @@ class Expansion:
                                  "(k·|Δ|, A, the penalties) are too large for it; use hs.solve")
         return arrays
 
-    def _marginals(self, t, q, s):
-        """``(p⁺, p⁻)`` at broadcast ``(t, q, s)`` (checked inputs)."""
+    def _marginals(self, t, q, s, r):
+        """``(p⁺, p⁻)`` of regime ``r`` at broadcast ``(t, q, s)`` (checked inputs)."""
         m = self.model
         Delta = m.delta(t, s)
         if self.order == 0:
             zero = np.zeros(np.broadcast_shapes(t.shape, q.shape, s.shape))
             return ask_marginal(zero, zero, Delta), bid_marginal(zero, zero, Delta)
-        th1 = self._theta1(t, s)
-        th2 = -self.pi_tilde(t)
+        th1 = self._theta1(t, s)[r]
+        th2 = -self._pi(t)[r]
         eps = self.scale
 
         # q-dependent part of h_q; h⁰ + ε̂θ₀ cancels in the marginals (left out for accuracy)
@@ -547,29 +700,33 @@ class Expansion:
 
         return ask_marginal(g(q), g(q - 1.0), Delta), bid_marginal(g(q), g(q + 1.0), Delta)
 
-    def quotes(self, t, q, s=None):
+    def quotes(self, t, q, s=None, regime=None):
         """Optimal half-spreads ``(δ⁺, δ⁻)`` (eq. 26; eq. 9 with costs at order 0).
 
         Order 0: ``δ± = 1/k± + α ± Δ``. Order 1: ``δ⁺ = 1/k⁺ + α + Δ + ε̂[θ₁ + (1 − 2q)π̃]``,
-        ``δ⁻ = 1/k⁻ + α − Δ + ε̂[−θ₁ + (1 + 2q)π̃]``.
+        ``δ⁻ = 1/k⁻ + α − Δ + ε̂[−θ₁ + (1 + 2q)π̃]``. With a regime chain: regime ``r``'s
+        ``k±_r``, ``α_r``, ``θ₁_r``, ``π̃_r`` (DERIVATIONS §8).
 
         Parameters
         ----------
         t, q, s : array_like
             Time in ``[0, T]``, integer inventory, mid-price (ignored — may be omitted — for a
             Brownian price, any drift). Broadcast together.
+        regime : int or str, optional
+            The regime (index or name); required when the model's chain has several states.
 
         Returns
         -------
         ask, bid : ndarray, shape ``broadcast(t, q, s)``
             Price units.
         """
+        r = self._regime(regime)
         t = _check_t(t, self.model.T)
         q = _check_q(q)
         s = _check_s(s, required=self.model.price.depends_on_price)
         with self._closed_form(t, s):
-            pp, pm = self._finite("marginals", *self._marginals(t, q, s))
-        m = self.model
+            pp, pm = self._finite("marginals", *self._marginals(t, q, s, r))
+        m = self.model.regime_models()[r]
         ask = optimal_quote(pp, m.alpha, 1.0 / m.k_plus)
         bid = optimal_quote(pm, m.alpha, 1.0 / m.k_minus)
         shape = np.broadcast_shapes(t.shape, q.shape, s.shape)
@@ -591,7 +748,9 @@ class Expansion:
         The closed-form quotes are affine in ``q`` (eq. 26), so they are computed at ``q = 0``
         and ``q = 1`` and extended exactly instead of evaluating the time integrals once per
         inventory. No inventory limit is applied (the solvers apply theirs).
-        ``compiled`` is accepted for the policy protocol and ignored.
+        ``compiled`` is accepted for the policy protocol and ignored. A model whose chain has
+        several regimes has no regime-free quotes: ``ValueError`` (use :meth:`tabulate` with
+        ``regime=``).
 
         Parameters
         ----------
@@ -603,6 +762,9 @@ class Expansion:
         -------
         ask, bid : ndarray, shape (n_s, n_q)
         """
+        if self.n_regimes > 1:
+            raise ValueError(f"the expansion of a model with {self.n_regimes} regimes quotes regime by regime: "
+                             "quotes_on_grid (a regime-free policy) is not defined; use tabulate(regime=...)")
         s = np.atleast_1d(np.asarray(s, float))
         q = np.asarray(q, float)
         s_arg = s if self.model.price.depends_on_price else None
@@ -611,28 +773,31 @@ class Expansion:
         return (a0[:, None] + (a1 - a0)[:, None] * q[None, :],
                 b0[:, None] + (b1 - b0)[:, None] * q[None, :])
 
-    def spread(self, t, q, s=None):
+    def spread(self, t, q, s=None, regime=None):
         """``ψ = δ⁺ + δ⁻`` (eqs. 22, 26: ``1/k⁺ + 1/k⁻ + 2α + 2ε̂π̃`` at order 1)."""
-        ask, bid = self.quotes(t, q, s)
+        ask, bid = self.quotes(t, q, s, regime=regime)
         return ask + bid
 
-    def centre(self, t, q, s=None):
+    def centre(self, t, q, s=None, regime=None):
         """``r = s + (δ⁺ − δ⁻)/2`` (eqs. 23, 26: ``s + Δ + (1/k⁺ − 1/k⁻)/2 + ε̂(θ₁ − 2qπ̃)``);
         for a Brownian price ``s`` defaults to 0."""
-        ask, bid = self.quotes(t, q, s)
+        ask, bid = self.quotes(t, q, s, regime=regime)
         s0 = 0.0 if s is None else np.asarray(s, dtype=float)
         return s0 + 0.5 * (ask - bid)
 
-    def value(self, t, q, s):
+    def value(self, t, q, s, regime=None):
         """Value ``v_q(t, s)`` (``u = x + v_q``), the ``q s`` part included.
 
         Order 0: ``q (s + Δ) + h⁰`` (eq. 9). Order 1:
-        ``q (s + Δ) + h⁰ + ε̂ (θ₀ + q θ₁ − q² π̃)`` (eqs. 12, 16, 18–20).
+        ``q (s + Δ) + h⁰ + ε̂ (θ₀ + q θ₁ − q² π̃)`` (eqs. 12, 16, 18–20); with a regime chain
+        the pieces of regime ``r`` (DERIVATIONS §8).
 
         Parameters
         ----------
         t, q, s : array_like
             Broadcast together; ``s`` is required (also for a Brownian price).
+        regime : int or str, optional
+            The regime (index or name); required when the model's chain has several states.
 
         Returns
         -------
@@ -645,6 +810,7 @@ class Expansion:
         cost is about ``(n_panels · n_quad)²`` Gaussian evaluations per distinct ``(t, s)`` pair
         (2 304 for a one-panel rule), so a value grid is slower than a quote grid.
         """
+        r = self._regime(regime)
         t = _check_t(t, self.model.T)
         q = _check_q(q)
         s = _check_s(s, required=True)
@@ -655,14 +821,15 @@ class Expansion:
         tt, ss = np.broadcast_to(t, ts), np.broadcast_to(s, ts)
         with self._closed_form(tt, ss):
             Delta = m.delta(tt, ss)
-            v = q * (ss + Delta) + self._h0(tt, ss)
+            v = q * (ss + Delta) + self._h0(tt, ss)[r]
             if self.order == 1:
-                v = v + self.scale * (self._theta0(tt, ss) + q * self._theta1(tt, ss) - q**2 * self.pi_tilde(tt))
+                v = v + self.scale * (self._theta0(tt, ss)[r] + q * self._theta1(tt, ss)[r] - q**2 * self._pi(tt)[r])
             self._finite("values", v)
         return np.broadcast_to(v, shape).copy()
 
     # ------------------------------------------------------------------ policies
-    def tabulate(self, model: Model | None = None, t=None, s=None, q_max: int = 600) -> TabulatedPolicy:
+    def tabulate(self, model: Model | None = None, t=None, s=None, q_max: int = 600,
+                 regime=None) -> TabulatedPolicy:
         """Quotes on a ``(t, s, q)`` grid (cubic interpolation) for the compiled engines.
 
         Parameters
@@ -678,6 +845,8 @@ class Expansion:
         q_max : int
             Inventories ``−q_max … q_max``. At ``−q_max`` no ask, at ``q_max`` no bid is
             posted (``+inf``); the tables hold ``2 n_t n_s (2 q_max + 1)`` floats.
+        regime : int or str, optional
+            The regime whose quotes are tabulated (required when the chain has several states).
 
         Returns
         -------
@@ -690,6 +859,7 @@ class Expansion:
             if model.T != self.model.T:
                 raise ValueError(f"model.T must equal the expansion's horizon T={self.model.T}, got {model.T}")
         q_max = check_int("q_max", q_max, ge=1)
+        r = self._regime(regime)
         t = np.linspace(0.0, self.model.T, 201) if t is None else np.asarray(t, dtype=float)
         if t.ndim != 1 or t.size < 2 or not np.all(np.isfinite(t)) or np.any(np.diff(t) <= 0) \
                 or t[0] != 0.0 or t[-1] != self.model.T:
@@ -705,8 +875,8 @@ class Expansion:
         q = np.arange(-q_max, q_max + 1, dtype=float)
         # The quotes are affine in q (eq. 26): fill the tables from q = 0 and q = 1, which costs
         # one multiply-add per entry instead of re-evaluating every piece for every q.
-        ask0, bid0 = self.quotes(t[:, None], 0, s[None, :])
-        ask1, bid1 = self.quotes(t[:, None], 1, s[None, :])
+        ask0, bid0 = self.quotes(t[:, None], 0, s[None, :], regime=r)
+        ask1, bid1 = self.quotes(t[:, None], 1, s[None, :], regime=r)
         ask = np.multiply((ask1 - ask0)[..., None], q)
         ask += ask0[..., None]
         bid = np.multiply((bid1 - bid0)[..., None], q)
@@ -723,7 +893,8 @@ def expansion(model: Model, order: int = 1, *, n_quad: int = DEFAULT_N_QUAD) -> 
     ----------
     model : Model
         Brownian (any drift) or Ornstein–Uhlenbeck mid-price; equal or per-side intensities
-        ``(A±, k±)``; the paper's penalties (``ε η z``, ``ε ν σ²``) or ``φ``, ``ϖ`` set directly.
+        ``(A±, k±)``; the paper's penalties (``ε η z``, ``ε ν σ²``) or ``φ``, ``ϖ`` set directly;
+        a regime chain (``model.regimes``; with an OU price its regimes must share one ``σ``).
     order : {0, 1}
         0: exact solution of the zero-penalty problem (eq. 9 with the costs of §3.8; quotes
         ``1/k± + α ± Δ``);
@@ -739,6 +910,11 @@ def expansion(model: Model, order: int = 1, *, n_quad: int = DEFAULT_N_QUAD) -> 
     -------
     Expansion
 
+    Raises
+    ------
+    ValueError
+        A bad ``order`` or ``n_quad``; an OU price whose regimes have different ``σ``.
+
     Examples
     --------
     >>> import hjbsolve as hs
@@ -747,6 +923,4 @@ def expansion(model: Model, order: int = 1, *, n_quad: int = DEFAULT_N_QUAD) -> 
     >>> asym = hs.expansion(hs.paper_model("ou", A=(1000.0, 800.0), k=(1.0, 1.3)), order=1)
     >>> ask, bid = asym.quotes(0.0, 10, 3000.0)
     """
-    if isinstance(model, Model):
-        model = model.without_regimes("hs.expansion (the closed forms)")
     return Expansion(model, order, n_quad)

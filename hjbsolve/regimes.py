@@ -32,7 +32,7 @@ import numpy as np
 
 from ._validation import check_real
 
-__all__ = ["Regimes", "REGIME_FIELDS", "FACTOR_KINDS"]
+__all__ = ["Regimes", "REGIME_FIELDS", "FACTOR_KINDS", "resolve_regime"]
 
 #: Per-state fields and their allowed ranges (keyword arguments of :func:`check_real`).
 REGIME_FIELDS = {"z": dict(ge=0.0), "sigma": dict(ge=0.0), "A_plus": dict(gt=0.0), "A_minus": dict(gt=0.0),
@@ -43,6 +43,85 @@ MAX_REGIMES = 64
 ROW_SUM_RTOL = 1e-9
 #: Diffusion factors with a preset grid (:meth:`Regimes.factor`): name → constructor name.
 FACTOR_KINDS = {"ou": "ou_factor", "cir": "cir_factor"}
+# Largest uniformised argument ‖K‖λτ summed as a series by :func:`metzler_expm` (beyond: squaring,
+# each of which about doubles the rounding error, so the series takes a long step).
+_SERIES_ARG = 30.0
+# Terms of that series: the Poisson(30) tail beyond 100 terms is below 1e-22.
+_SERIES_TERMS = 100
+# Series weights below this are dropped (relative to the leading terms, which are >= e^{-30}).
+_NEGLIGIBLE = 1e-280
+
+
+def metzler_expm(M, tau) -> np.ndarray:
+    """``e^{Mτ}`` for a matrix ``M`` with non-negative off-diagonal entries, at many ``τ >= 0`` at once.
+
+    Uniformisation: with ``λ >= max(−M_ii)`` and ``K = I + M/λ >= 0`` (entrywise),
+    ``e^{Mτ} = e^{−λτ} Σ_j (λτ)^j/j! K^j``, a series of non-negative terms (no cancellation).
+    The argument is halved ``m`` times until ``‖K‖∞ λτ <= 30`` for every ``τ`` of the batch, the
+    series summed to 100 terms (truncation below 1e-22 relative) and the result squared ``m``
+    times (each squaring about doubles the rounding error; measured against
+    ``scipy.linalg.expm``: 5e-15 for ``λτ <= 100``, 6e-14 at ``λτ = 10³``, 8e-13 at ``10⁴``).
+    Vectorised over ``τ`` (``scipy.linalg.expm`` takes about 0.3 ms per matrix, too slow for the
+    thousands of ``τ`` of a double time integral). A Markov generator gives the transition matrices; the generator bordered by a
+    non-negative column gives the integrals ``∫_0^τ e^{Qu} du g`` as well (:meth:`Regimes.expectation`).
+
+    Parameters
+    ----------
+    M : ndarray, shape (d, d)
+        Off-diagonal entries ``>= 0`` (not checked; the callers build such matrices).
+    tau : array_like, any shape, entries ``>= 0``
+
+    Returns
+    -------
+    ndarray, shape ``tau.shape + (d, d)``
+    """
+    M = np.asarray(M, dtype=float)
+    tau = np.asarray(tau, dtype=float)
+    d = M.shape[0]
+    lam = max(0.0, float(-np.min(np.diag(M))))
+    if not np.any(M):
+        return np.broadcast_to(np.eye(d), tau.shape + (d, d)).copy()
+    lam = lam if lam > 0.0 else float(np.max(np.abs(M)))
+    K = np.eye(d) + M / lam
+    norm = float(np.max(np.sum(np.abs(K), axis=1)))
+    x_max = lam * norm * (float(np.max(tau)) if tau.size else 0.0)
+    halvings = max(0, math.ceil(math.log2(x_max / _SERIES_ARG))) if x_max > _SERIES_ARG else 0
+    y = (lam / 2.0**halvings) * tau.reshape(-1)                     # (B,)
+    powers = np.empty((_SERIES_TERMS + 1, d, d))
+    powers[0] = np.eye(d)
+    for j in range(1, _SERIES_TERMS + 1):
+        powers[j] = powers[j - 1] @ K
+    weights = np.zeros((_SERIES_TERMS + 1, y.size))                  # Poisson(y) probabilities
+    weights[0] = np.exp(-y)
+    for j in range(1, _SERIES_TERMS + 1):
+        wj = weights[j - 1] * y / j
+        wj[wj < _NEGLIGIBLE] = 0.0          # never into subnormals (slow), far below rounding
+        weights[j] = wj
+        if not np.any(wj):
+            break
+    E = np.einsum("jb,jkl->bkl", weights, powers)
+    for _ in range(halvings):
+        E = E @ E
+    return E.reshape(tau.shape + (d, d))
+
+
+def resolve_regime(chain: "Regimes | None", regime):
+    """The regime index of a query on a model with chain ``chain`` (``None`` without regimes).
+
+    ``regime`` may be omitted (``None``) without a chain or with a one-state chain (index 0) and
+    is required otherwise: an index or a name. ``ValueError`` for a missing or bad ``regime``.
+    """
+    if chain is None:
+        if regime is not None and not (isinstance(regime, (int, np.integer)) and not isinstance(regime, bool)
+                                       and int(regime) == 0):
+            raise ValueError(f"regime={regime!r} given, but the model has no regimes")
+        return None
+    if regime is None:
+        if chain.n == 1:
+            return 0
+        raise ValueError(f"regime is required: the model has {chain.n} regimes; pass regime= an index in "
+                         f"[0, {chain.n - 1}] or one of the names {list(chain.names)}")
+    return chain.index(regime)
 
 
 def _check_generator(generator) -> tuple:
@@ -75,6 +154,28 @@ def _check_generator(generator) -> tuple:
             raise ValueError(f"row {i} of the generator sums to {total!r}, not 0 (each diagonal entry must be minus "
                              f"the sum of its row's rates: generator[{i}][{i}] = {-(total - Q[i, i])!r})")
     return tuple(tuple(float(x) for x in row) for row in Q)
+
+
+def _check_tau(tau) -> np.ndarray:
+    try:
+        tau = np.asarray(tau, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"tau must be a real number or array of elapsed times, got {tau!r}") from None
+    if not np.all(np.isfinite(tau)) or np.any(tau < 0.0):
+        raise ValueError(f"tau must hold finite elapsed times >= 0, got values in [{np.min(tau)}, {np.max(tau)}]")
+    return tau
+
+
+def _check_vector(name: str, value, n: int) -> np.ndarray:
+    if value is None:
+        return np.zeros(n)
+    try:
+        v = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be {n} real numbers (one per regime), got {value!r}") from None
+    if v.shape != (n,) or not np.all(np.isfinite(v)):
+        raise ValueError(f"{name} must be {n} finite real numbers (one per regime), got {value!r}")
+    return v
 
 
 def _check_field(name: str, value, n: int):
@@ -225,6 +326,50 @@ class Regimes:
         rhs = np.zeros(self.n + 1)
         rhs[-1] = 1.0
         return np.linalg.lstsq(M, rhs, rcond=None)[0]
+
+    def transition(self, tau) -> np.ndarray:
+        """Transition matrices ``P(τ) = e^{Qτ}``: ``P(τ)[i, j] = P(R_{t+τ} = j | R_t = i)``.
+
+        Parameters
+        ----------
+        tau : array_like, entries ``>= 0`` (time units of the generator)
+
+        Returns
+        -------
+        ndarray, shape ``tau.shape + (n, n)``
+            Computed by :func:`metzler_expm` (a series of non-negative terms; rows sum to one to
+            rounding).
+        """
+        return metzler_expm(self.Q, _check_tau(tau))
+
+    def expectation(self, tau, terminal=None, running=None) -> np.ndarray:
+        """``E_r[f(R_{t+τ})] + E_r[∫_t^{t+τ} g(R_ξ) dξ]`` for per-regime ``f = terminal``, ``g = running``.
+
+        ``= P(τ) f + (∫_0^τ P(u) du) g``, the solution at ``τ`` of the backward Kolmogorov system
+        ``dy/dτ = Q y + g``, ``y(0) = f``; computed as one exponential of the bordered generator
+        ``[[Q, g⁺, g⁻], [0, 0, 0], [0, 0, 0]]`` (``g = g⁺ − g⁻``, non-negative parts) applied to
+        ``(f, 1, −1)``. Examples (paper §3.5, eqs. 18, 24): ``E_r[Z(T)] = expectation(T − t, z)``,
+        ``E_r[∫_t^T Σ²(ξ) dξ] = expectation(T − t, running=sigma**2)``.
+
+        Parameters
+        ----------
+        tau : array_like, entries ``>= 0``
+        terminal, running : array_like, shape (n,), optional
+            Per-regime values (default zero).
+
+        Returns
+        -------
+        ndarray, shape ``tau.shape + (n,)``
+        """
+        n = self.n
+        f = _check_vector("terminal", terminal, n)
+        g = _check_vector("running", running, n)
+        M = np.zeros((n + 2, n + 2))
+        M[:n, :n] = self.Q
+        M[:n, n] = np.maximum(g, 0.0)
+        M[:n, n + 1] = np.maximum(-g, 0.0)
+        E = metzler_expm(M, _check_tau(tau))
+        return E[..., :n, :n] @ f + E[..., :n, n] - E[..., :n, n + 1]
 
     # ------------------------------------------------------------------ builders
     @classmethod

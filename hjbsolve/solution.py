@@ -25,6 +25,7 @@ from .hamiltonian import quotes_from_values
 from .interpolation import interpolate
 from .model import Model
 from .policies import TabulatedPolicy
+from .regimes import resolve_regime
 
 __all__ = ["Solution", "FORMAT"]
 
@@ -98,19 +99,8 @@ class Solution:
 
     def _regime(self, regime):
         """The regime index of a query (``None`` without regimes); ``ValueError`` for a missing or
-        bad ``regime``."""
-        chain = self.model.regimes
-        if chain is None:
-            if regime is not None and not (isinstance(regime, (int, np.integer)) and not isinstance(regime, bool)
-                                           and int(regime) == 0):
-                raise ValueError(f"regime={regime!r} given, but the model has no regimes")
-            return None
-        if regime is None:
-            if chain.n == 1:
-                return 0
-            raise ValueError(f"regime is required: the model has {chain.n} regimes; pass regime= an index in "
-                             f"[0, {chain.n - 1}] or one of the names {list(chain.names)}")
-        return chain.index(regime)
+        bad ``regime`` (:func:`hjbsolve.regimes.resolve_regime`)."""
+        return resolve_regime(self.model.regimes, regime)
 
     def _table(self, r):
         return self.g if r is None else self.g[:, r]
