@@ -46,6 +46,7 @@ file and a Python call get the same messages.
 
 from __future__ import annotations
 
+import json
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +56,7 @@ from jsonschema import Draft202012Validator, validators
 from .model import Model, paper_model
 from .prices import PRICE_KINDS
 from .regimes import FACTOR_KINDS, REGIME_FIELDS, Regimes
+from .grid import MAX_Q
 from .solver.api import METHODS
 from .solver.schemes import SCHEMES
 
@@ -215,9 +217,17 @@ def check_schema(data: dict) -> None:
         raise ValueError(f"unknown key(s) {extra} in [{path[0]}]; allowed: {list(e.schema['properties'])}"
                          + (f" ({'; '.join(moved)})" if moved else ""))
     if len(path) == 1:
-        raise ValueError(f"[{path[0]}] must be a table, got {e.instance!r}")
+        raise ValueError(f"[{path[0]}] must be a table, got {_toml(e.instance)}")
     key = _KEYS[(path[0], path[1])]
-    raise ValueError(f"[{key.section}] {key.name} = {data[path[0]][path[1]]!r}: must be {key.type}")
+    raise ValueError(f"[{key.section}] {key.name} = {_toml(data[path[0]][path[1]])}: must be {key.type}")
+
+
+def _toml(value) -> str:
+    """``value`` as it reads in a TOML file (``true``, ``"text"``, ``[1, 2]``), for messages."""
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return repr(value)
 
 
 @dataclass
@@ -249,6 +259,8 @@ class RunConfig:
 
 def _read_toml(path) -> dict:
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"parameter file {str(path)!r} is a directory; pass a TOML file (e.g. params.toml)")
     if not path.is_file():
         raise ValueError(f"parameter file {str(path)!r} does not exist")
     with open(path, "rb") as f:
@@ -268,7 +280,7 @@ def _price(table: dict, model_table: dict) -> dict:
     required = {"ou": ("a", "mu", "sigma"), "brownian": ("sigma",)}[kind]
     missing = [k for k in required if k not in table]
     if missing:
-        raise ValueError(f"[price] of kind {kind!r} must give all of {list(required)} (missing {missing}): a "
+        raise ValueError(f"[price] of kind {_toml(kind)} must give all of {list(required)} (missing {missing}): a "
                          f"[price] table replaces the paper's price as a whole, so that a changed a or sigma "
                          f"never runs with the paper's mu = 3009")
     if kind == "ou" and "s0" not in model_table:
@@ -290,7 +302,7 @@ def _regimes(table: dict) -> Regimes:
         if form == "factor":
             missing = [k for k in _FACTOR_KEYS if k not in table and k != "width_sd"]
             if missing:
-                raise ValueError(f"factor = {table['factor']!r} needs {missing}")
+                raise ValueError(f"factor = {_toml(table['factor'])} needs {missing}")
             params = {k: v for k, v in table.items() if k != "factor"}
             return Regimes.factor(table["factor"], **params)
         if "generator" not in table:
@@ -337,4 +349,10 @@ def load_config(path=None) -> RunConfig:
     cfg = RunConfig(model=model, solve=solve)
     cfg.q = list(report.get("q", cfg.q))
     cfg.t = report.get("t", cfg.t)
+    if not 0.0 <= cfg.t <= model.T:                # checked before any solve
+        raise ValueError(f"[report] t = {_toml(cfg.t)}: must lie in [0, T] = [0, {model.T:g}] (the model's horizon)")
+    big = [q for q in cfg.q if abs(q) > MAX_Q // 2]
+    if big:
+        raise ValueError(f"[report] q = {_toml(cfg.q)}: inventories must satisfy |q| <= {MAX_Q // 2} (the solver's "
+                         f"largest bound is q_max = {MAX_Q}), got {big}")
     return cfg

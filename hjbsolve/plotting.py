@@ -29,6 +29,16 @@ def _axes(ax, figsize=(7.5, 4.5)):
     return fig.add_subplot()
 
 
+def _recorded(result, path):
+    """The recorded paths of ``result`` after checking that ``path`` indexes one of them."""
+    rec = getattr(result, "paths", None)
+    if isinstance(path, bool) or not isinstance(path, (int, np.integer)) or rec is None or not 0 <= path < len(rec):
+        n = 0 if rec is None else len(rec)
+        raise ValueError(f"path must index a recorded path (simulate(..., record=N)); got path={path!r} with {n} "
+                         "recorded")
+    return rec
+
+
 def save_figure(ax, path, dpi: int = 120):
     """Save the figure holding ``ax`` as PNG (works without pyplot or a display)."""
     ax.figure.savefig(path, dpi=dpi)
@@ -259,11 +269,7 @@ def plot_day(result, path: int = 0, ax=None):
     ValueError
         No recorded paths, or ``path`` out of range.
     """
-    rec = getattr(result, "paths", None)
-    if isinstance(path, bool) or not isinstance(path, (int, np.integer)) or rec is None or not 0 <= path < len(rec):
-        n = 0 if rec is None else len(rec)
-        raise ValueError(f"path must index a recorded path (simulate(..., record=N)); got path={path!r} with {n} "
-                         "recorded")
+    rec = _recorded(result, path)
     ax = _axes(ax)
     t, s = rec.t, rec.s[path]
     ask = np.where(np.isfinite(rec.ask[path]), s + rec.ask[path], np.nan)
@@ -360,9 +366,9 @@ def plot_day_panels(result, path: int = 0, axes=None, mu=None, t_scale: float = 
     Parameters
     ----------
     result : SimulationResult
-        From :func:`hjbsolve.simulate` with ``record >= path + 1``.
+        A simulation that recorded paths (``simulate(..., record=N)``, ``N > path``).
     path : int
-        Which recorded path.
+        Index of the recorded path drawn.
     axes : sequence of 4 Axes, optional
         Default: a new figure with four panels sharing the time axis.
     mu : float, optional
@@ -382,11 +388,7 @@ def plot_day_panels(result, path: int = 0, axes=None, mu=None, t_scale: float = 
     ValueError
         No recorded paths, ``path`` out of range, or ``axes`` not four Axes.
     """
-    rec = getattr(result, "paths", None)
-    if isinstance(path, bool) or not isinstance(path, (int, np.integer)) or rec is None or not 0 <= path < len(rec):
-        n = 0 if rec is None else len(rec)
-        raise ValueError(f"path must index a recorded path (simulate(..., record=N)); got path={path!r} with {n} "
-                         "recorded")
+    rec = _recorded(result, path)
     if axes is None:
         from matplotlib.figure import Figure
 

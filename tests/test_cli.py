@@ -43,8 +43,8 @@ def test_solve_command_reads_a_parameter_file(tmp_path, capsys):
     ("[model]\ngamma = 1.0\n", r"unknown key\(s\) \['gamma'\] in \[model\]"),
     ("[modle]\nA = 1.0\n", r"unknown section\(s\) \['modle'\]"),
     ("[model]\nk = -1.0\n", "k must be > 0"),
-    ("[model]\nA = \"many\"\n", r"\[model\] A = 'many': must be number or \[ask, bid\] pair"),
-    ("[price]\nkind = \"levy\"\n", r"\[price\] kind = 'levy': must be \"ou\" or \"brownian\""),
+    ("[model]\nA = \"many\"\n", r"\[model\] A = \"many\": must be number or \[ask, bid\] pair"),
+    ("[price]\nkind = \"levy\"\n", r"\[price\] kind = \"levy\": must be \"ou\" or \"brownian\""),
     ("[solve]\nq_max = 0\n", "q_max must be >= 1"),
     ("not toml [", "not valid TOML"),
 ])

@@ -141,6 +141,7 @@ def test_paired_difference_needs_common_random_numbers():
 
 
 # ---------------------------------------------------------------------------- end to end
+@pytest.mark.filterwarnings("error::hjbsolve.solver.setup.BoundWarning")   # no solve is clipped by its bound
 def test_run_heuristic_comparison_quick(tmp_path):
     R = run_heuristic_comparison(tmp_path, quick=True, progress=False, seed=3)
     json.dumps(R, allow_nan=False)

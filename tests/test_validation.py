@@ -289,15 +289,14 @@ def test_unconverged_series_are_marked_in_the_summary():
 
 
 def test_validation_tasks_bind_their_bound_only_in_the_bound_studies():
-    """Every solver task of the quick validation plan (the one CI runs) uses a q_max above the
-    BoundWarning threshold, except the studies of the bound itself (flagged, their warnings silenced).
-    (The full plan's long-horizon OU collapse tasks are below it: noted, not yet resized.)"""
+    """Every solver task of the quick and the full validation plans uses a q_max above the
+    BoundWarning threshold, except the studies of the bound itself (flagged, their warnings silenced)."""
     from hjbsolve.solver.setup import binding_q_max
     from hjbsolve.validation.settings import Settings
     from hjbsolve.validation.suite import plan_tasks
     from hjbsolve.validation.tasks import as_model
 
-    for quick in (True,):
+    for quick in (True, False):
         for key, p in plan_tasks(Settings.make(quick)).items():
             if p.get("q_max") is None or "model" not in p:
                 continue

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -49,6 +50,8 @@ from tqdm import tqdm  # text bars (tqdm.auto warns in notebooks without ipywidg
 import hjbsolve as hs
 from hjbsolve.montecarlo import price_range
 from hjbsolve.plotting import legend_outside, log_ticks
+from hjbsolve.solver import BoundWarning
+from hjbsolve.solver.setup import binding_q_max
 
 from .report import check_finite, fmt, jsonable, md_table
 
@@ -112,6 +115,14 @@ def heuristic_value(model: hs.Model, half_spread: float, gamma: float, q_max: in
     policy's own limit ``q_max``, with ``n_steps`` time steps; ``s_range`` only for an OU price.
     """
     pol = hs.InventorySkew(half_spread, gamma, q_max)
+    with warnings.catch_warnings():
+        # the grid bound is the policy's own inventory limit (it stops quoting there): the
+        # BoundWarning about a bound that clips the optimal inventory does not apply
+        warnings.simplefilter("ignore", BoundWarning)
+        return _heuristic_value(model, pol, q_max, n_steps, s_range)
+
+
+def _heuristic_value(model, pol, q_max, n_steps, s_range) -> float:
     if s_range is None and model.price.is_martingale:
         # one price node: the kernels' parallel loop over price nodes has one iteration, and
         # its threading overhead (~10 ms per step on a busy machine) would dominate
@@ -256,7 +267,7 @@ def _solve_ou(mo, st, n_paths, seed, log):
     estimate ``|v_2n − v_n| / 3``. Returns ``(solution, result, s_range, q_max, value, error)``.
     """
     s_range = price_range(mo, S0, n_paths)
-    Q = st.q_max_ou
+    Q = max(st.q_max_ou, binding_q_max(mo, s_range))    # a bound that does not clip the optimum
     for _ in range(4):
         sol = hs.solve(mo, q_max=Q, s_range=s_range, n_steps=2 * st.fd_steps)
         res = hs.simulate(mo, sol, n_paths=n_paths, n_steps=st.mc_steps, s0=S0, q0=0, seed=seed,
