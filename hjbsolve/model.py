@@ -264,6 +264,17 @@ class Model:
         """Directional bet ``Δ(t, s) = E_{t,s}[S_T] − s`` (paper §2.4); broadcasts."""
         return self.price.delta(t, s, self.T)
 
+    def side_arrays(self, n_axes: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(log_rate, k, alpha)``, each of shape ``(n_axes, 2)`` (axis, side): the same market on every
+        inventory axis (:class:`hjbsolve.coefficients.MarketCoefficients`)."""
+        lr = np.tile(np.array(self.log_rates()), (n_axes, 1))
+        k = np.tile(np.array([k for _, k in self.side_params()]), (n_axes, 1))
+        return lr, k, np.full((n_axes, 2), self.alpha)
+
+    def penalty_forms(self, n_axes: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """``(φ I, ϖ I)``: the running and terminal quadratic forms on ``n_axes`` inventory axes."""
+        return self.running_penalty * np.eye(n_axes), self.terminal_penalty * np.eye(n_axes)
+
     def coefficients(self, grid):
         """The model flattened onto a state grid for the numerical engines.
 
