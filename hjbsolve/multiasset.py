@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import check_real
+from ._validation import check_names, check_real, fields_dict
 from .coefficients import MAX_LOG_RATE
 from .prices import Brownian, OrnsteinUhlenbeck
 
@@ -377,17 +377,9 @@ class MultiAssetModel:
         return hash(repr(sorted(self.to_dict().items())))
 
     def to_dict(self) -> dict:
-        d = {}
-        for f in dataclasses.fields(self):
-            v = getattr(self, f.name)
-            if v is None:
-                continue
-            if isinstance(v, np.ndarray):
-                v = v.tolist()
-            elif isinstance(v, tuple):
-                v = [list(x) if isinstance(x, tuple) else x for x in v]
-            d[f.name] = v
-        return d
+        """Plain lists and numbers (JSON/TOML); :meth:`from_dict` reads it back."""
+        return fields_dict(self, lambda name, v: v.tolist() if isinstance(v, np.ndarray) else
+                           [list(x) if isinstance(x, tuple) else x for x in v] if isinstance(v, tuple) else v)
 
     @classmethod
     def from_dict(cls, d: dict) -> "MultiAssetModel":
@@ -402,10 +394,7 @@ class MultiAssetModel:
 
 
 def _check_names(params: dict) -> None:
-    allowed = [f.name for f in dataclasses.fields(MultiAssetModel)]
-    unknown = sorted(map(str, set(params) - set(allowed)))
-    if unknown:
-        raise ValueError(f"unknown multi-asset model parameter(s) {unknown}; allowed: {allowed}")
+    check_names(params, MultiAssetModel, "multi-asset model")
 
 
 def inventory_risk(q, *, Omega, cov, eps: float = 1.0, eta: float = 1.0, nu: float = 1.0, T: float = 1.0,
