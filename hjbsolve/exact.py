@@ -41,6 +41,13 @@ accuracy of a few ulps (the truncation is bounded rigorously, see :func:`_expm_o
 (default 4: about 26 terms per slice); the result is exact for any slicing, and halving the
 slices changes it only by rounding (``tests/test_exact.py``).
 
+Several assets (:class:`~hjbsolve.multiasset.MultiAssetModel`, paper §5): with one decay ``k`` for
+every asset and side the same substitution linearises the system on the inventory box
+``Π_i [−Q_i, Q_i]``: ``M`` is the sparse matrix with, along each axis ``i``, the bidiagonal terms
+``c±_i`` of asset ``i`` (nothing across the box), and diagonal ``k(q·b − q'Φq)``; ``G = D⁻¹MD``
+has the optimal fill rates of every asset as off-diagonals, and the same non-negative series
+(:func:`_expm_ones_box`) gives every entry to a few ulps.
+
 The values are exact at the stored times; between them a :class:`~hjbsolve.solution.Solution`
 interpolates (cubic in ``t``). :func:`solve_expm` stores the nodes of a time grid graded towards
 ``T`` and refines it until the interpolation error estimate meets the tolerance.
@@ -166,16 +173,26 @@ def _row_norm(rates: list, bdiag: np.ndarray) -> float:
 
 
 @njit(cache=True, error_model="numpy")
-def _expm_march(h, times, T, c, k, bdiag, shift, slice_norm, max_slices, out, stats):
-    """Compiled twin of the slice loop of :func:`expm_values` (same slices, same series).
+def _expm_march(h, times, T, c, k, bdiag, shift, slice_norm, max_slices, shape, out, stats):
+    """Compiled twin of the slice loop of :func:`expm_values` (same slices, same series), on the
+    inventory box of ``shape`` (one axis: a line of cells).
 
-    ``h`` (n,) is overwritten (``h(T)`` on entry); ``out[i]`` receives ``h(times[i])``;
-    ``stats = [slices, max_terms, total_terms]``. Returns 0, or 1 if a fill rate overflowed, 2 if
-    more than ``max_slices`` slices were needed, 3 if a series did not converge.
+    ``h`` (n,) is overwritten (``h(T)`` on entry; cells in C order); ``c`` (axes, 2, 4) the side
+    coefficients of each axis; ``out[i]`` receives ``h(times[i])``; ``stats = [slices, max_terms,
+    total_terms]``. Returns 0, or 1 if a fill rate overflowed, 2 if more than ``max_slices`` slices
+    were needed, 3 if a series did not converge.
     """
     n = h.size
-    ask = np.empty(n - 1)
-    bid = np.empty(n - 1)
+    n_ax = shape.size
+    stride = np.ones(n_ax, np.int64)
+    for a in range(n_ax - 2, -1, -1):
+        stride[a] = stride[a + 1] * shape[a + 1]
+    pos = np.empty((n_ax, n), np.int64)             # index of each cell along each axis
+    for a in range(n_ax):
+        for j in range(n):
+            pos[a, j] = (j // stride[a]) % shape[a]
+    ask = np.zeros((n_ax, n))                       # rate at cell j towards j − stride (0 at the lower limit)
+    bid = np.zeros((n_ax, n))                       # rate at cell j towards j + stride (0 at the upper limit)
     term = np.empty(n)
     nxt = np.empty(n)
     total = np.empty(n)
@@ -184,15 +201,21 @@ def _expm_march(h, times, T, c, k, bdiag, shift, slice_norm, max_slices, out, st
     for i in range(times.size - 1, -1, -1):
         remaining = now - times[i]
         while remaining > 0.0:
+            for a in range(n_ax):
+                s = stride[a]
+                for j in range(n):
+                    if pos[a, j] > 0:
+                        p = h[j] - h[j - s]
+                        ask[a, j] = math.exp(c[a, 0, 0] - c[a, 0, 1] * (c[a, 0, 3] + c[a, 0, 2] + p))
+                        bid[a, j - s] = math.exp(c[a, 1, 0] - c[a, 1, 1] * (c[a, 1, 3] + c[a, 1, 2] - p))
+                        if not (math.isfinite(ask[a, j]) and math.isfinite(bid[a, j - s])):
+                            return 1
             norm_b = 0.0
-            for j in range(n - 1):
-                p = h[j + 1] - h[j]
-                ask[j] = math.exp(c[0, 0] - c[0, 1] * (c[0, 3] + c[0, 2] + p))
-                bid[j] = math.exp(c[1, 0] - c[1, 1] * (c[1, 3] + c[1, 2] - p))
-                if not (math.isfinite(ask[j]) and math.isfinite(bid[j])):
-                    return 1
             for j in range(n):
-                r = bdiag[j] + (ask[j - 1] if j > 0 else 0.0) + (bid[j] if j < n - 1 else 0.0)
+                r = bdiag[j]
+                for a in range(n_ax):
+                    r += ask[a, j]
+                    r += bid[a, j]
                 if r > norm_b:
                     norm_b = r
             # a float count: remaining·‖B‖ can exceed the int64 range near T with steep penalties
@@ -208,10 +231,11 @@ def _expm_march(h, times, T, c, k, bdiag, shift, slice_norm, max_slices, out, st
                 tmax = 0.0
                 for j in range(n):
                     v = bdiag[j] * term[j]
-                    if j > 0:
-                        v += ask[j - 1] * term[j - 1]
-                    if j < n - 1:
-                        v += bid[j] * term[j + 1]
+                    for a in range(n_ax):
+                        if pos[a, j] > 0:
+                            v += ask[a, j] * term[j - stride[a]]
+                        if pos[a, j] < shape[a] - 1:
+                            v += bid[a, j] * term[j + stride[a]]
                     nxt[j] = v * (tau / m)
                 for j in range(n):
                     term[j] = nxt[j]
@@ -265,9 +289,9 @@ def expm_values(coef: MarketCoefficients, grid: StateGrid, drift, T: float, time
     """``h(t)`` at the increasing ``times`` (ending at ``T``), exactly, in the log domain.
 
     ``drift``: the price drift ``b`` (a number), or one per inventory axis (asset): the diagonal
-    of ``M`` holds ``k(q·b − q'Φq)``. ``compiled=True`` runs the slice loop of one inventory axis
-    in :func:`_expm_march` (numba); ``False``, and any box of several axes (assets), the numpy
-    version below (the same slices and series, the reference for the compiled twin). With several
+    of ``M`` holds ``k(q·b − q'Φq)``. ``compiled=True`` runs the slice loop in :func:`_expm_march`
+    (numba); ``False`` the numpy version below (the same slices and series, the reference for the
+    compiled twin). With several
     axes ``M`` is the sparse matrix of the box: along each axis ``i`` the same bidiagonal terms as
     one asset (``c±_i``), with the one decay ``k`` the substitution needs.
 
@@ -292,7 +316,7 @@ def expm_values(coef: MarketCoefficients, grid: StateGrid, drift, T: float, time
     # values at T), each a series of about e·slice_norm terms over every inventory
     n_slices = T * float(bdiag.max() + 2.0 * grid.n_axes * np.exp(np.max(cs[:, :, 0] - k * (cs[:, :, 2] + cs[:, :, 3]))))
     n_slices /= slice_norm
-    per_cell = _SECONDS_PER_TERM_CELL * (1.0 if (compiled and grid.n_axes == 1) else _NUMPY_FACTOR * grid.n_axes)
+    per_cell = _SECONDS_PER_TERM_CELL * grid.n_axes * (1.0 if compiled else _NUMPY_FACTOR)
     seconds = (n_slices + times.size) * (math.e * slice_norm + 20.0) * q.size * per_cell
     if not seconds <= _MAX_EXPM_SECONDS:
         q_max = [ax.q_max for ax in grid.inventory]
@@ -301,10 +325,11 @@ def expm_values(coef: MarketCoefficients, grid: StateGrid, drift, T: float, time
                          f"the penalties at the bound grow like q_max²: lower q_max or use method='fd'")
     h = coef.terminal[0].copy()
     out = np.empty((times.size, q.size))
-    if compiled and grid.n_axes == 1:
+    if compiled:
         stats = np.zeros(3, np.int64)
-        status = _expm_march(h, np.ascontiguousarray(times, dtype=float), float(T), np.ascontiguousarray(c), k,
-                             bdiag, shift, float(slice_norm), _MAX_SLICES, out, stats)
+        status = _expm_march(h, np.ascontiguousarray(times, dtype=float), float(T), np.ascontiguousarray(cs), k,
+                             bdiag, shift, float(slice_norm), _MAX_SLICES, np.array(grid.inventory_shape, np.int64),
+                             out, stats)
         if status == 1:
             raise ValueError("fill rates overflowed: the inventory penalties are too steep for this q_max")
         if status == 3:  # pragma: no cover - impossible with slice_norm <= 100
