@@ -9,8 +9,9 @@ Each case runs in a fresh process (``--case NAME``, spawned by the driver) so th
 resident memory (``ru_maxrss``) is its own; the kernels are compiled (numba's cache) by a small
 warm-up solve first, which is not timed. The machine's load average is printed with the numbers:
 the reference machine has two cores shared with other work, and the solve time scales with the
-load. For the FD solve the automatic error estimate is printed; against expm the measured quote
-difference on ``|q_i| <= q_max_i/2`` at a few times (units of ``1/k``). Not a test::
+load, so the CPU seconds of the solve (both threads) are printed too: on an idle two-core machine
+the wall time is about half of them. For each solve the error estimate is printed (quotes, units of
+``1/k``; expm: of the interpolation between its exact stored times). Not a test::
 
     python benchmarks/bench_multiasset.py [--cases m2-fd m2-expm m3-fd m3-expm]
 """
@@ -39,15 +40,20 @@ CASES = {"m2-fd": (M2, [100, 100], "fd"), "m2-expm": (M2, [100, 100], "expm"),
          "m3-fd": (M3, [25, 25, 25], "fd"), "m3-expm": (M3, [25, 25, 25], "expm")}
 
 
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def run_case(name: str) -> dict:
     params, q_max, method = CASES[name]
     mm = hs.MultiAssetModel(**params)
     warnings.simplefilter("ignore", hs.BoundWarning)
     hs.solve(mm, q_max=[3] * mm.n_assets, method=method)           # compile / load the kernels
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu()
     sol = hs.solve(mm, q_max=q_max, method=method)
-    wall = time.perf_counter() - t0
-    out = {"case": name, "cells": int(np.prod([2 * q + 1 for q in q_max])), "seconds": wall,
+    wall, cpu = time.perf_counter() - t0, _cpu() - c0
+    out = {"case": name, "cells": int(np.prod([2 * q + 1 for q in q_max])), "seconds": wall, "cpu_seconds": cpu,
            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
            "stored_mb": sol.g.nbytes / 1e6, "n_stored": int(sol.t.size),
            "error_estimate": sol.info.get("error_estimate"), "load": os.getloadavg()[0]}
@@ -65,13 +71,14 @@ def main():
     if args.case:
         print(json.dumps(run_case(args.case)))
         return
-    print(f"{'case':10s} {'cells':>8s} {'seconds':>8s} {'peak RSS MB':>12s} {'stored MB':>10s} {'estimate':>9s} "
-          f"{'load':>5s}  steps/rounds")
+    print(f"{'case':10s} {'cells':>8s} {'seconds':>8s} {'CPU s':>7s} {'peak RSS MB':>12s} {'stored MB':>10s} "
+          f"{'estimate':>9s} {'load':>5s}  steps/rounds")
     for name in args.cases:
         res = subprocess.run([sys.executable, __file__, "--case", name], capture_output=True, text=True, check=True)
         r = json.loads(res.stdout.strip().splitlines()[-1])
         est = r["error_estimate"]
-        print(f"{r['case']:10s} {r['cells']:8d} {r['seconds']:8.1f} {r['peak_rss_mb']:12.0f} {r['stored_mb']:10.0f} "
+        print(f"{r['case']:10s} {r['cells']:8d} {r['seconds']:8.1f} {r['cpu_seconds']:7.1f} {r['peak_rss_mb']:12.0f} "
+              f"{r['stored_mb']:10.0f} "
               f"{est if est is None else format(est, '.1e'):>9s} {r['load']:5.1f}  {r.get('rounds', r['n_stored'])}")
 
 
