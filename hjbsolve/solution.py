@@ -181,6 +181,8 @@ class Solution:
         """``v_q(t, s)``, the ``q s`` part included; broadcasts ``t, q, s``.
 
         ``regime``: index or name of the regime state (required when the model has several).
+        Several assets: ``q`` (integers) and ``s`` have a trailing axis of length ``M``, ``t`` broadcasts
+        with the other axes; the value ``q·s + g(t, q)`` has their broadcast shape.
 
         Raises
         ------
@@ -202,6 +204,10 @@ class Solution:
         The same numbers :func:`hjbsolve.simulate` trades (through :meth:`tabulate`). For a policy
         evaluation these are the quotes that are optimal *given that value*, not the evaluated
         policy's. ``regime``: as in :meth:`value`.
+
+        Several assets (paper eq. 34, exactly): arrays with the trailing asset axis of ``q`` and ``s``,
+        ``δ±_i = 1/k±_i + α_i + v(q) − v(q ∓ e_i) ∓ s_i``; no ask of asset ``i`` at ``q_i = −Q_i``, no bid
+        at ``+Q_i``.
         """
         r = self._regime(regime)
         if self.multi_asset:
