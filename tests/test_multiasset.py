@@ -332,6 +332,17 @@ def test_solver_refuses_what_it_cannot_solve():
         sol.save("never.npz")
 
 
+def test_default_bounds_are_each_assets_own():
+    """Without q_max each asset gets the single-asset default of its own market (its diffusion, its
+    confinement by Φ_ii; the cross terms of Φ only narrow the distribution in some directions)."""
+    mm = brief_model()
+    grid = multi_asset_grid(mm)
+    assert [ax.q_max for ax in grid.inventory] == [hs.solver.default_q_max(mm.asset_model(i)) for i in range(2)]
+    assert grid.inventory_shape == tuple(2 * ax.q_max + 1 for ax in grid.inventory)
+    with pytest.warns(hs.BoundWarning, match="q_max=3"):
+        multi_asset_grid(mm, [40, 3])
+
+
 def test_refuses_a_box_whose_solve_would_take_too_long():
     """A box within the cell limit whose time steps would take minutes is refused before any work,
     naming q_max (cost model of the automatic mode)."""
