@@ -250,8 +250,9 @@ def state_grid(model, q_max, s_range=None, ds=None, price_dependent: bool | None
     return StateGrid(prices, (InventoryAxis(q_max),), model.n_regimes)
 
 
-#: Most inventory cells of a state grid (product of the axes): the jump operators keep about 17
-#: doubles of scratch per cell and axis, and a solve stores every time node of the box.
+#: Most inventory cells of a multi-asset box (product of the axes): a solve stores every time node
+#: of the box (8 bytes a cell and node; a few hundred nodes), and its steps cost (2M − 1) jump stages
+#: over every cell; 4·10⁶ cells is already several GB and hours.
 MAX_CELLS = 4_000_000
 
 
@@ -296,8 +297,8 @@ def multi_asset_grid(model, q_max=None) -> StateGrid:
         q = [check_q_max(model.asset_model(i), v) for i, v in enumerate(q)]
     n_cells = float(np.prod([2.0 * v + 1.0 for v in q]))
     if n_cells > MAX_CELLS:
-        raise ValueError(f"q_max={q} makes an inventory box of {n_cells:.4g} cells (limit {MAX_CELLS:.3g}, about "
-                         f"{n_cells * 8 * 17 * M / 1e9:.3g} GB of scratch): lower q_max")
+        raise ValueError(f"q_max={q} makes an inventory box of {n_cells:.4g} cells (limit {MAX_CELLS:.3g}; about "
+                         f"{n_cells * 8 * 300 / 1e9:.3g} GB for 300 stored times): lower q_max")
     return StateGrid(PriceAxis.single(), tuple(InventoryAxis(v) for v in q), 1)
 
 
