@@ -21,6 +21,7 @@ from . import article
 from .exact import exact_brownian
 from .expansion import Expansion, expansion
 from .model import PAPER_S0, Model, paper_model
+from .multiasset import MultiAssetModel, inventory_risk
 from .montecarlo import SimulationResult, price_range, simulate
 from .policies import ConstantSpread, InventorySkew, Policy, TabulatedPolicy
 from .prices import Brownian, OrnsteinUhlenbeck
@@ -29,7 +30,8 @@ from .solution import Solution
 from .solver import SCHEMES, BoundWarning, NonFiniteError, evaluate, solve
 
 __all__ = [
-    "Brownian", "OrnsteinUhlenbeck", "Model", "paper_model", "PAPER_S0", "Regimes",
+    "Brownian", "OrnsteinUhlenbeck", "Model", "paper_model", "PAPER_S0", "Regimes", "MultiAssetModel",
+    "inventory_risk",
     "solve", "evaluate", "Solution", "SCHEMES", "NonFiniteError", "BoundWarning",
     "expansion", "Expansion", "exact_brownian",
     "Policy", "TabulatedPolicy", "ConstantSpread", "InventorySkew",

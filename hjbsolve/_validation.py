@@ -6,12 +6,13 @@ allowed, so that a user reading the message knows what to change.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 
 import numpy as np
 
-__all__ = ["check_real", "check_int"]
+__all__ = ["check_real", "check_int", "check_names", "fields_dict"]
 
 
 def check_real(name: str, value, *, gt=None, ge=None, lt=None, le=None) -> float:
@@ -52,3 +53,23 @@ def check_int(name: str, value, *, ge=None, le=None) -> int:
     if le is not None and v > le:
         raise ValueError(f"{name} must be <= {le}, got {v!r}")
     return v
+
+
+def check_names(params, cls, what: str) -> None:
+    """``ValueError`` naming the keys of ``params`` that are not fields of the dataclass ``cls`` (and
+    listing the fields); ``what`` names the kind of parameter in the message."""
+    allowed = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(map(str, set(params) - set(allowed)))
+    if unknown:
+        raise ValueError(f"unknown {what} parameter(s) {unknown}; allowed: {allowed}")
+
+
+def fields_dict(obj, convert) -> dict:
+    """The fields of the dataclass ``obj`` that are not ``None``, each passed through
+    ``convert(name, value)`` (plain values for JSON/TOML)."""
+    out = {}
+    for f in dataclasses.fields(obj):
+        v = getattr(obj, f.name)
+        if v is not None:
+            out[f.name] = convert(f.name, v)
+    return out

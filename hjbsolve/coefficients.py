@@ -80,7 +80,13 @@ class MarketCoefficients:
 
     @classmethod
     def from_model(cls, model, grid: StateGrid) -> "MarketCoefficients":
-        """The coefficients of ``model`` (a :class:`hjbsolve.model.Model`) on ``grid``."""
+        """The coefficients of ``model`` on ``grid``.
+
+        ``model`` is a :class:`hjbsolve.model.Model` (every inventory axis gets its market) or a
+        :class:`hjbsolve.multiasset.MultiAssetModel` (axis ``i`` is asset ``i``); each regime model
+        supplies ``side_arrays(n_axes)`` (``ℓ, k, α`` per axis and side) and ``penalty_forms(n_axes)``
+        (the running and terminal quadratic forms).
+        """
         n_states, n_axes = grid.n_states, grid.n_axes
         models = model.regime_models()
         if len(models) != n_states:
@@ -90,13 +96,9 @@ class MarketCoefficients:
         running_form = np.empty((n_states, n_axes, n_axes))
         terminal_form = np.empty((n_states, n_axes, n_axes))
         for r, m in enumerate(models):              # regime r: its own z, A±, k±, α, σ² (running), z (terminal)
-            for j, ((_, kj), lr) in enumerate(zip(m.side_params(), m.log_rates())):
-                log_rate[r, :, j] = lr
-                k[r, :, j] = kj
-                alpha[r, :, j] = m.alpha
-                offset[r, :, j] = 1.0 / kj
-            running_form[r] = m.running_penalty * np.eye(n_axes)
-            terminal_form[r] = m.terminal_penalty * np.eye(n_axes)
+            log_rate[r], k[r], alpha[r] = m.side_arrays(n_axes)        # (axis, side): one asset per axis
+            offset[r] = 1.0 / k[r]
+            running_form[r], terminal_form[r] = m.penalty_forms(n_axes)
         q = np.stack([grid.q_cells(i).astype(float) for i in range(n_axes)], axis=-1)      # (n_cells, M)
         running = _quadratic(q, running_form)
         terminal = -_quadratic(q, terminal_form)

@@ -41,6 +41,13 @@ accuracy of a few ulps (the truncation is bounded rigorously, see :func:`_expm_o
 (default 4: about 26 terms per slice); the result is exact for any slicing, and halving the
 slices changes it only by rounding (``tests/test_exact.py``).
 
+Several assets (:class:`~hjbsolve.multiasset.MultiAssetModel`, paper §5): with one decay ``k`` for
+every asset and side the same substitution linearises the system on the inventory box
+``Π_i [−Q_i, Q_i]``: ``M`` is the sparse matrix with, along each axis ``i``, the bidiagonal terms
+``c±_i`` of asset ``i`` (nothing across the box), and diagonal ``k(q·b − q'Φq)``; ``G = D⁻¹MD``
+has the optimal fill rates of every asset as off-diagonals, and the same non-negative series
+(:func:`_expm_ones_box`) gives every entry to a few ulps.
+
 The values are exact at the stored times; between them a :class:`~hjbsolve.solution.Solution`
 interpolates (cubic in ``t``). :func:`solve_expm` stores the nodes of a time grid graded towards
 ``T`` and refines it until the interpolation error estimate meets the tolerance.
@@ -69,37 +76,62 @@ _MAX_SLICES = 2_000_000
 #: Cost model of :func:`expm_values` (seconds per slice, series term and inventory) and the longest
 #: estimated time of one call accepted before any work starts.
 _SECONDS_PER_TERM_CELL, _MAX_EXPM_SECONDS = 4e-9, 120.0
+#: How much slower the numpy series is than the compiled one, per cell and inventory axis.
+_NUMPY_FACTOR = 4.0
 
 
-def _fill_rates(h: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Optimal fill intensities on the inventory path (the off-diagonals of ``G``).
+def _fill_rates(h: np.ndarray, c: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Optimal fill intensities along one inventory axis (the off-diagonals of ``G``).
 
     Parameters
     ----------
-    h : ndarray, shape (n_q,)
-        ``h_q`` for ``q = −Q … Q``.
+    h : ndarray, shape (n_q,) or the inventory box (n_1, …, n_M)
+        ``h_q`` for ``q = −Q … Q`` (on every axis).
     c : ndarray, shape (2, 4)
-        Side coefficients ``(ℓ, k, α, o)`` of ask and bid.
+        Side coefficients ``(ℓ, k, α, o)`` of ask and bid of that axis' asset.
+    axis : int
 
     Returns
     -------
-    ask : ndarray, shape (n_q − 1,)
-        ``λ⁺_q`` for ``q = −Q+1 … Q`` (an ask fill, ``q → q−1``).
-    bid : ndarray, shape (n_q − 1,)
-        ``λ⁻_q`` for ``q = −Q … Q−1`` (a bid fill, ``q → q+1``).
+    ask : ndarray, shape of ``h`` with ``n_axis − 1`` along ``axis``
+        ``λ⁺_q`` for ``q_axis = −Q+1 … Q`` (an ask fill, ``q → q − e_axis``).
+    bid : ndarray, same shape
+        ``λ⁻_q`` for ``q_axis = −Q … Q−1`` (a bid fill, ``q → q + e_axis``).
     """
     from .hamiltonian import ask_marginal, bid_marginal, optimal_intensity
 
-    ask = optimal_intensity(ask_marginal(h[1:], h[:-1], 0.0), *c[0])
-    bid = optimal_intensity(bid_marginal(h[:-1], h[1:], 0.0), *c[1])
+    hi, lo = _upper(h, axis), _lower(h, axis)
+    ask = optimal_intensity(ask_marginal(hi, lo, 0.0), *c[0])
+    bid = optimal_intensity(bid_marginal(lo, hi, 0.0), *c[1])
     return ask, bid
+
+
+def _upper(a: np.ndarray, axis: int) -> np.ndarray:
+    """``a`` without its first entry along ``axis`` (the cells ``j >= 1``)."""
+    return a[(slice(None),) * axis + (slice(1, None),)]
+
+
+def _lower(a: np.ndarray, axis: int) -> np.ndarray:
+    """``a`` without its last entry along ``axis`` (the cells ``j <= n − 2``)."""
+    return a[(slice(None),) * axis + (slice(None, -1),)]
 
 
 def _expm_ones(ask: np.ndarray, bid: np.ndarray, bdiag: np.ndarray, tau: float) -> tuple[np.ndarray, int]:
     """``Σ_n (τB)^n 1 / n!`` for the non-negative tridiagonal ``B``, entrywise to ~ulp accuracy.
 
     ``B`` has diagonal ``bdiag >= 0``, sub-diagonal ``ask`` (row ``i``, column ``i−1``) and
-    super-diagonal ``bid`` (row ``i``, column ``i+1``). All terms ``t_n = (τB)^n 1 / n!`` are
+    super-diagonal ``bid`` (row ``i``, column ``i+1``). One inventory axis of
+    :func:`_expm_ones_box`, which documents the bound.
+    """
+    return _expm_ones_box([(ask, bid)], bdiag, tau)
+
+
+def _expm_ones_box(rates: list, bdiag: np.ndarray, tau: float) -> tuple[np.ndarray, int]:
+    """``Σ_n (τB)^n 1 / n!`` for the non-negative ``B`` of the inventory box, entrywise to ~ulp accuracy.
+
+    ``B`` has diagonal ``bdiag >= 0`` (shape of the box) and, along each axis ``i``, the rates
+    ``rates[i] = (ask, bid)`` of :func:`_fill_rates`: row ``q``, column ``q − e_i`` (``ask``) and
+    column ``q + e_i`` (``bid``). All terms ``t_n = (τB)^n 1 / n!`` are
     non-negative and the sum is ``>= 1`` entrywise. With ``θ = τ‖B‖∞`` and ``r = θ/(n+1) < 1``,
     ``‖t_{n+m}‖∞ <= r^m ‖t_n‖∞``, so the neglected tail is at most ``‖t_n‖∞ r/(1 − r)``; the
     loop stops when that is below half an ulp of 1, hence below half an ulp of every entry.
@@ -112,15 +144,16 @@ def _expm_ones(ask: np.ndarray, bid: np.ndarray, bdiag: np.ndarray, tau: float) 
     n_terms : int
         Number of powers of ``B`` used.
     """
-    theta = tau * float(np.max(bdiag + np.r_[0.0, ask] + np.r_[bid, 0.0]))
+    theta = tau * _row_norm(rates, bdiag)
     term = np.ones_like(bdiag)
     total = term.copy()
     n = 0
     while True:
         n += 1
         nxt = bdiag * term
-        nxt[1:] += ask * term[:-1]
-        nxt[:-1] += bid * term[1:]
+        for i, (ask, bid) in enumerate(rates):
+            _upper(nxt, i)[...] += ask * _lower(term, i)
+            _lower(nxt, i)[...] += bid * _upper(term, i)
         term = nxt * (tau / n)
         total += term
         ratio = theta / (n + 1)              # ‖t_{n+1}‖∞ <= ratio ‖t_n‖∞, and ratio decreases
@@ -130,17 +163,36 @@ def _expm_ones(ask: np.ndarray, bid: np.ndarray, bdiag: np.ndarray, tau: float) 
             raise RuntimeError("series for expm(τB)·1 did not converge")
 
 
-@njit(cache=True, error_model="numpy")
-def _expm_march(h, times, T, c, k, bdiag, shift, slice_norm, max_slices, out, stats):
-    """Compiled twin of the slice loop of :func:`expm_values` (same slices, same series).
+def _row_norm(rates: list, bdiag: np.ndarray) -> float:
+    """``‖B‖∞``: the largest row sum of the box matrix of :func:`_expm_ones_box`."""
+    rows = bdiag.copy()
+    for i, (ask, bid) in enumerate(rates):
+        _upper(rows, i)[...] += ask
+        _lower(rows, i)[...] += bid
+    return float(np.max(rows))
 
-    ``h`` (n,) is overwritten (``h(T)`` on entry); ``out[i]`` receives ``h(times[i])``;
-    ``stats = [slices, max_terms, total_terms]``. Returns 0, or 1 if a fill rate overflowed, 2 if
-    more than ``max_slices`` slices were needed, 3 if a series did not converge.
+
+@njit(cache=True, error_model="numpy")
+def _expm_march(h, times, T, c, k, bdiag, shift, slice_norm, max_slices, shape, out, stats):
+    """Compiled twin of the slice loop of :func:`expm_values` (same slices, same series), on the
+    inventory box of ``shape`` (one axis: a line of cells).
+
+    ``h`` (n,) is overwritten (``h(T)`` on entry; cells in C order); ``c`` (axes, 2, 4) the side
+    coefficients of each axis; ``out[i]`` receives ``h(times[i])``; ``stats = [slices, max_terms,
+    total_terms]``. Returns 0, or 1 if a fill rate overflowed, 2 if more than ``max_slices`` slices
+    were needed, 3 if a series did not converge.
     """
     n = h.size
-    ask = np.empty(n - 1)
-    bid = np.empty(n - 1)
+    n_ax = shape.size
+    stride = np.ones(n_ax, np.int64)
+    for a in range(n_ax - 2, -1, -1):
+        stride[a] = stride[a + 1] * shape[a + 1]
+    pos = np.empty((n_ax, n), np.int64)             # index of each cell along each axis
+    for a in range(n_ax):
+        for j in range(n):
+            pos[a, j] = (j // stride[a]) % shape[a]
+    ask = np.zeros((n_ax, n))                       # rate at cell j towards j − stride (0 at the lower limit)
+    bid = np.zeros((n_ax, n))                       # rate at cell j towards j + stride (0 at the upper limit)
     term = np.empty(n)
     nxt = np.empty(n)
     total = np.empty(n)
@@ -149,15 +201,21 @@ def _expm_march(h, times, T, c, k, bdiag, shift, slice_norm, max_slices, out, st
     for i in range(times.size - 1, -1, -1):
         remaining = now - times[i]
         while remaining > 0.0:
+            for a in range(n_ax):
+                s = stride[a]
+                for j in range(n):
+                    if pos[a, j] > 0:
+                        p = h[j] - h[j - s]
+                        ask[a, j] = math.exp(c[a, 0, 0] - c[a, 0, 1] * (c[a, 0, 3] + c[a, 0, 2] + p))
+                        bid[a, j - s] = math.exp(c[a, 1, 0] - c[a, 1, 1] * (c[a, 1, 3] + c[a, 1, 2] - p))
+                        if not (math.isfinite(ask[a, j]) and math.isfinite(bid[a, j - s])):
+                            return 1
             norm_b = 0.0
-            for j in range(n - 1):
-                p = h[j + 1] - h[j]
-                ask[j] = math.exp(c[0, 0] - c[0, 1] * (c[0, 3] + c[0, 2] + p))
-                bid[j] = math.exp(c[1, 0] - c[1, 1] * (c[1, 3] + c[1, 2] - p))
-                if not (math.isfinite(ask[j]) and math.isfinite(bid[j])):
-                    return 1
             for j in range(n):
-                r = bdiag[j] + (ask[j - 1] if j > 0 else 0.0) + (bid[j] if j < n - 1 else 0.0)
+                r = bdiag[j]
+                for a in range(n_ax):
+                    r += ask[a, j]
+                    r += bid[a, j]
                 if r > norm_b:
                     norm_b = r
             # a float count: remaining·‖B‖ can exceed the int64 range near T with steep penalties
@@ -173,10 +231,11 @@ def _expm_march(h, times, T, c, k, bdiag, shift, slice_norm, max_slices, out, st
                 tmax = 0.0
                 for j in range(n):
                     v = bdiag[j] * term[j]
-                    if j > 0:
-                        v += ask[j - 1] * term[j - 1]
-                    if j < n - 1:
-                        v += bid[j] * term[j + 1]
+                    for a in range(n_ax):
+                        if pos[a, j] > 0:
+                            v += ask[a, j] * term[j - stride[a]]
+                        if pos[a, j] < shape[a] - 1:
+                            v += bid[a, j] * term[j + stride[a]]
                     nxt[j] = v * (tau / m)
                 for j in range(n):
                     term[j] = nxt[j]
@@ -225,12 +284,16 @@ def check_applicable(model: Model) -> None:
             f"use method='fd'")
 
 
-def expm_values(coef: MarketCoefficients, grid: StateGrid, drift: float, T: float, times: np.ndarray,
+def expm_values(coef: MarketCoefficients, grid: StateGrid, drift, T: float, times: np.ndarray,
                 slice_norm: float = 4.0, bar=None, compiled: bool = True) -> tuple[np.ndarray, dict]:
     """``h(t)`` at the increasing ``times`` (ending at ``T``), exactly, in the log domain.
 
-    ``compiled=True`` runs the slice loop in :func:`_expm_march` (numba); ``False`` the numpy
-    version below (the same slices and series, the reference for the compiled twin).
+    ``drift``: the price drift ``b`` (a number), or one per inventory axis (asset): the diagonal
+    of ``M`` holds ``k(q·b − q'Φq)``. ``compiled=True`` runs the slice loop in :func:`_expm_march`
+    (numba); ``False`` the numpy version below (the same slices and series, the reference for the
+    compiled twin). With several
+    axes ``M`` is the sparse matrix of the box: along each axis ``i`` the same bidiagonal terms as
+    one asset (``c±_i``), with the one decay ``k`` the substitution needs.
 
     Returns
     -------
@@ -238,26 +301,35 @@ def expm_values(coef: MarketCoefficients, grid: StateGrid, drift: float, T: floa
     info : dict
         ``slices``, ``max_terms``, ``mean_terms``.
     """
-    c = coef.packed()[0, 0]                         # (2, 4): one state, one axis
+    cs = coef.packed()[0]                           # (axes, 2, 4): one state
+    c = cs[0]
     k = float(c[0, 1])
     q = grid.q_cells(0).astype(float)
-    dpen = k * (coef.running[0] - q * drift)        # −diag(G)
+    drifts = np.broadcast_to(np.asarray(drift, dtype=float), (grid.n_axes,))
+    qb = q * drifts[0]
+    for i in range(1, grid.n_axes):
+        qb = qb + grid.q_cells(i) * drifts[i]
+    dpen = k * (coef.running[0] - qb)               # −diag(G)
     shift = float(dpen.max())
     bdiag = shift - dpen                            # diag(B) = diag(G) + shift >= 0
     # slices of norm ``slice_norm`` (the penalties' spread, plus the fill rates of the terminal
     # values at T), each a series of about e·slice_norm terms over every inventory
-    n_slices = T * float(bdiag.max() + 2.0 * np.exp(np.max(c[:, 0] - k * (c[:, 2] + c[:, 3])))) / slice_norm
-    seconds = (n_slices + times.size) * (math.e * slice_norm + 20.0) * q.size * _SECONDS_PER_TERM_CELL
+    n_slices = T * float(bdiag.max() + 2.0 * grid.n_axes * np.exp(np.max(cs[:, :, 0] - k * (cs[:, :, 2] + cs[:, :, 3]))))
+    n_slices /= slice_norm
+    per_cell = _SECONDS_PER_TERM_CELL * grid.n_axes * (1.0 if compiled else _NUMPY_FACTOR)
+    seconds = (n_slices + times.size) * (math.e * slice_norm + 20.0) * q.size * per_cell
     if not seconds <= _MAX_EXPM_SECONDS:
+        q_max = [ax.q_max for ax in grid.inventory]
         raise ValueError(f"method='expm' would take about {seconds:.3g} s (limit {_MAX_EXPM_SECONDS:g} s): about "
-                         f"{n_slices:.3g} slices over {q.size} inventories (q_max={grid.inventory[0].q_max}); the "
-                         f"penalties at the bound grow like q_max²: lower q_max or use method='fd'")
+                         f"{n_slices:.3g} slices over {q.size} inventories (q_max={q_max[0] if len(q_max) == 1 else q_max}); "
+                         f"the penalties at the bound grow like q_max²: lower q_max or use method='fd'")
     h = coef.terminal[0].copy()
     out = np.empty((times.size, q.size))
     if compiled:
         stats = np.zeros(3, np.int64)
-        status = _expm_march(h, np.ascontiguousarray(times, dtype=float), float(T), np.ascontiguousarray(c), k,
-                             bdiag, shift, float(slice_norm), _MAX_SLICES, out, stats)
+        status = _expm_march(h, np.ascontiguousarray(times, dtype=float), float(T), np.ascontiguousarray(cs), k,
+                             bdiag, shift, float(slice_norm), _MAX_SLICES, np.array(grid.inventory_shape, np.int64),
+                             out, stats)
         if status == 1:
             raise ValueError("fill rates overflowed: the inventory penalties are too steep for this q_max")
         if status == 3:  # pragma: no cover - impossible with slice_norm <= 100
@@ -271,17 +343,19 @@ def expm_values(coef: MarketCoefficients, grid: StateGrid, drift: float, T: floa
                      "mean_terms": float(stats[2]) / max(int(stats[0]), 1), "slice_norm": slice_norm}
     n_slices = max_terms = tot_terms = 0
     now = T
+    box = grid.inventory_shape
+    h, bdiag = h.reshape(box), bdiag.reshape(box)
     with np.errstate(under="ignore", over="ignore"):
         for i in range(times.size - 1, -1, -1):
             remaining = now - times[i]
             while remaining > 0.0:
-                ask, bid = _fill_rates(h, c)
-                if not (np.all(np.isfinite(ask)) and np.all(np.isfinite(bid))):
+                rates = [_fill_rates(h, cs[a], a) for a in range(grid.n_axes)]
+                if not all(np.all(np.isfinite(r)) for pair in rates for r in pair):
                     raise ValueError("fill rates overflowed: the inventory penalties are too steep for this q_max")
-                norm_b = float(np.max(bdiag + np.r_[0.0, ask] + np.r_[bid, 0.0]))
+                norm_b = _row_norm(rates, bdiag)
                 n_sub = max(1, math.ceil(remaining * norm_b / slice_norm))
                 tau = remaining / n_sub
-                total, n_terms = _expm_ones(ask, bid, bdiag, tau)
+                total, n_terms = _expm_ones_box(rates, bdiag, tau)
                 h = h + (np.log(total) - shift * tau) / k
                 remaining = 0.0 if n_sub == 1 else remaining - tau
                 n_slices += 1
@@ -292,7 +366,7 @@ def expm_values(coef: MarketCoefficients, grid: StateGrid, drift: float, T: floa
                         f"method='expm' needed more than {_MAX_SLICES} slices (fill rates × horizon "
                         f"≈ {remaining * norm_b:.3g} at t={now - (T - now) * 0:.6g}): the rates are too fast for this "
                         f"horizon; use method='fd'")
-            out[i] = h
+            out[i] = h.ravel()
             now = times[i]
             if bar is not None:
                 bar.update(1)
@@ -315,27 +389,34 @@ def solve_expm(model: Model, q_max: int | None = None, *, t_eval=None, tol: floa
         A price-dependent model or ``k⁺ ≠ k⁻`` (:func:`check_applicable`); rates too fast for the
         horizon.
     """
+    from .multiasset import MultiAssetModel
     from .solver._estimates import INTERP_RATIO, interp_error, per_node
-    from .solver.api import TAU_EXCLUDED
-    from .solver.setup import default_n_steps, state_grid, terminal_rate
+    from .solver.api import TAU_EXCLUDED, _inventory_rule, _q_max, _solution
+    from .solver.setup import default_n_steps, multi_asset_grid, state_grid, terminal_rate
 
-    if not isinstance(model, Model):
-        raise ValueError(f"model must be an hjbsolve.Model, got {type(model).__name__}")
-    if model.regimes is not None:
+    if not isinstance(model, (Model, MultiAssetModel)):
+        raise ValueError(f"model must be an hjbsolve.Model or hjbsolve.MultiAssetModel, got {type(model).__name__}")
+    multi = isinstance(model, MultiAssetModel)
+    if not multi and model.regimes is not None:
         check_applicable(model)
         # every regime is the same market: the chain-free solution, in every regime
         sol = solve_expm(model.regime_models()[0], q_max, t_eval=t_eval, tol=tol, value_rtol=value_rtol,
                          slice_norm=slice_norm, progress=progress)
         g = np.repeat(sol.g[:, None], model.regimes.n, axis=1)
         return Solution(model, sol.t, sol.s, sol.s_range, sol.q, g, dict(sol.info), sol.kind)
-    check_applicable(model)
+    if not multi:
+        check_applicable(model)
     slice_norm = check_real("slice_norm", slice_norm, gt=0.0, le=100.0)
     t0 = time.perf_counter()
-    grid = state_grid(model, q_max)
+    grid = multi_asset_grid(model, q_max) if multi else state_grid(model, q_max)
     coef = model.coefficients(grid)
-    drift = float(model.price.drift_at(0.0))
-    T, k = model.T, model.k_plus
-    qmask = np.abs(grid.inventory[0].q) <= grid.inventory[0].q_max // 2
+    if multi and np.unique(coef.k).size > 1:
+        raise ValueError(
+            f"method='expm' needs one intensity decay for every asset and side (the substitution ω = e^(k h) "
+            f"linearises all the jump terms only then), got k={list(model.k)}; use method='fd'")
+    drift = model.drifts if multi else float(model.price.drift_at(0.0))
+    T, k = model.T, float(coef.k[0, 0, 0])
+    qmask, strides = _inventory_rule(grid)
     scale = np.array([tol, value_rtol])
     r_fast = max(terminal_rate(coef, grid), model.base_rate, 1.0 / T)
     tau_0 = max(1.0 / r_fast, 64.0 * _EPS * T)
@@ -353,7 +434,8 @@ def solve_expm(model: Model, q_max: int | None = None, *, t_eval=None, tol: floa
             h, info = expm_values(coef, grid, drift, T, times, slice_norm, bar)
             est = np.zeros(2)
             if times.size >= 9:
-                node = per_node(interp_error(times, h[:, None, :], 0)[:, 0, :] / INTERP_RATIO, h[1::2], qmask, k)
+                node = per_node(interp_error(times, h[:, None, :], 0)[:, 0, :] / INTERP_RATIO, h[1::2], qmask, k,
+                                strides=strides)
                 node[T - times[1::2] < TAU_EXCLUDED * T] = 0.0
                 est = node.max(axis=0)
             worst = float(np.max(est / scale))
@@ -372,12 +454,11 @@ def solve_expm(model: Model, q_max: int | None = None, *, t_eval=None, tol: floa
     finally:
         bar.close()
     quote_est, value_est = map(float, est)
-    info.update(method="expm", kind="hjb", q_max=int(grid.inventory[0].q_max), n_q=int(grid.n_cells),
+    info.update(method="expm", kind="hjb", q_max=_q_max(grid), n_q=int(grid.n_cells),
                 n_stored=int(times.size), error_estimate=quote_est, value_error_estimate=value_est,
                 error_estimates={"t_interpolation": (quote_est, value_est)}, tol=tol, value_rtol=value_rtol,
                 wall_time=time.perf_counter() - t0)
-    return Solution(model, times, np.zeros(1), (-math.inf, math.inf), grid.inventory[0].q.copy(),
-                    h[:, None, :], info, "hjb")
+    return _solution(model, grid, times, np.zeros(1), h[:, None, :], info, "hjb")
 
 
 def exact_brownian(model: Model, q_max: int = 600, t=None, *, slice_norm: float = 4.0) -> Solution:

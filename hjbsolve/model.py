@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import check_real
+from ._validation import check_names, check_real, fields_dict
 from .coefficients import MAX_LOG_RATE
 from .prices import Brownian, OrnsteinUhlenbeck, PriceProcess, price_from_dict
 from .regimes import Regimes
@@ -264,6 +264,17 @@ class Model:
         """Directional bet ``Δ(t, s) = E_{t,s}[S_T] − s`` (paper §2.4); broadcasts."""
         return self.price.delta(t, s, self.T)
 
+    def side_arrays(self, n_axes: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(log_rate, k, alpha)``, each of shape ``(n_axes, 2)`` (axis, side): the same market on every
+        inventory axis (:class:`hjbsolve.coefficients.MarketCoefficients`)."""
+        lr = np.tile(np.array(self.log_rates()), (n_axes, 1))
+        k = np.tile(np.array([k for _, k in self.side_params()]), (n_axes, 1))
+        return lr, k, np.full((n_axes, 2), self.alpha)
+
+    def penalty_forms(self, n_axes: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """``(φ I, ϖ I)``: the running and terminal quadratic forms on ``n_axes`` inventory axes."""
+        return self.running_penalty * np.eye(n_axes), self.terminal_penalty * np.eye(n_axes)
+
     def coefficients(self, grid):
         """The model flattened onto a state grid for the numerical engines.
 
@@ -320,16 +331,8 @@ class Model:
 
     # ------------------------------------------------------------------ serialisation
     def to_dict(self) -> dict:
-        d = {}
-        for f in dataclasses.fields(self):
-            v = getattr(self, f.name)
-            if f.name in ("price", "regimes") and v is not None:
-                v = v.to_dict()
-            elif isinstance(v, tuple):
-                v = list(v)
-            if v is not None:
-                d[f.name] = v
-        return d
+        return fields_dict(self, lambda name, v: v.to_dict() if name in ("price", "regimes") else
+                           list(v) if isinstance(v, tuple) else v)
 
     @classmethod
     def from_dict(cls, d: dict) -> "Model":
@@ -351,10 +354,7 @@ class Model:
 
 def _check_names(params: dict) -> None:
     """``ValueError`` naming the unknown keys of ``params`` and listing the :class:`Model` fields."""
-    allowed = [f.name for f in dataclasses.fields(Model)]
-    unknown = sorted(map(str, set(params) - set(allowed)))
-    if unknown:
-        raise ValueError(f"unknown model parameter(s) {unknown}; allowed: {allowed}")
+    check_names(params, Model, "model")
 
 
 def paper_model(price: str = "ou", /, **changes) -> Model:

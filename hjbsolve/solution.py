@@ -49,10 +49,12 @@ class Solution:
         Stored price nodes (``n_s == 1`` when the value does not depend on ``s`` beyond ``q s``).
     s_range : (float, float)
         Where answers may be asked (``(-inf, inf)`` for a price-independent solution).
-    q : ndarray, shape (n_q,)
-        Inventories ``−q_max … q_max``.
+    q : ndarray, shape (n_q,), or tuple of M such arrays
+        Inventories ``−q_max … q_max``; for a :class:`~hjbsolve.multiasset.MultiAssetModel` one array
+        per asset, and ``g``'s last axis holds the cells of the box, the C-order product of these
+        axes (the last asset fastest; :class:`hjbsolve.grid.StateGrid`).
     g : ndarray, shape (n_t, n_s, n_q), or (n_t, n_regimes, n_s, n_q) for a model with regimes
-        Reduced value (price units).
+        Reduced value (price units); ``n_q`` is the number of cells of the box with several assets.
     info : dict
         Diagnostics: method, scheme, steps, grid sizes, wall time, error estimates
         (``error_estimate``: quotes, in units of ``1/k``; ``value_error_estimate``: values,
@@ -64,6 +66,11 @@ class Solution:
     Between stored times and price nodes ``g`` is interpolated by cubic Lagrange polynomials in
     ``t`` and in ``s`` (fourth order; exact at the nodes and on the part ``q Δ(t, s)`` of ``g``,
     which is linear in ``s``). Inventories must be integers in ``[−q_max, q_max]``.
+
+    With several assets the queries take inventories ``q`` and mid-prices ``s`` with a trailing
+    axis of length ``M`` (``t`` broadcasts with the other axes); :meth:`quotes` returns per-asset
+    ``δ⁺, δ⁻`` with that trailing axis, through the same quote assembly, inventory-limit rule (along
+    each asset's axis) and table interpolation as one asset.
 
     For a model with market regimes (:class:`hjbsolve.regimes.Regimes`) every query takes
     ``regime=`` (an index or a name): it is **required** when the chain has more than one state
@@ -81,6 +88,12 @@ class Solution:
 
     def __post_init__(self):
         for name in ("t", "s", "q", "g"):
+            if name == "q" and isinstance(self.q, tuple):
+                axes = tuple(np.ascontiguousarray(a) for a in self.q)
+                for a in axes:
+                    a.setflags(write=False)
+                object.__setattr__(self, "q", axes)
+                continue
             arr = np.ascontiguousarray(getattr(self, name))
             arr.setflags(write=False)
             object.__setattr__(self, name, arr)
@@ -89,8 +102,21 @@ class Solution:
 
     # ------------------------------------------------------------------ grid
     @property
-    def q_max(self) -> int:
+    def multi_asset(self) -> bool:
+        """Whether the inventory has one axis per asset (a :class:`~hjbsolve.multiasset.MultiAssetModel`)."""
+        return isinstance(self.q, tuple)
+
+    @property
+    def q_max(self):
+        """The inventory bound: an int, or a tuple (one per asset)."""
+        if self.multi_asset:
+            return tuple(int(a[-1]) for a in self.q)
         return int(self.q[-1])
+
+    @property
+    def inventory_shape(self) -> tuple:
+        """Cells per inventory axis: ``(n_q,)`` or ``(n_q_1, …, n_q_M)``."""
+        return tuple(a.size for a in self.q) if self.multi_asset else (self.q.size,)
 
     @property
     def n_regimes(self) -> int:
@@ -153,6 +179,9 @@ class Solution:
             ``s_range``, or shapes that do not broadcast.
         """
         r = self._regime(regime)
+        if self.multi_asset:
+            t, cell, q, s = self._prepare_assets(t, q, s)
+            return (np.sum(q * s, axis=-1) + self._g_at(t, np.zeros(t.shape), cell))[()]
         t, qi, s = self._prepare(t, q, s)
         out = self.q[qi] * s + self._g_at(t, s, qi, r)
         return out[()]
@@ -165,6 +194,12 @@ class Solution:
         policy's. ``regime``: as in :meth:`value`.
         """
         r = self._regime(regime)
+        if self.multi_asset:
+            t, cell, _, _ = self._prepare_assets(t, q, s)
+            zero = np.zeros(t.shape)
+            sides = [[interpolate(tab, self.t, self.s, ORDER_T, ORDER_S, t, zero, cell) for tab in tabs]
+                     for tabs in self._quote_tables()]
+            return np.stack(sides[0], axis=-1), np.stack(sides[1], axis=-1)
         t, qi, s = self._prepare(t, q, s)
         ask, bid = self.tabulate(r)._quotes_checked(t, qi + int(self.q[0]), s)
         return ask[()], bid[()]
@@ -179,26 +214,55 @@ class Solution:
         a, b = self.quotes(t, q, s, regime=regime)
         return np.asarray(s, float) + 0.5 * (a - b)
 
+    # ------------------------------------------------------------------ several assets
+    def _prepare_assets(self, t, q, s):
+        """Validated ``(t, cell index, q, s)`` broadcast together; ``q, s`` keep their trailing axis M."""
+        M = len(self.q)
+        t = self._check_t(t)
+        qa = np.asarray(q)
+        s = _as_real_array("s", s)
+        for name, x in (("q", qa), ("s", s)):
+            if x.ndim == 0 or x.shape[-1] != M:
+                raise ValueError(f"{name} must have a trailing axis of length M={M} (one entry per asset), got "
+                                 f"shape {x.shape}")
+        idx = [InventoryAxis(int(ax[-1])).index(qa[..., i], name=f"q[..., {i}]") for i, ax in enumerate(self.q)]
+        try:
+            shape = np.broadcast_shapes(t.shape, qa.shape[:-1], s.shape[:-1])
+        except ValueError:
+            raise ValueError(f"t, q and s (without their trailing asset axis) must broadcast together, got shapes "
+                             f"{t.shape}, {qa.shape} and {s.shape}") from None
+        cell = np.broadcast_to(np.ravel_multi_index(tuple(idx), self.inventory_shape), shape)
+        qv = np.broadcast_to(np.stack([a[i] for a, i in zip(self.q, idx)], axis=-1), shape + (M,))
+        return np.broadcast_to(t, shape), cell, qv, np.broadcast_to(s, shape + (M,))
+
+    def _quote_tables(self):
+        """``(ask tables, bid tables)``: per asset the optimal quotes at every stored node and cell,
+        each of shape ``(n_t, n_s, n_cells)`` (cached)."""
+        out = self._cache.get("quote tables")
+        if out is None:
+            coef = self.model.coefficients(_single_grid(self))
+            tabs = [side_tables(self.g, self.inventory_shape, i, *coef.quote_params(i), state=0)
+                    for i in range(len(self.q))]
+            out = (tuple(a for a, _ in tabs), tuple(b for _, b in tabs))
+            self._cache["quote tables"] = out
+        return out
+
     def tabulate(self, regime=None) -> TabulatedPolicy:
         """The optimal quotes on the stored grid as a cubic :class:`TabulatedPolicy` (cached), of the
         regime ``regime`` for a model with regimes (required when it has several).
 
         This is what :meth:`quotes`, :func:`hjbsolve.evaluate` and :func:`hjbsolve.simulate` use.
         """
+        if self.multi_asset:
+            raise ValueError("tabulate: a TabulatedPolicy has one inventory axis; a multi-asset solution answers "
+                             "through quotes(t, q, s) (policies for several assets are not implemented yet)")
         r = self._regime(regime)
         key = ("policy", r)
         tab = self._cache.get(key)
         if tab is None:
             coef = self.model.coefficients(_single_grid(self))
-            ask_side, bid_side = coef.quote_params(0)
-            rs = 0 if r is None else r
-            n = self.q.size
-            j = np.arange(n)
-            g = self._table(r)
-            dn = np.concatenate([g[..., :1], g[..., :-1]], axis=-1)
-            up = np.concatenate([g[..., 1:], g[..., -1:]], axis=-1)
-            ask, bid = quotes_from_values(g, dn, up, j, n, 0.0, (ask_side[0][rs], ask_side[1][rs]),
-                                          (bid_side[0][rs], bid_side[1][rs]))
+            ask, bid = side_tables(self._table(r), self.inventory_shape, 0, *coef.quote_params(0),
+                                   state=0 if r is None else r)
             s_nodes = self.s if self.s.size > 1 else np.zeros(1)
             tab = TabulatedPolicy(self.t, s_nodes, int(self.q[0]), int(self.q[-1]), ask, bid,
                                   name=self.info.get("name", "optimal"), order=ORDER_T,
@@ -225,6 +289,9 @@ class Solution:
             ``t_interpolation`` and ``s_interpolation``), so the reloaded answers stay within its
             tolerances. ``info["stored"]`` says what was kept.
         """
+        if self.multi_asset:
+            raise ValueError("save: multi-asset solutions cannot be saved yet (the file format holds one "
+                             "inventory axis)")
         path = _as_path(path, "path")
         if path.suffix != ".npz":
             path = path.with_name(path.name + ".npz")
@@ -313,7 +380,43 @@ class Solution:
 def _single_grid(sol: Solution):
     from .grid import StateGrid
 
-    return StateGrid(PriceAxis(sol.s, sol.s_range), (InventoryAxis(sol.q_max),), sol.model.n_regimes)
+    q_max = sol.q_max if sol.multi_asset else (sol.q_max,)
+    return StateGrid(PriceAxis(sol.s, sol.s_range), tuple(InventoryAxis(q) for q in q_max), sol.model.n_regimes)
+
+
+def side_tables(g, inventory_shape: tuple, axis: int, ask_side, bid_side, state: int = 0):
+    """The optimal quotes of inventory axis ``axis`` at every node of a value table (the one quote
+    assembly, :func:`hjbsolve.hamiltonian.quotes_from_values`, and the limit rule along that axis).
+
+    Parameters
+    ----------
+    g : ndarray, shape (..., n_cells)
+        Reduced values; the cells are the C-order product of ``inventory_shape``.
+    inventory_shape : tuple of int
+        Cells per inventory axis.
+    axis : int
+        The asset whose quotes are assembled (neighbours ``q ∓ e_axis``).
+    ask_side, bid_side : tuple
+        ``(α, o)`` per regime state (:meth:`hjbsolve.coefficients.MarketCoefficients.quote_params`).
+    state : int
+        The regime state whose coefficients apply.
+
+    Returns
+    -------
+    ask, bid : ndarray, shape of ``g``
+        ``+inf`` where the side is not quoted (``q_axis = −Q`` for the ask, ``+Q`` for the bid).
+    """
+    lead = g.shape[:-1]
+    ga = g.reshape(lead + tuple(inventory_shape))
+    ax = len(lead) + axis
+    n = inventory_shape[axis]
+    first, last = (np.take(ga, [i], axis=ax) for i in (0, n - 1))
+    dn = np.concatenate([first, np.take(ga, np.arange(n - 1), axis=ax)], axis=ax)
+    up = np.concatenate([np.take(ga, np.arange(1, n), axis=ax), last], axis=ax)
+    j = np.arange(n).reshape((n,) + (1,) * (len(inventory_shape) - 1 - axis))
+    ask, bid = quotes_from_values(ga, dn, up, j, n, 0.0, (ask_side[0][state], ask_side[1][state]),
+                                  (bid_side[0][state], bid_side[1][state]))
+    return ask.reshape(g.shape), bid.reshape(g.shape)
 
 
 # ----------------------------------------------------------------------------- file helpers

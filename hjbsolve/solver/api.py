@@ -41,6 +41,7 @@ from .._validation import check_int, check_real
 from ..coefficients import MAX_LOG_RATE
 from ..grid import StateGrid, graded_time_grid, halve_steps, uniform_time_grid
 from ..model import Model
+from ..multiasset import MultiAssetModel
 from ..policies import tabulate_policy
 from ..solution import Solution
 from . import _estimates as _est
@@ -48,7 +49,7 @@ from .operators import JumpAxis, StateGenerator
 from ._kernels import ScaleError
 from .rollback import NonFiniteError, rollback
 from .schemes import AUTOMATIC_SCHEME, FIXED_SCHEME, SCHEMES, Scheme, get_scheme
-from .setup import default_n_steps, default_q_max, state_grid, terminal_rate
+from .setup import default_n_steps, default_q_max, multi_asset_grid, state_grid, terminal_rate
 
 __all__ = ["solve", "evaluate", "default_q_max", "default_n_steps", "SCHEMES", "Scheme", "NonFiniteError",
            "METHODS"]
@@ -100,7 +101,7 @@ def _check_cost(model: Model, grid: StateGrid, steps: int, n_expm: int, stored_b
         rate = (f"fill rate {rates[fastest]:.3g} per unit time" + (
             f" in regime {fastest} ({model.regimes.names[fastest]!r})" if model.regimes is not None else ""))
         raise ValueError(
-            f"{what} would take {steps:.6g} time steps on {grid.size} cells (q_max={grid.inventory[0].q_max}, "
+            f"{what} would take {steps:.6g} time steps on {grid.size} cells (q_max={_q_max(grid)}, "
             f"{grid.prices.n} price nodes{regimes}; T={model.T:g}, {rate}): "
             f"about {seconds:.3g} s, {work:.3g} cell-steps and {stored_bytes / 1e9:.3g} GB of stored values (limits "
             f"{max_seconds:g} s, {MAX_WORK:.3g} and {MAX_BYTES / 1e9:g} GB)")
@@ -141,9 +142,31 @@ def _pick_scheme(scheme, n_steps) -> Scheme:
     return get_scheme(scheme)
 
 
-def _check_model(model):
-    if not isinstance(model, Model):
-        raise ValueError(f"model must be an hjbsolve.Model, got {type(model).__name__}")
+def _check_model(model, multi: bool = False):
+    if not isinstance(model, (Model, MultiAssetModel) if multi else Model):
+        raise ValueError(f"model must be an hjbsolve.Model{' or hjbsolve.MultiAssetModel' if multi else ''}, "
+                         f"got {type(model).__name__}")
+
+
+def _q_max(grid: StateGrid):
+    """The grid's inventory bound: an int (one axis) or a list (one per asset)."""
+    q = [int(ax.q_max) for ax in grid.inventory]
+    return q[0] if len(q) == 1 else q
+
+
+def _inventory_rule(grid: StateGrid):
+    """``(qmask, strides)`` of the accuracy contract on the inventory cells: ``|q_i| <= q_max_i/2`` on
+    every axis, and the distances between neighbouring cells along each axis."""
+    qmask = np.ones(grid.n_cells, bool)
+    for i, ax in enumerate(grid.inventory):
+        qmask &= np.abs(grid.q_cells(i)) <= ax.q_max // 2
+    return qmask, tuple(grid.stride(i) for i in range(grid.n_axes))
+
+
+def _penalties(coef) -> str:
+    """The penalty forms in a message (the largest entries)."""
+    return (f"terminal penalty ϖ={float(np.abs(coef.terminal_form).max()):g}, running penalty "
+            f"φ={float(np.abs(coef.running_form).max()):g}")
 
 
 #: Smallest tolerances accepted: below them the rounding of the values (summed over many steps)
@@ -194,8 +217,7 @@ class _Engine:
         except NonFiniteError as e:
             raise type(e)(
                 f"{e}: the fill rates overflow on this grid (steep penalties at a large q_max?); "
-                f"q_max={grid.inventory[0].q_max}, terminal penalty ϖ={self.model.terminal_penalty:g}, "
-                f"running penalty φ={self.model.running_penalty:g}") from None
+                f"q_max={_q_max(grid)}, {_penalties(self.coef)}") from None
 
 
 def _policy_quotes(policy, grid: StateGrid, compiled: bool, model: Model | None = None):
@@ -297,15 +319,22 @@ def _fixed_steps(engine: _Engine, n_steps: int, t_eval, progress: bool, kind: st
         g = engine.run(t, save, bar=bar)
     info = _info(engine, kind, n_steps=t.size - 1, wall=time.perf_counter() - t0)
     info.update(error_estimate=None, value_error_estimate=None, mode="fixed steps (no accuracy control)")
-    return Solution(engine.model, t[save].copy(), grid.prices.s.copy(), grid.prices.interest,
-                    grid.inventory[0].q.copy(), _solution_g(engine.model, grid, g, grid.prices.n), info, kind)
+    return _solution(engine.model, grid, t[save].copy(), grid.prices.s.copy(), g, info, kind)
+
+
+def _solution(model, grid: StateGrid, t, s_nodes, g, info, kind) -> Solution:
+    """The :class:`Solution` of snapshots ``g`` (times, rows, cells): one inventory axis (``q``, the axis'
+    inventories) or one per asset (``q``, a tuple of them; ``g``'s cells are their C-order product)."""
+    q = tuple(ax.q.copy() for ax in grid.inventory)
+    return Solution(model, t, s_nodes, grid.prices.interest, q if isinstance(model, MultiAssetModel) else q[0],
+                    _solution_g(model, grid, g, s_nodes.size), info, kind)
 
 
 def _info(engine: _Engine, kind: str, n_steps: int, wall: float) -> dict:
     grid = engine.grid
     return {"method": "fd", "kind": kind, "scheme": engine.scheme.name, "order": engine.scheme.order,
             "n_steps": int(n_steps), "n_s": int(grid.prices.n), "ds": float(grid.prices.ds),
-            "n_q": int(grid.n_cells), "q_max": int(grid.inventory[0].q_max), "wall_time": wall,
+            "n_q": int(grid.n_cells), "q_max": _q_max(grid), "wall_time": wall,
             "compiled": bool(engine.compiled)}
 
 
@@ -327,7 +356,7 @@ def _automatic(engine: _Engine, tol: float, value_rtol: float, t_eval, progress:
     T = model.T
     order = engine.scheme.order
     kmax = float(np.max(engine.coef.k))                  # the quote scale 1/k of every regime
-    qmask = np.abs(grid.inventory[0].q) <= grid.inventory[0].q_max // 2
+    qmask, strides = _inventory_rule(grid)
     scale = np.array([tol, value_rtol])
     # the time grid: geometric near T from the time scale of the fastest terminal rate
     r_fast = max(terminal_rate(engine.coef, grid), max(m.base_rate for m in model.regime_models()), 1.0 / T)
@@ -366,7 +395,7 @@ def _automatic(engine: _Engine, tol: float, value_rtol: float, t_eval, progress:
                     raise
                 if rnd == MAX_ROUNDS - 1:
                     raise NonFiniteError(f"{e}; the automatic steps were shortened {rnd} times without curing it "
-                                         f"(decays k⁺={model.k_plus:g}, k⁻={model.k_minus:g}); pass n_steps or "
+                                         f"(decays k={sorted(set(engine.coef.k.ravel().tolist()))}); pass n_steps or "
                                          f"scheme='strang-x'") from None
                 history.append({"round": rnd, "steps": int(tf.size - 1), "n_s": int(grid.prices.n),
                                 "non_finite": str(e)})
@@ -378,7 +407,7 @@ def _automatic(engine: _Engine, tol: float, value_rtol: float, t_eval, progress:
                 blk = (lambda a, m: a if n_st == 1 else a[:, r * m:(r + 1) * m])
                 part = _node_estimates(grid, rows, blk(gc, n_rows), blk(gf, n_rows),
                                        None if gs is None else blk(gs, coarse_prices.n), tc, tf, qmask, kmax, order,
-                                       engine.compiled)
+                                       engine.compiled, strides)
                 nodes = part if nodes is None else {k: np.maximum(nodes[k], v) for k, v in part.items()}
             node_t, node_i = nodes["time"], nodes["t_interpolation"]
             tau_c, tau_i = T - tc, T - tf[1::2]
@@ -429,12 +458,10 @@ def _automatic(engine: _Engine, tol: float, value_rtol: float, t_eval, progress:
     info.update(error_estimate=float(total[0]), value_error_estimate=float(total[1]), tol=tol,
                 value_rtol=value_rtol, mode="automatic", error_estimates={k: tuple(map(float, v)) for k, v in est.items()},
                 rounds=history, n_stored=int(tf.size), excluded_near_T=TAU_EXCLUDED * T)
-    s_nodes = grid.prices.s[grid.prices.inside(pad=2)]
-    return Solution(model, tf, s_nodes.copy(), grid.prices.interest, grid.inventory[0].q.copy(),
-                    _solution_g(model, grid, gf, s_nodes.size), info, kind)
+    return _solution(model, grid, tf, grid.prices.s[grid.prices.inside(pad=2)].copy(), gf, info, kind)
 
 
-def _node_estimates(grid: StateGrid, rows: slice, gc, gf, gs, tc, tf, qmask, kmax, order, fast) -> dict:
+def _node_estimates(grid: StateGrid, rows: slice, gc, gf, gs, tc, tf, qmask, kmax, order, fast, strides=()) -> dict:
     """The error estimates of one regime state at every node: ``time`` (coarse nodes), ``t_interpolation``
     (the odd fine nodes) and, with a price check (``gs``: the solve on every other price node),
     ``space`` and ``s_interpolation`` (coarse / fine nodes); each of shape ``(nodes, 2)``.
@@ -446,10 +473,10 @@ def _node_estimates(grid: StateGrid, rows: slice, gc, gf, gs, tc, tf, qmask, kma
     q = grid.inventory[0].q
     s_in = None if grid.prices.degenerate else s_nodes[isl]
     # 1. time discretisation at every coarse node; 2. interpolation in t at every skipped node
-    out = {"time": _est.time_error(gf[:, isl], gc[:, isl], s_in, q, qmask, kmax, order, fast)}
+    out = {"time": _est.time_error(gf[:, isl], gc[:, isl], s_in, q, qmask, kmax, order, fast, strides)}
     node_i = np.zeros((tf.size // 2, 2))
     if tf.size >= 9:
-        node_i = _est.t_interpolation_error(tf, gf[:, isl], s_in, q, qmask, kmax, fast)
+        node_i = _est.t_interpolation_error(tf, gf[:, isl], s_in, q, qmask, kmax, fast, strides)
     out["t_interpolation"] = node_i
     # 3. the price grid, and the interpolation in s
     if gs is not None:
@@ -479,10 +506,13 @@ def solve(model: Model, q_max: int | None = None, s_range=None, *, method: str =
 
     Parameters
     ----------
-    model : Model
+    model : Model or MultiAssetModel
+        One asset (paper §3) or ``M`` assets (§5: one inventory axis per asset, the same backward
+        loop with one jump operator per axis; constant drifts only).
     q_max : int, optional
         Inventory bound (no ask at ``−q_max``, no bid at ``+q_max``). Default:
-        :func:`default_q_max`.
+        :func:`default_q_max`. A multi-asset model takes one bound per asset (or one for all):
+        the box ``Π_i [−q_max_i, q_max_i]`` (:func:`~hjbsolve.solver.setup.multi_asset_grid`).
     s_range : (float, float), optional
         Price-dependent problems (OU): the mid-prices where answers are wanted; the solver pads it
         with the reach of the price over the horizon. Asking outside it later is a ``ValueError``.
@@ -531,12 +561,16 @@ def solve(model: Model, q_max: int | None = None, s_range=None, *, method: str =
     NonFiniteError
         The solver produced a non-finite number.
     """
-    _check_model(model)
+    _check_model(model, multi=True)
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     progress = _check_bool("progress", progress)
     compiled = _check_bool("compiled", compiled)
     tol, value_rtol = _check_tolerances(tol, value_rtol)
+    multi = isinstance(model, MultiAssetModel)
+    if multi and (s_range is not None or ds is not None):
+        raise ValueError(f"s_range and ds do not apply to a multi-asset model (got s_range={s_range!r}, ds={ds!r}): "
+                         "with constant drifts its value is q·s plus a function of (t, q) only")
     if method == "expm":
         from ..exact import solve_expm
 
@@ -544,7 +578,8 @@ def solve(model: Model, q_max: int | None = None, s_range=None, *, method: str =
             raise ValueError("n_steps, ds and scheme apply to method='fd' only")
         return solve_expm(model, q_max, t_eval=t_eval, tol=tol, progress=progress)
     t0 = time.perf_counter()
-    engine = _Engine(model, state_grid(model, q_max, s_range, ds), _pick_scheme(scheme, n_steps), compiled)
+    grid = multi_asset_grid(model, q_max) if multi else state_grid(model, q_max, s_range, ds)
+    engine = _Engine(model, grid, _pick_scheme(scheme, n_steps), compiled)
     if n_steps is not None:
         return _fixed_steps(engine, n_steps, t_eval, progress, "hjb", t0)
     return _automatic(engine, tol, value_rtol, t_eval, progress, "hjb", t0)

@@ -96,6 +96,9 @@ def _drop(M: scipy.sparse.csr_matrix, drop: float, keep_last_column: bool) -> sc
         ([0], np.cumsum(np.bincount(rows[keep], minlength=M.shape[0]))))), shape=M.shape)
     return out
 
+#: Chunks of lines a jump step runs in parallel (each with its own scratch; a few per thread).
+N_CHUNKS = 32
+
 
 class StateGenerator:
     """Exact step of the linear part: ``g ← e^{dt 𝓛_h} g + β(dt) ⊗ qfield``.
@@ -158,6 +161,15 @@ class StateGenerator:
         with regime ``r``'s volatility (rows sum to zero and off-diagonals are non-negative, so it
         is again a Markov generator). A Brownian price has one (degenerate) price node per regime
         and ``𝓛 = Q``."""
+        if hasattr(model, "asset_prices"):
+            # several assets with constant drifts b (a MultiAssetModel): no price axis; the held
+            # inventory drifts by Σ_i b_i q_i per unit time (𝓛(q·s) = q·b), written as the scalar
+            # drift b_j of the first drifting asset times the field Σ_i (b_i / b_j) q_i — for one
+            # asset exactly the single-asset generator (b, q), so M = 1 gives the same numbers
+            b = model.drifts
+            ref = b[np.flatnonzero(b)[0]] if np.any(b) else 0.0
+            field = sum((b[i] / ref) * grid.q_cells(i).astype(float) for i in range(grid.n_axes) if b[i] != 0.0)
+            return cls(np.zeros((1, 1)), np.array([ref]), np.zeros(grid.n_cells) + field, compiled=compiled)
         if model.regimes is None:
             return cls.for_prices(model.price, grid, compiled=compiled)
         Q = model.regimes.Q
@@ -274,7 +286,7 @@ class JumpAxis:
             self._step, self._step_x = _kernels._ros2_jump_step_serial, _kernels._ros2x_jump_step_serial
         else:
             self._step, self._step_x = _kernels._ros2_jump_step, _kernels._ros2x_jump_step
-        self._work = np.empty((n_lines, _kernels.N_WORK, self.n))
+        self._work = np.empty((min(n_lines, N_CHUNKS), _kernels.N_WORK, self.n))   # scratch per chunk of lines
         self._dummy = np.zeros((1, 1))
         self._cache: list = []
         c = self.coef[:, axis]

@@ -13,7 +13,7 @@ from ..coefficients import MAX_LOG_RATE, MarketCoefficients
 from ..grid import MAX_Q, InventoryAxis, PriceAxis, StateGrid
 
 __all__ = ["default_q_max", "binding_q_max", "default_n_steps", "default_s_range", "price_axis", "state_grid", "largest_q_max", "BoundWarning",
-           "MAX_PRICE_NODES"]
+           "MAX_PRICE_NODES", "multi_asset_grid", "MAX_CELLS"]
 
 #: Most price nodes a solver accepts (the state propagator is a dense matrix exponential).
 MAX_PRICE_NODES = 4001
@@ -172,7 +172,8 @@ def default_n_steps(model) -> int:
     ``n = 2 sqrt(r T)`` (at least 20) starts models at a similar ``r dt``; the solver then
     refines until its error estimate meets the tolerance.
     """
-    rate = max(max(m.base_rate for m in model.regime_models()), model.price.mean_reversion, 1.0 / model.T)
+    prices = model.asset_prices() if hasattr(model, "asset_prices") else (model.price,)
+    rate = max(max(m.base_rate for m in model.regime_models()), max(p.mean_reversion for p in prices), 1.0 / model.T)
     return max(20, int(math.ceil(2.0 * math.sqrt(min(rate * model.T, 1e12)))))
 
 
@@ -253,6 +254,57 @@ def state_grid(model, q_max, s_range=None, ds=None, price_dependent: bool | None
     else:
         q_max = check_q_max(model, q_max, prices.interest if price_dependent else None)
     return StateGrid(prices, (InventoryAxis(q_max),), model.n_regimes)
+
+
+#: Most inventory cells of a state grid (product of the axes): the jump operators keep about 17
+#: doubles of scratch per cell and axis, and a solve stores every time node of the box.
+MAX_CELLS = 4_000_000
+
+
+def multi_asset_grid(model, q_max=None) -> StateGrid:
+    """The state grid of a :class:`~hjbsolve.multiasset.MultiAssetModel`: one inventory axis per asset
+    (``q_i ∈ {−Q_i … Q_i}``, the box ``Π_i [−Q_i, Q_i]``) and no price axis (constant drifts: the
+    reduced value does not depend on the prices).
+
+    Parameters
+    ----------
+    model : MultiAssetModel
+    q_max : int or sequence of M ints, optional
+        Bound per asset (one number: every asset). Default: :func:`default_q_max` of each asset alone
+        (:meth:`~hjbsolve.multiasset.MultiAssetModel.asset_model`); each bound is checked like a
+        single asset's (the largest finite bound, a :class:`BoundWarning` when it probably binds).
+
+    Raises
+    ------
+    ValueError
+        An OU asset (the value would depend on M price coordinates); a bad ``q_max``; a box of more
+        than :data:`MAX_CELLS` cells (the message names ``q_max`` and the size).
+    """
+    M = model.n_assets
+    if model.depends_on_price:
+        ou = [i for i, p in enumerate(model.asset_prices()) if p.depends_on_price]
+        raise ValueError(
+            f"the exact multi-asset solver needs constant drifts: asset(s) {ou} have Ornstein–Uhlenbeck prices, "
+            f"whose directional bet Δ_i depends on s_i, so the value would depend on {M} price coordinates (a grid in "
+            f"{M} price dimensions on top of the {M} inventory dimensions); use Brownian prices (drift=...) or the "
+            f"closed forms")
+    if q_max is None:
+        q = [default_q_max(model.asset_model(i)) for i in range(M)]
+    else:
+        if isinstance(q_max, np.ndarray):
+            q_max = q_max.tolist()
+        if isinstance(q_max, (list, tuple)):
+            if len(q_max) != M:
+                raise ValueError(f"q_max must be an integer or one bound per asset (M={M}), got {q_max!r}")
+            q = [check_int(f"q_max[{i}]", v, ge=1, le=MAX_Q) for i, v in enumerate(q_max)]
+        else:
+            q = [check_int("q_max", q_max, ge=1, le=MAX_Q)] * M
+        q = [check_q_max(model.asset_model(i), v) for i, v in enumerate(q)]
+    n_cells = float(np.prod([2.0 * v + 1.0 for v in q]))
+    if n_cells > MAX_CELLS:
+        raise ValueError(f"q_max={q} makes an inventory box of {n_cells:.4g} cells (limit {MAX_CELLS:.3g}, about "
+                         f"{n_cells * 8 * 17 * M / 1e9:.3g} GB of scratch): lower q_max")
+    return StateGrid(PriceAxis.single(), tuple(InventoryAxis(v) for v in q), 1)
 
 
 def terminal_rate(coef: MarketCoefficients, grid: StateGrid) -> float:
