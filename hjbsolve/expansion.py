@@ -346,6 +346,17 @@ def _check_s(s, required):
 
 
 # ---------------------------------------------------------------------------- the expansion
+def _check_arguments(ex, kind, kind_name: str) -> None:
+    """Validate an expansion's ``model`` (an instance of ``kind``), ``order`` and ``n_quad`` in place."""
+    if not isinstance(ex.model, kind):
+        raise ValueError(f"model must be an hjbsolve.{kind_name}, got {type(ex.model).__name__}")
+    order = check_int("order", ex.order)
+    if order not in ORDERS:
+        raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
+    object.__setattr__(ex, "order", order)
+    object.__setattr__(ex, "n_quad", check_int("n_quad", ex.n_quad, ge=2, le=MAX_N_QUAD))
+
+
 @dataclass(frozen=True, eq=False)
 class Expansion:
     """The paper's closed-form solution of one :class:`~hjbsolve.model.Model`, to a given order.
@@ -384,13 +395,7 @@ class Expansion:
     _pen: tuple = field(init=False, repr=False)
 
     def __post_init__(self):
-        if not isinstance(self.model, Model):
-            raise ValueError(f"model must be an hjbsolve.Model, got {type(self.model).__name__}")
-        order = check_int("order", self.order)
-        if order not in ORDERS:
-            raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
-        object.__setattr__(self, "order", order)
-        object.__setattr__(self, "n_quad", check_int("n_quad", self.n_quad, ge=2, le=MAX_N_QUAD))
+        _check_arguments(self, Model, "Model")
         m = self.model
         models = m.regime_models()
         if m.price.depends_on_price and len({r.price for r in models}) > 1:
@@ -964,13 +969,7 @@ class MultiAssetExpansion:
     def __post_init__(self):
         from .multiasset import MultiAssetModel
 
-        if not isinstance(self.model, MultiAssetModel):
-            raise ValueError(f"model must be an hjbsolve.MultiAssetModel, got {type(self.model).__name__}")
-        order = check_int("order", self.order)
-        if order not in ORDERS:
-            raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
-        object.__setattr__(self, "order", order)
-        object.__setattr__(self, "n_quad", check_int("n_quad", self.n_quad, ge=2, le=MAX_N_QUAD))
+        _check_arguments(self, MultiAssetModel, "MultiAssetModel")
         m = self.model
         prices = m.asset_prices()
         sides, fills, rates = [], [], []
