@@ -98,7 +98,7 @@ from .model import Model
 from .policies import TabulatedPolicy
 from .regimes import resolve_regime
 
-__all__ = ["expansion", "Expansion", "ORDERS", "DEFAULT_N_QUAD"]
+__all__ = ["expansion", "Expansion", "MultiAssetExpansion", "ORDERS", "DEFAULT_N_QUAD"]
 
 #: Orders of the expansion that are implemented: 0 (exact at zero penalty) and 1 (first order).
 ORDERS = (0, 1)
@@ -159,14 +159,18 @@ def _rule_rate(model: Model) -> float:
     price's rate, or the chain's if larger. The chain's transition matrices ``e^{Qτ}`` are smooth
     (entire) with transients ``e^{−|Q_rr|τ}``, which one 48-node panel integrates to rounding up to
     ``|Q_rr|T ≈ 50`` (error ``~ (λ/2)^{96}/96!``), so the chain counts ``max|Q_rr|·T / 25``."""
-    price = model.price
-    a = price.mean_reversion
     chain = 0.0 if model.regimes is None else float(np.max(-np.diag(model.regimes.Q))) * model.T / _CHAIN_RATE_DIVISOR
-    if a > 0.0:
-        return max(a * model.T, chain)
-    b = float(price.drift_at(0.0))           # constant drift of a Brownian price
     kmax = max(max(m.k_plus, m.k_minus) for m in model.regime_models())
-    return max(kmax * abs(b) * model.T, chain)
+    return max(_price_rate(model.price, kmax, model.T), chain)
+
+
+def _price_rate(price, kmax: float, T: float) -> float:
+    """The price's part of ``λ`` (:func:`_unit_rule`): ``a T`` for an OU price, ``k_max |b| T`` for a
+    Brownian price with drift ``b`` (its integrands are ``e^{±k b (T − ξ)}``)."""
+    a = price.mean_reversion
+    if a > 0.0:
+        return a * T
+    return kmax * abs(float(price.drift_at(0.0))) * T
 
 
 # ---------------------------------------------------------------------------- Gaussian moments
@@ -275,12 +279,30 @@ class _Pair:
         return 4.0 * self.g * o.g * np.exp(lf) * _e_sinh_sinh(sx, sy, kx * kx * vx, ky * ky * vy, kx * ky * c)
 
 
-def _side_constants(model: Model) -> tuple[float, float]:
-    """``(C⁺, C⁻)``, ``C± = A± e^{−k±(z+α)} / (e k±)`` of a model without regimes (each side's
-    Hamiltonian at zero marginal value, :func:`hjbsolve.hamiltonian.side_hamiltonian`)."""
-    lr = model.log_rates()
-    return tuple(float(side_hamiltonian(0.0, lr[i], k, model.alpha, 1.0 / k))
-                 for i, k in enumerate((model.k_plus, model.k_minus)))
+def _side_pairs(log_rates, ks, alpha: float) -> tuple[tuple[float, float], _Pair, _Pair]:
+    """The closed forms' constants of one market (a regime, or an asset).
+
+    Parameters
+    ----------
+    log_rates : (float, float)
+        ``log(A± e^{−k± z})`` of the ask and bid sides.
+    ks : (float, float)
+        ``(k⁺, k⁻)``.
+    alpha : float
+        Per-trade cost.
+
+    Returns
+    -------
+    (C⁺, C⁻), fills, rates
+        ``C± = A± e^{−k±(z+α)} / (e k±)`` (each side's Hamiltonian at zero marginal value,
+        :func:`hjbsolve.hamiltonian.side_hamiltonian`); the :class:`_Pair` of ``(C⁺, C⁻)`` (for
+        ``h⁰``) and of the zero-penalty fill rates ``(k⁺C⁺, k⁻C⁻)`` (for ``a±``), built from the
+        logarithms ``log(k±C±) = log(A± e^{−k± z}) − 1 − k±α`` (finite where ``C±`` underflows).
+    """
+    cp, cm = (float(side_hamiltonian(0.0, lr, k, alpha, 1.0 / k)) for lr, k in zip(log_rates, ks))
+    (kp, km), (lu, lw) = ks, (lr - 1.0 - k * alpha for lr, k in zip(log_rates, ks))
+    return ((cp, cm), _Pair.of(cp, cm, kp, km, lu - math.log(kp), lw - math.log(km)),
+            _Pair.of(kp * cp, km * cm, kp, km, lu, lw))
 
 
 # ---------------------------------------------------------------------------- input checks
@@ -324,6 +346,17 @@ def _check_s(s, required):
 
 
 # ---------------------------------------------------------------------------- the expansion
+def _check_arguments(ex, kind, kind_name: str) -> None:
+    """Validate an expansion's ``model`` (an instance of ``kind``), ``order`` and ``n_quad`` in place."""
+    if not isinstance(ex.model, kind):
+        raise ValueError(f"model must be an hjbsolve.{kind_name}, got {type(ex.model).__name__}")
+    order = check_int("order", ex.order)
+    if order not in ORDERS:
+        raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
+    object.__setattr__(ex, "order", order)
+    object.__setattr__(ex, "n_quad", check_int("n_quad", ex.n_quad, ge=2, le=MAX_N_QUAD))
+
+
 @dataclass(frozen=True, eq=False)
 class Expansion:
     """The paper's closed-form solution of one :class:`~hjbsolve.model.Model`, to a given order.
@@ -362,13 +395,7 @@ class Expansion:
     _pen: tuple = field(init=False, repr=False)
 
     def __post_init__(self):
-        if not isinstance(self.model, Model):
-            raise ValueError(f"model must be an hjbsolve.Model, got {type(self.model).__name__}")
-        order = check_int("order", self.order)
-        if order not in ORDERS:
-            raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
-        object.__setattr__(self, "order", order)
-        object.__setattr__(self, "n_quad", check_int("n_quad", self.n_quad, ge=2, le=MAX_N_QUAD))
+        _check_arguments(self, Model, "Model")
         m = self.model
         models = m.regime_models()
         if m.price.depends_on_price and len({r.price for r in models}) > 1:
@@ -382,12 +409,10 @@ class Expansion:
         object.__setattr__(self, "_w", w)
         fills, rates, sides = [], [], []
         for r in models:                            # regime r: its own A±, k±, z, α
-            (cp, cm), (kp, km) = _side_constants(r), (r.k_plus, r.k_minus)
-            # log(k±C±) = log(A± e^{−k± z}) − 1 − k±α, finite even where C± underflows
-            lu, lw = (lr - 1.0 - k * r.alpha for lr, k in zip(r.log_rates(), (kp, km)))
-            fills.append(_Pair.of(cp, cm, kp, km, lu - math.log(kp), lw - math.log(km)))
-            rates.append(_Pair.of(kp * cp, km * cm, kp, km, lu, lw))
-            sides.append((cp, cm))
+            side, fill, rate = _side_pairs(r.log_rates(), (r.k_plus, r.k_minus), r.alpha)
+            fills.append(fill)
+            rates.append(rate)
+            sides.append(side)
         object.__setattr__(self, "_fills", tuple(fills))
         object.__setattr__(self, "_rates", tuple(rates))
         object.__setattr__(self, "_sides", tuple(sides))
@@ -886,15 +911,367 @@ class Expansion:
         return TabulatedPolicy(t, s, -q_max, q_max, ask, bid, name=self.name, order=3)
 
 
-def expansion(model: Model, order: int = 1, *, n_quad: int = DEFAULT_N_QUAD) -> Expansion:
+# ---------------------------------------------------------------------------- several assets (§5)
+def _phi(a, tau):
+    """``∫_0^τ e^{−a u} du = (1 − e^{−aτ})/a`` (``τ`` when ``a = 0``), elementwise in ``τ``."""
+    return tau if a == 0.0 else -np.expm1(-a * tau) / a
+
+
+@dataclass(frozen=True, eq=False)
+class MultiAssetExpansion:
+    """The closed forms of the paper's §5 (eqs. 40, 45–49, re-derived) for a
+    :class:`~hjbsolve.multiasset.MultiAssetModel`: ``M`` assets with per-asset, per-side ``A±_i``,
+    ``k±_i``, costs ``α_i``, correlated Brownian prices with drifts ``b_i`` or per-asset OU prices with
+    correlated noise, and the penalties ``q'Ω̃q`` at ``T`` and ``∫ q'Φq``.
+
+    Build it with :func:`expansion`. The derivation is ``validation/DERIVATIONS.md`` §9; the printed
+    equations it corrects are ``validation/ERRATA.md`` #15–17, #22–23. With ``v(t, q, s) =
+    q·(s + Δ) + h_q``, ``Δ_i = E_{t,s}[S_i(T)] − s_i`` and ``h_q = h⁰ + ε̂(θ₀ + q·θ₁ − q'π̃q)``::
+
+        h⁰       = Σ_i ∫_t^T E[C⁺_i e^{−k⁺_iΔ_i} + C⁻_i e^{k⁻_iΔ_i}](ξ) dξ                         (40)
+        π̃(t)     = π̃₀ + π̃₁ (T − t)          (M × M; ε̂π̃₀ = Ω̃ = εηΩ, ε̂π̃₁ = Φ = ενΛ)              (45)
+        θ₁(t, s) = −2 ∫_t^T π̃(ξ) E[D(Δ_ξ)] dξ = −E∫ π̃ H 𝟙 dξ,   D_j = a⁻_j − a⁺_j, H = 2 diag(D)   (45)
+        θ₀(t, s) = −∫_t^T Σ_i π̃_ii(ξ) E[S_i] dξ − 2 ∫_t^T dξ ∫_ξ^T du Σ_{ij} π̃_ij(u) E[D_i(Δ_{i,ξ}) D_j(Δ_{j,u})]
+
+    (``a±_i = k±_iC±_i e^{∓k±_iΔ_i}``, ``S_i = a⁺_i + a⁻_i``), and the quotes (eqs. 46–48 corrected) ::
+
+        δ⁺_i = 1/k⁺_i + α_i + Δ_i + ε̂[θ₁_i − 2(π̃q)_i + π̃_ii],
+        δ⁻_i = 1/k⁻_i + α_i − Δ_i + ε̂[−θ₁_i + 2(π̃q)_i + π̃_ii].
+
+    The printed eqs. (46)–(48) have ``H π̃ 𝟙`` (the bet of asset ``i`` weighted by row ``i`` of
+    ``π̃``) where the derivation gives ``π̃ H 𝟙`` (ERRATA #16, #22).
+
+    Queries take ``q`` and ``s`` with a trailing axis of length ``M`` (``t`` broadcasts with the
+    other axes), like :class:`hjbsolve.Solution`; ``s`` may be omitted when every price is
+    Brownian. With ``M = 1`` every number equals the single-asset :class:`Expansion`'s to rounding
+    (the same formulas and primitives: :class:`_Pair`, :func:`_unit_rule`, the price laws).
+
+    Attributes
+    ----------
+    model : MultiAssetModel
+    order : {0, 1}
+    n_quad : int
+        Gauss–Legendre nodes per panel of the time integrals (unused when every price is a
+        driftless Brownian motion).
+    """
+
+    model: object
+    order: int = 1
+    n_quad: int = DEFAULT_N_QUAD
+    _x: np.ndarray = field(init=False, repr=False)
+    _w: np.ndarray = field(init=False, repr=False)
+    _prices: tuple = field(init=False, repr=False)
+    _fills: tuple = field(init=False, repr=False)
+    _rates: tuple = field(init=False, repr=False)
+    _sides: tuple = field(init=False, repr=False)
+    _pen: tuple = field(init=False, repr=False)
+
+    def __post_init__(self):
+        from .multiasset import MultiAssetModel
+
+        _check_arguments(self, MultiAssetModel, "MultiAssetModel")
+        m = self.model
+        prices = m.asset_prices()
+        sides, fills, rates = [], [], []
+        for i in range(m.n_assets):
+            (_, kp), (_, km) = m.side_params(i)
+            side, fill, rate = _side_pairs(m.log_rates(i), (kp, km), m.alpha[i])
+            sides.append(side)
+            fills.append(fill)
+            rates.append(rate)
+        kmax = [max(k for _, k in m.side_params(i)) for i in range(m.n_assets)]
+        x, w = _unit_rule(max(_price_rate(p, k, m.T) for p, k in zip(prices, kmax)), self.n_quad)
+        for name, v in (("_x", x), ("_w", w), ("_prices", prices), ("_fills", tuple(fills)),
+                        ("_rates", tuple(rates)), ("_sides", tuple(sides))):
+            object.__setattr__(self, name, v)
+        # ε̂π̃(t) = Ω̃ + Φ(T − t): the paper's π̃ = ηΩ + νΛ(T − t) with ε̂ = ε, or the forms set directly
+        if m.running_form is None and m.terminal_form is None:
+            p0, p1, scale = m.eta * m.Omega_matrix, m.nu * m.cov, m.eps
+        else:
+            scale = m.eps if m.eps > 0.0 else 1.0
+            p0, p1 = m.terminal_penalty_form / scale, m.running_penalty_form / scale
+        object.__setattr__(self, "_pen", (np.array(p0, dtype=float), np.array(p1, dtype=float), scale))
+
+    # ------------------------------------------------------------------ constants
+    @property
+    def name(self) -> str:
+        return f"expansion(order={self.order}, M={self.n_assets})"
+
+    @property
+    def n_assets(self) -> int:
+        return self.model.n_assets
+
+    @property
+    def scale(self) -> float:
+        """The expansion parameter ``ε̂`` (as :attr:`Expansion.scale`): ``ε̂π̃ = Ω̃ + Φ(T − t)``."""
+        return self._pen[2]
+
+    @property
+    def side_constants(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(C⁺, C⁻)``, each of shape ``(M,)``: ``C±_i = A±_i e^{−k±_i(z_i+α_i)} / (e k±_i)``."""
+        return tuple(np.array(c) for c in zip(*self._sides))
+
+    @property
+    def s_dependent(self) -> bool:
+        """Whether the answers depend on the mid-prices (an OU asset)."""
+        return self.model.depends_on_price
+
+    @property
+    def _martingale(self) -> bool:
+        """Every ``Δ_i ≡ 0`` (driftless Brownian prices): the time integrals have closed forms."""
+        return all(p.mean_reversion == 0.0 and float(p.drift_at(0.0)) == 0.0 for p in self._prices)
+
+    def pi_tilde(self, t):
+        """Unitary inventory penalty ``π̃(t) = π̃₀ + π̃₁(T − t)`` (§5.5: ``η Ω + ν Λ (T − t)`` for the
+        paper's penalties), shape ``t.shape + (M, M)``; ``θ₂ = −π̃`` (eq. 44)."""
+        return self._pi(_check_t(t, self.model.T))
+
+    def _pi(self, t):
+        p0, p1, _ = self._pen
+        return p0 + p1 * (self.model.T - np.asarray(t, dtype=float))[..., None, None]
+
+    # ------------------------------------------------------------------ inputs
+    def _inputs(self, t, q, s, s_required):
+        """Checked ``(t, q, s)`` broadcast to ``shape`` (t) and ``shape + (M,)`` (q, s)."""
+        M = self.n_assets
+        t = _check_t(t, self.model.T)
+        arrays = []
+        for name, x in (("q", q), ("s", s)):
+            if x is None:
+                if name == "s" and s_required:
+                    raise ValueError("s is required: the answer depends on the mid-prices (an Ornstein–Uhlenbeck "
+                                     "asset, or a value)")
+                arrays.append(np.zeros(M))
+                continue
+            x = _check_q(x) if name == "q" else _as_float_array("s", x)
+            if x.ndim == 0 or x.shape[-1] != M:
+                raise ValueError(f"{name} must have a trailing axis of length M={M} (one entry per asset), got "
+                                 f"shape {x.shape}")
+            arrays.append(x)
+        q, s = arrays
+        try:
+            shape = np.broadcast_shapes(t.shape, q.shape[:-1], s.shape[:-1])
+        except ValueError:
+            raise ValueError(f"t, q and s (without their trailing asset axis) must broadcast together, got shapes "
+                             f"{t.shape}, {q.shape} and {s.shape}") from None
+        return (np.broadcast_to(t, shape), np.broadcast_to(q, shape + (M,)), np.broadcast_to(s, shape + (M,)))
+
+    def _delta(self, t, s):
+        """``Δ_i(t, s_i)``, shape ``t.shape + (M,)``."""
+        return np.stack([p.delta(t, s[..., i], self.model.T) for i, p in enumerate(self._prices)], axis=-1)
+
+    @contextlib.contextmanager
+    def _closed_form(self, t, s):
+        """As :meth:`Expansion._closed_form`: an overflow is a ``ValueError`` naming ``k·|Δ|``."""
+        try:
+            with np.errstate(under="ignore", over="raise"):
+                yield
+        except FloatingPointError as e:
+            with np.errstate(all="ignore"):
+                kd = np.max(np.abs(self._delta(t, s)).reshape(-1, self.n_assets), axis=0) * \
+                    np.array([max(k for _, k in self.model.side_params(i)) for i in range(self.n_assets)])
+            raise ValueError(
+                f"the closed form of the order-{self.order} multi-asset expansion overflows ({e}) at these (t, s): "
+                f"k_i·|Δ_i| up to {np.round(kd, 4).tolist()} per asset (Δ = E[S_T] − s): k·|Δ| (or the penalty "
+                f"ε̂={self.scale:.3g}) is too large for the closed form; use hs.solve") from None
+
+    # ------------------------------------------------------------------ the pieces
+    def _nodes(self, t):
+        tau = (self.model.T - t)[..., None]
+        return t[..., None] + tau * self._x, tau * self._w
+
+    def _law(self, i, t, s, xi):
+        """``(mean, slope, var)`` of ``Δ_i`` at times ``xi`` given ``S_t = s`` (asset ``i``'s price law)."""
+        return self._prices[i].delta_law(t, s, xi, self.model.T)
+
+    def _cross_variance(self, i, j, tau):
+        """``Cov(S_i(t+τ), S_j(t+τ) | S_t) = Λ_ij (1 − e^{−(a_i+a_j)τ})/(a_i + a_j)``."""
+        if i == j:
+            return self._prices[i].variance(tau)
+        return self.model.cov[i, j] * _phi(self._prices[i].mean_reversion + self._prices[j].mean_reversion, tau)
+
+    def _h0(self, t, s):
+        """``h⁰ = Σ_i ∫_t^T E[C⁺_ie^{−k⁺_iΔ_i} + C⁻_ie^{k⁻_iΔ_i}] dξ`` (eq. 40 with ``e^{−k(z+α)}``),
+        shape ``t.shape``."""
+        if self._martingale:
+            return sum(cp + cm for cp, cm in self._sides) * (self.model.T - t)
+        xi, w = self._nodes(t)
+        out = 0.0
+        for i, pair in enumerate(self._fills):
+            mean, _, var = self._law(i, t[..., None], s[..., i, None], xi)
+            out = out + np.sum(w * pair.e_cosh(mean, var), axis=-1)
+        return out
+
+    def _theta1(self, t, s):
+        """``θ₁(t, s) = −2 ∫_t^T π̃(ξ) E[D(Δ_ξ)] dξ`` (eq. 45 corrected: ``−E∫π̃H𝟙``), shape ``t.shape + (M,)``."""
+        p0, p1, _ = self._pen
+        if self._martingale:
+            tau = (self.model.T - t)[..., None]
+            d = np.array([p.sinh_at(0.0) for p in self._rates])
+            return -2.0 * (p0 @ d * tau + 0.5 * (p1 @ d) * tau**2)
+        xi, w = self._nodes(t)
+        ed = np.stack([pair.e_sinh(*self._law(i, t[..., None], s[..., i, None], xi)[::2])
+                       for i, pair in enumerate(self._rates)], axis=-1)            # (..., N, M): E[D_j(Δ_j,ξ)]
+        return -2.0 * np.einsum("...n,...nij,...nj->...i", w, self._pi(xi), ed)
+
+    def _theta0(self, t, s):
+        """``θ₀(t, s)``: a single plus a double integral of closed forms (§9 of DERIVATIONS), shape ``t.shape``."""
+        p0, p1, _ = self._pen
+        if self._martingale:
+            tau = self.model.T - t
+            d = np.array([p.sinh_at(0.0) for p in self._rates])
+            su = np.array([p.cosh_at(0.0) for p in self._rates])
+            return (-(su @ np.diag(p0)) * tau - 0.5 * (su @ np.diag(p1)) * tau**2
+                    - 2.0 * ((d @ p0 @ d) * 0.5 * tau**2 + (d @ p1 @ d) * tau**3 / 6.0))
+        shape = t.shape
+        tf, sf = t.reshape(-1), s.reshape(-1, self.n_assets)
+        out = np.empty(tf.size)
+        nodes = self._x.size
+        step = max(1, _CHUNK_ELEMENTS // (nodes * nodes * self.n_assets**2))
+        for a in range(0, tf.size, step):
+            out[a:a + step] = self._theta0_flat(tf[a:a + step], sf[a:a + step])
+        return out.reshape(shape)
+
+    def _theta0_flat(self, t, s):
+        """``θ₀ = −∫Σ_i π̃_ii(ξ)E[S_i(Δ_ξ)]dξ − 2∫dξ∫_ξ^T du Σ_ij π̃_ij(u) E[D_i(Δ_{i,ξ}) D_j(Δ_{j,u})]``, shape (P,)."""
+        T, M = self.model.T, self.n_assets
+        xi, w = self._nodes(t)                                    # (P, N)
+        u = xi[..., None] + (T - xi)[..., None] * self._x         # (P, N, N)
+        wu = (T - xi)[..., None] * self._w
+        t3 = t[:, None, None]
+        pxi, pu = self._pi(xi), self._pi(u)                        # (P, N, M, M), (P, N, N, M, M)
+        at_xi = [self._law(i, t3, s[:, i, None, None], xi[..., None]) for i in range(M)]   # (P, N, 1)
+        at_u = [self._law(j, t3, s[:, j, None, None], u) for j in range(M)]               # (P, N, N)
+        single = sum(np.sum(w * pxi[..., i, i] * self._rates[i].e_cosh(at_xi[i][0][..., 0], at_xi[i][2][..., 0]),
+                            axis=-1) for i in range(M))
+        double = 0.0
+        for i in range(M):
+            mx, cx, vx = at_xi[i]
+            for j in range(M):
+                my, cy, vy = at_u[j]
+                cov = cx * cy * self._cross_variance(i, j, xi[..., None] - t3) \
+                    * self._prices[j].decay(u - xi[..., None])
+                dd = self._rates[i].e_sinh_sinh(mx, my, vx, vy, cov, self._rates[j]) * pu[..., i, j]
+                double = double + np.sum(w * np.sum(wu * dd, axis=-1), axis=-1)
+        return -single - 2.0 * double
+
+    # ------------------------------------------------------------------ answers
+    def terms(self, t, s=None) -> dict:
+        """The named pieces at broadcast ``(t, s)`` (``s`` with a trailing axis ``M``).
+
+        Returns
+        -------
+        dict
+            ``Delta`` (``Δ``, shape ``(..., M)``), ``h0`` (``θ₀⁰``, eq. 40, ``(...)``), ``pi_tilde``
+            (``π̃``, ``(..., M, M)``), ``theta2_1`` (``−π̃``, eq. 45), ``theta1_1`` (``θ₁``, ``(..., M)``),
+            ``theta0_1`` (``θ₀``, ``(...)``), ``H`` (``2(a⁻ − a⁺)`` at ``(t, s)``, ``(..., M)``; symmetric:
+            ``(4/e)A_ie^{−k_i(z_i+α_i)} sinh(k_iΔ_i)``, §5.7); floats ``scale`` (ε̂); arrays ``C_plus``,
+            ``C_minus`` (shape ``(M,)``).
+        """
+        t, _, s = self._inputs(t, None, s, s_required=self.s_dependent)
+        with self._closed_form(t, s):
+            Delta = self._delta(t, s)
+            cp, cm = self.side_constants
+            return {
+                "Delta": Delta, "h0": self._h0(t, s), "pi_tilde": self._pi(t), "theta2_1": -self._pi(t),
+                "theta1_1": self._theta1(t, s), "theta0_1": self._theta0(t, s),
+                "H": np.stack([2.0 * p.sinh_at(Delta[..., i]) for i, p in enumerate(self._rates)], axis=-1),
+                "scale": self.scale, "C_plus": cp, "C_minus": cm,
+            }
+
+    def quotes(self, t, q, s=None):
+        """Optimal half-spreads ``(δ⁺, δ⁻)`` per asset (eqs. 46–48 corrected; eq. 40's ``1/k±_i + α_i ±
+        Δ_i`` at order 0), through the single-asset marginals and quote assembly of
+        :mod:`hjbsolve.hamiltonian`.
+
+        Parameters
+        ----------
+        t : array_like
+            Times in ``[0, T]``.
+        q : array_like, shape (..., M)
+            Integer inventories.
+        s : array_like, shape (..., M), optional
+            Mid-prices; required when an asset has an OU price.
+
+        Returns
+        -------
+        ask, bid : ndarray, shape ``broadcast(t, q[..., 0], s[..., 0]) + (M,)``
+            Price units. No inventory limit applies (the closed forms have none).
+        """
+        t, q, s = self._inputs(t, q, s, s_required=self.s_dependent)
+        m = self.model
+        with self._closed_form(t, s):
+            Delta = self._delta(t, s)
+            if self.order == 0:
+                gq = gm = gp = np.zeros(q.shape)
+            else:
+                th1, pi, eps = self._theta1(t, s), self._pi(t), self.scale
+
+                def g(qq):      # q-dependent part of h_q, ε̂(q·θ₁ − q'π̃q); h⁰ + ε̂θ₀ cancels in the marginals
+                    return eps * (np.sum(qq * th1, axis=-1) - np.einsum("...i,...ij,...j->...", qq, pi, qq))
+
+                eye = np.eye(self.n_assets)
+                gq = g(q)[..., None]
+                gm = np.stack([g(q - eye[i]) for i in range(self.n_assets)], axis=-1)
+                gp = np.stack([g(q + eye[i]) for i in range(self.n_assets)], axis=-1)
+            pp, pm = self._finite_pair(ask_marginal(gq, gm, Delta), bid_marginal(gq, gp, Delta))
+        ks = np.array([[k for _, k in m.side_params(i)] for i in range(self.n_assets)])
+        alpha = np.array(m.alpha)
+        return optimal_quote(pp, alpha, 1.0 / ks[:, 0]), optimal_quote(pm, alpha, 1.0 / ks[:, 1])
+
+    @staticmethod
+    def _finite_pair(*arrays):
+        return Expansion._finite("marginals", *arrays)
+
+    def spread(self, t, q, s=None):
+        """``ψ_i = δ⁺_i + δ⁻_i`` (eq. 48: ``1/k⁺_i + 1/k⁻_i + 2α_i + 2ε̂π̃_ii``)."""
+        ask, bid = self.quotes(t, q, s)
+        return ask + bid
+
+    def centre(self, t, q, s=None):
+        """``r_i = s_i + (δ⁺_i − δ⁻_i)/2`` (eq. 48 corrected: ``s + Δ + (1/k⁺ − 1/k⁻)/2 + ε̂(θ₁ − 2π̃q)``);
+        ``s`` defaults to 0 for Brownian prices."""
+        ask, bid = self.quotes(t, q, s)
+        s0 = 0.0 if s is None else np.asarray(s, dtype=float)
+        return s0 + 0.5 * (ask - bid)
+
+    def value(self, t, q, s):
+        """``v(t, q, s)`` (``u = x + v``), the ``q·s`` part included: order 0 ``q·(s + Δ) + h⁰`` (eq. 40),
+        order 1 ``+ ε̂(θ₀ + q·θ₁ − q'π̃q)`` (eqs. 32, 45).
+
+        Parameters
+        ----------
+        t : array_like
+        q, s : array_like, shape (..., M)
+            Integer inventories and mid-prices (``s`` required).
+
+        Returns
+        -------
+        ndarray, shape ``broadcast(t, q[..., 0], s[..., 0])``
+            Price units.
+        """
+        t, q, s = self._inputs(t, q, s, s_required=True)
+        with self._closed_form(t, s):
+            v = np.sum(q * (s + self._delta(t, s)), axis=-1) + self._h0(t, s)
+            if self.order == 1:
+                v = v + self.scale * (self._theta0(t, s) + np.sum(q * self._theta1(t, s), axis=-1)
+                                      - np.einsum("...i,...ij,...j->...", q, self._pi(t), q))
+            Expansion._finite("values", v)
+        return v
+
+
+def expansion(model, order: int = 1, *, n_quad: int = DEFAULT_N_QUAD) -> "Expansion | MultiAssetExpansion":
     """The paper's closed-form solution of ``model`` to order ``order`` in the penalty size.
 
     Parameters
     ----------
-    model : Model
+    model : Model or MultiAssetModel
         Brownian (any drift) or Ornstein–Uhlenbeck mid-price; equal or per-side intensities
         ``(A±, k±)``; the paper's penalties (``ε η z``, ``ε ν σ²``) or ``φ``, ``ϖ`` set directly;
         a regime chain (``model.regimes``; with an OU price its regimes must share one ``σ``).
+        A :class:`~hjbsolve.multiasset.MultiAssetModel` (§5: correlated Brownian prices with drifts,
+        or per-asset OU prices with correlated noise) gives a :class:`MultiAssetExpansion`
+        (eqs. 40, 45–48 corrected; ``validation/DERIVATIONS.md`` §9).
     order : {0, 1}
         0: exact solution of the zero-penalty problem (eq. 9 with the costs of §3.8; quotes
         ``1/k± + α ± Δ``);
@@ -908,12 +1285,13 @@ def expansion(model: Model, order: int = 1, *, n_quad: int = DEFAULT_N_QUAD) -> 
 
     Returns
     -------
-    Expansion
+    Expansion or MultiAssetExpansion
 
     Raises
     ------
     ValueError
-        A bad ``order`` or ``n_quad``; an OU price whose regimes have different ``σ``.
+        A bad ``order`` or ``n_quad``; an OU price whose regimes have different ``σ``; a model that is
+        neither a ``Model`` nor a ``MultiAssetModel``.
 
     Examples
     --------
@@ -923,4 +1301,8 @@ def expansion(model: Model, order: int = 1, *, n_quad: int = DEFAULT_N_QUAD) -> 
     >>> asym = hs.expansion(hs.paper_model("ou", A=(1000.0, 800.0), k=(1.0, 1.3)), order=1)
     >>> ask, bid = asym.quotes(0.0, 10, 3000.0)
     """
+    from .multiasset import MultiAssetModel
+
+    if isinstance(model, MultiAssetModel):
+        return MultiAssetExpansion(model, order, n_quad)
     return Expansion(model, order, n_quad)
