@@ -22,7 +22,7 @@ from .exact import exact_brownian
 from .expansion import Expansion, expansion
 from .model import PAPER_S0, Model, paper_model
 from .montecarlo import SimulationResult, price_range, simulate
-from .policies import ConstantSpread, InventorySkew, Policy, TabulatedPolicy
+from .policies import ConstantSpread, InventorySkew, Policy, RegimePolicy, TabulatedPolicy
 from .prices import Brownian, OrnsteinUhlenbeck
 from .regimes import Regimes
 from .solution import Solution
@@ -32,7 +32,7 @@ __all__ = [
     "Brownian", "OrnsteinUhlenbeck", "Model", "paper_model", "PAPER_S0", "Regimes",
     "solve", "evaluate", "Solution", "SCHEMES", "NonFiniteError", "BoundWarning",
     "expansion", "Expansion", "exact_brownian",
-    "Policy", "TabulatedPolicy", "ConstantSpread", "InventorySkew",
+    "Policy", "TabulatedPolicy", "RegimePolicy", "ConstantSpread", "InventorySkew",
     "simulate", "SimulationResult", "price_range",
     "article",
 ]
