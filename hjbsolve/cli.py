@@ -170,10 +170,9 @@ _PLOTTED_REGIMES = 4
 
 
 def _report_regimes(sol, chain, t, q, s) -> dict:
-    """Print the exact quotes and value of every regime (the closed forms have no regimes); the
-    policies to plot."""
-    print(f"{chain.n} market regimes (the closed forms of the paper have none: exact quotes only); "
-          f"π = stationary probability")
+    """Print the exact quotes and value of every regime; the policies to plot."""
+    print(f"{chain.n} market regimes (exact quotes; the closed forms with the chain: hs.expansion(model, order), "
+          f"queried with regime=r); π = stationary probability")
     pi = chain.stationary()
     fields = chain.fields()
     width = max(8, *(len(n) for n in chain.names))
@@ -212,7 +211,16 @@ def _cmd_simulate(args) -> int:
     if cfg.multi_asset:
         raise ValueError("hjbsolve simulate: a multi-asset model ([assets]) is not supported yet; "
                          "`hjbsolve solve` takes it")
-    m.without_regimes("hjbsolve simulate")      # differing regimes: refused before any solve
+    regime0 = 0
+    if m.regimes is not None:                   # checked before any solve
+        from .regimes import resolve_regime
+
+        r0 = 0 if args.regime0 is None else args.regime0
+        if isinstance(r0, str) and r0 not in m.regimes.names and r0.isdigit():
+            r0 = int(r0)                          # an index given on the command line
+        regime0 = resolve_regime(m.regimes, r0)
+    elif args.regime0 is not None:
+        raise ValueError(f"--regime0 applies to a model with [regimes]; this one has none (got {args.regime0!r})")
     if args.policy == "optimal":
         opts = {"tol": 1e-4, "value_rtol": 1e-5, **cfg.solve}
         if args.q_max is not None:
@@ -229,7 +237,7 @@ def _cmd_simulate(args) -> int:
         if not (math.isfinite(args.skew) and args.skew >= 0):
             raise ValueError(f"--skew must be a finite number >= 0 (the widening per unit of inventory), got {args.skew}")
         policy = InventorySkew(args.half_spread, args.skew)
-    res = simulate(m, policy, n_paths=args.paths, n_steps=args.steps, s0=s0, seed=args.seed,
+    res = simulate(m, policy, n_paths=args.paths, n_steps=args.steps, s0=s0, seed=args.seed, regime0=regime0,
                    progress=not args.no_progress, record=1,
                    estimator="control" if args.paths >= 40 else "plain")   # the controls are fitted on half the paths
     out = Path(args.out)
@@ -241,6 +249,10 @@ def _cmd_simulate(args) -> int:
              if res.estimator != "plain" else ""))
     rows = [("objective", res.objective), ("PnL", res.pnl), ("final inventory", res.q_final),
             ("fills (ask + bid)", res.n_ask + res.n_bid)]
+    if m.regimes is not None:
+        occ = ", ".join(f"{name} {f:.3f}" for name, f in zip(m.regimes.names, res.regime_occupancy))
+        print(f"regimes: started in {m.regimes.names[regime0]!r}; mean fraction of the day in each: {occ}; "
+              f"{float(np.mean(res.n_switches)):.3g} switches a day")
     head = f"{'':>18} | {'mean':>11} {'std':>10} {'1%':>10} {'50%':>10} {'99%':>10}"
     print(head)
     print("-" * len(head))
@@ -333,6 +345,8 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--paths", type=int, default=2000, help="simulated days (default 2000)")
     sm.add_argument("--steps", type=int, default=1000, help="time steps of a day (default 1000)")
     sm.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    sm.add_argument("--regime0", default=None,
+                    help="regime at the start of each day, an index or a name of [regimes] (default: the first)")
     sm.add_argument("--q-max", type=int, default=None,
                     help="inventory bound of the optimal solve, overrides [solve] q_max (default: "
                          "hs.solver.default_q_max on the simulated price range)")

@@ -318,8 +318,8 @@ def test_regimes_errors_name_the_table_key_and_value(tmp_path, capsys, text, mat
 
 def test_solve_command_reports_every_regime(tmp_path, capsys):
     """The printed quotes and values of each regime are those of the solution the command wrote
-    (the numbers themselves are checked against Radau in tests/test_regimes.py); simulate refuses
-    differing regimes before solving."""
+    (the numbers themselves are checked against Radau in tests/test_regimes.py); simulate takes
+    the chain and the starting regime (by name or index; a bad one is refused before any work)."""
     p = _file(tmp_path, REGIMES_BASE + '[regimes]\nfactor = "ou"\nfield = "z"\nmean = 0.2\nreversion = 1.0\n'
                                       'vol = 0.05\nn = 3\n[solve]\nq_max = 30\ntol = 1e-4\n[report]\nq = [-3, 0, 3]\n')
     assert main(["solve", str(p), "--out", str(tmp_path / "o"), "--no-progress"]) == 0
@@ -334,8 +334,15 @@ def test_solve_command_reports_every_regime(tmp_path, capsys):
         v = sol.value(0.0, [-3, 0, 3], 3000.0, regime=r)
         assert f"{name:>8} {pi[r]:6.3f} |    -3 | {dp[0]:10.6f} {dm[0]:10.6f} {dp[0] + dm[0]:10.6f} | {v[0]:12.6f}" in out
         assert f"|     3 | {dp[2]:10.6f} {dm[2]:10.6f} {dp[2] + dm[2]:10.6f} | {v[2]:12.6f}" in out
-    assert main(["simulate", str(p), "--out", str(tmp_path / "s"), "--no-progress"]) == 2
-    assert "hjbsolve simulate: market regimes are not yet supported" in capsys.readouterr().err
+    sim = ["simulate", str(p), "--out", str(tmp_path / "s"), "--no-progress", "--policy", "constant", "--paths", "50",
+           "--steps", "20"]
+    assert main(sim + ["--regime0", "z=0.3061"]) == 0
+    out = capsys.readouterr().out
+    assert "regimes: started in 'z=0.3061'; mean fraction of the day in each:" in out
+    res = hs.SimulationResult.load(tmp_path / "s" / "simulation.npz")
+    assert res.settings["regime0"] == 2 and np.isclose(res.regime_occupancy.sum(), 1.0)
+    assert main(sim + ["--regime0", "1"]) == 0 and "started in 'z=0.2'" in capsys.readouterr().out
+    assert main(sim + ["--regime0", "7"]) == 2 and "regime" in capsys.readouterr().err
 
 
 @pytest.mark.slow

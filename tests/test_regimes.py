@@ -273,6 +273,12 @@ def test_queries_save_load_and_policy_evaluation(tmp_path):
     for r in range(2):
         assert np.max(np.abs(ev.value(0.0, np.arange(-10, 11), 0.0, regime=r)
                              - sol.value(0.0, np.arange(-10, 11), 0.0, regime=r))) < 1e-4
+    # the same per-regime tables passed as an hs.RegimePolicy give the same evaluation
+    ev2 = hs.evaluate(m, sol.tabulate_regimes(), q_max=30, tol=1e-5)
+    assert np.array_equal(ev2.value(0.0, np.arange(-10, 11), 0.0, regime=1),
+                          ev.value(0.0, np.arange(-10, 11), 0.0, regime=1))
+    with pytest.raises(ValueError, match=r"the policy has 2 regime table\(s\), the model 1"):
+        hs.evaluate(m.replace(regimes=None), sol.tabulate_regimes(), q_max=30, n_steps=10)
     # a regime-free policy (the same quotes in every regime) is worth less than the optimal one
     const = hs.evaluate(m, hs.ConstantSpread(0.8, 0.8), q_max=30, tol=1e-5)
     assert const.value(0.0, 0, 0.0, regime=0) < sol.value(0.0, 0, 0.0, regime=0) - 0.1

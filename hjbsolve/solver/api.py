@@ -42,7 +42,7 @@ from ..coefficients import MAX_LOG_RATE
 from ..grid import StateGrid, graded_time_grid, halve_steps, uniform_time_grid
 from ..model import Model
 from ..multiasset import MultiAssetModel
-from ..policies import tabulate_policy
+from ..policies import RegimePolicy, tabulate_policy
 from ..solution import Solution
 from . import _estimates as _est
 from .operators import JumpAxis, StateGenerator
@@ -244,8 +244,10 @@ def _policy_quotes(policy, grid: StateGrid, compiled: bool, model: Model | None 
 def _raw_policy_quotes(policy, grid: StateGrid, compiled: bool):
     s = grid.prices.s
     q = grid.q_cells(0)
-    if isinstance(policy, _PerRegime):
-        parts = [_policy_quotes(p, grid.with_states(1), compiled) for p in policy.policies]
+    if isinstance(policy, RegimePolicy):
+        if policy.n_regimes != grid.n_states:
+            raise ValueError(f"the policy has {policy.n_regimes} regime table(s), the model {grid.n_states} regime(s)")
+        parts = [_policy_quotes(p, grid.with_states(1), compiled) for p in policy.tables]
 
         def quotes(t):
             out = [f(t) for f in parts]
@@ -286,15 +288,6 @@ def _raw_policy_quotes(policy, grid: StateGrid, compiled: bool):
         bid[:, -1] = np.inf
         return ask, bid
     return quotes
-
-
-class _PerRegime:
-    """A policy given regime by regime (the tabulated optimal quotes of a multi-regime solution)."""
-
-    def __init__(self, policies, name):
-        self.policies = list(policies)
-        self.name = name
-        self.s_dependent = any(getattr(p, "s_dependent", False) for p in self.policies)
 
 
 def _solution_g(model: Model, grid: StateGrid, g: np.ndarray, n_prices: int) -> np.ndarray:
@@ -625,8 +618,11 @@ def evaluate(model: Model, policy, q_max: int | None = None, s_range=None, *, n_
         if policy.model.regimes is None:          # regime-blind: the same quotes in every regime
             policy = policy.tabulate()
         else:
-            policy = _PerRegime([policy.tabulate(regime=r) for r in range(policy.model.n_regimes)],
-                                policy.info.get("name", "optimal"))
+            policy = policy.tabulate_regimes()
+    elif isinstance(policy, RegimePolicy):       # one table per regime, used as they are
+        if policy.n_regimes != model.n_regimes:
+            raise ValueError(f"the policy has {policy.n_regimes} regime table(s), the model {model.n_regimes} "
+                             "regime(s)")
     elif hasattr(policy, "tabulate") and not hasattr(policy, "quotes_on_grid"):
         s_nodes = grid.prices.s if price_dependent else np.zeros(1)
         policy = tabulate_policy(policy, model, np.linspace(0.0, model.T, 201), s_nodes)
