@@ -358,7 +358,23 @@ def _check_arguments(ex, kind, kind_name: str) -> None:
 
 
 @dataclass(frozen=True, eq=False)
-class Expansion:
+class _ClosedForms:
+    """The fields shared by :class:`Expansion` and :class:`MultiAssetExpansion`: the model, the
+    order, the Gauss–Legendre nodes and the precomputed side, rate and penalty pieces."""
+
+    model: object
+    order: int = 1
+    n_quad: int = DEFAULT_N_QUAD
+    _x: np.ndarray = field(init=False, repr=False)
+    _w: np.ndarray = field(init=False, repr=False)
+    _fills: tuple = field(init=False, repr=False)
+    _rates: tuple = field(init=False, repr=False)
+    _sides: tuple = field(init=False, repr=False)
+    _pen: tuple = field(init=False, repr=False)
+
+
+@dataclass(frozen=True, eq=False)
+class Expansion(_ClosedForms):
     """The paper's closed-form solution of one :class:`~hjbsolve.model.Model`, to a given order.
 
     Build it with :func:`expansion`. All methods broadcast their array arguments; ``t`` must
@@ -385,14 +401,6 @@ class Expansion:
     """
 
     model: Model
-    order: int = 1
-    n_quad: int = DEFAULT_N_QUAD
-    _x: np.ndarray = field(init=False, repr=False)
-    _w: np.ndarray = field(init=False, repr=False)
-    _fills: tuple = field(init=False, repr=False)
-    _rates: tuple = field(init=False, repr=False)
-    _sides: tuple = field(init=False, repr=False)
-    _pen: tuple = field(init=False, repr=False)
 
     def __post_init__(self):
         _check_arguments(self, Model, "Model")
@@ -918,7 +926,7 @@ def _phi(a, tau):
 
 
 @dataclass(frozen=True, eq=False)
-class MultiAssetExpansion:
+class MultiAssetExpansion(_ClosedForms):
     """The closed forms of the paper's §5 (eqs. 40, 45–49, re-derived) for a
     :class:`~hjbsolve.multiasset.MultiAssetModel`: ``M`` assets with per-asset, per-side ``A±_i``,
     ``k±_i``, costs ``α_i``, correlated Brownian prices with drifts ``b_i`` or per-asset OU prices with
@@ -956,15 +964,7 @@ class MultiAssetExpansion:
     """
 
     model: object
-    order: int = 1
-    n_quad: int = DEFAULT_N_QUAD
-    _x: np.ndarray = field(init=False, repr=False)
-    _w: np.ndarray = field(init=False, repr=False)
     _prices: tuple = field(init=False, repr=False)
-    _fills: tuple = field(init=False, repr=False)
-    _rates: tuple = field(init=False, repr=False)
-    _sides: tuple = field(init=False, repr=False)
-    _pen: tuple = field(init=False, repr=False)
 
     def __post_init__(self):
         from .multiasset import MultiAssetModel
