@@ -41,7 +41,7 @@ def build_policy(model, s0, n_paths, kind):
         from hjbsolve.solver import solve
         return solve(model, q_max=400, s_range=(lo, hi), t_eval=np.linspace(0.0, model.T, 1001)).tabulate()
     from hjbsolve.expansion import expansion
-    return expansion(model, 1).tabulate(model, n_t=201, s=np.linspace(lo, hi, 41), q_max=400)
+    return expansion(model, 1).tabulate(model, t=np.linspace(0.0, model.T, 201), s=np.linspace(lo, hi, 41), q_max=400)
 
 
 def reference_numpy(model, tab, n_paths, n_steps, s0=3000.0, seed=0):

@@ -139,3 +139,24 @@ def test_installed_cli_solve_runs(installed, tmp_path):
              cwd=cwd, env=env, timeout=600)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert (out / "solution.npz").exists() and (out / "quotes_vs_q.png").exists()
+
+
+def test_the_montecarlo_benchmark_builds_its_policy_with_the_current_api():
+    """The benchmark scripts are not run by CI (they time things); their setup code is, so an API
+    change cannot break them silently (``Expansion.tabulate`` once lost ``n_t=`` and the script
+    stopped running). The table it builds quotes what the expansion quotes at a grid node."""
+    import importlib.util
+
+    import numpy as np
+
+    import hjbsolve as hs
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_montecarlo.py"
+    spec = importlib.util.spec_from_file_location("bench_montecarlo", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    m = hs.paper_model("ou")
+    pol = bench.build_policy(m, 3000.0, 100, "expansion")
+    ask, bid = pol.quotes(0.0, np.array([-3, 0, 3]), 3000.0)
+    ref_ask, ref_bid = hs.expansion(m, 1).quotes(0.0, np.array([-3, 0, 3]), 3000.0)
+    assert np.allclose(ask, ref_ask, atol=1e-6) and np.allclose(bid, ref_bid, atol=1e-6)
