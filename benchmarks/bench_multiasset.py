@@ -14,12 +14,31 @@ the wall time is about half of them. For each solve the error estimate is printe
 ``1/k``; expm: of the interpolation between its exact stored times). Not a test::
 
     python benchmarks/bench_multiasset.py [--cases m2-fd m2-expm m3-fd m3-expm]
+    python benchmarks/bench_multiasset.py --memory     # the largest box that fits in 8 GB (about 1 min)
+
+**The largest box in 8 GB** (``--memory``: peak RSS at q_max = 40 and 80 per asset, M = 2, default
+options, each in a fresh process; measured on the 2-core reference machine under load)::
+
+    m2-expm-40    6561 cells   0.3 s   211 MB peak RSS (  3 MB stored,  57 times)
+    m2-expm-80   25921 cells   2.4 s   241 MB peak RSS ( 12 MB stored,  57 times)
+    expm: 1563 bytes per cell + 201 MB -> 4.99e+06 cells in 8 GB: q_max = 1116 (M = 2), 84 (M = 3)
+    m2-fd-40      6561 cells   1.6 s   219 MB peak RSS (  7 MB stored, 131 times)
+    m2-fd-80     25921 cells  18.0 s   295 MB peak RSS ( 52 MB stored, 249 times)
+    fd:   3898 bytes per cell + 194 MB -> 2.0e+06 cells in 8 GB: q_max = 707 (M = 2), 62 (M = 3)
+
+The solver refuses boxes over 4·10⁶ cells (``MAX_CELLS``), so for expm the cell limit binds before
+8 GB does. These are estimates, not runs: the linear model is optimistic for FD, whose stored time
+nodes grow with the box (131 → 249 above, as the automatic control refines for the larger box), and
+the largest boxes were not solved because their time extrapolates far beyond 5 minutes on 2 cores
+(expm ~2.4 s × 190 ≈ 8 min at 5·10⁶ cells before any extra slices; FD ~18 s × 77 × the extra
+steps ≫ 20 min at 2·10⁶ cells).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import resource
 import subprocess
@@ -37,7 +56,12 @@ M3 = dict(A=[300.0, 120.0, 200.0], k=1.2, z=[0.2, 0.35, 0.3], alpha=[0.01, -0.01
           cov=[[0.25, 0.24, 0.1], [0.24, 0.64, -0.2], [0.1, -0.2, 0.5]], T=1.0, eps=0.01, eta=1.0, nu=1.0,
           drift=[0.05, -0.1, 0.0])
 CASES = {"m2-fd": (M2, [100, 100], "fd"), "m2-expm": (M2, [100, 100], "expm"),
-         "m3-fd": (M3, [25, 25, 25], "fd"), "m3-expm": (M3, [25, 25, 25], "expm")}
+         "m3-fd": (M3, [25, 25, 25], "fd"), "m3-expm": (M3, [25, 25, 25], "expm"),
+         # the memory model (--memory): peak RSS at two box sizes of each method
+         "m2-expm-40": (M2, [40, 40], "expm"), "m2-expm-80": (M2, [80, 80], "expm"),
+         "m2-fd-40": (M2, [40, 40], "fd"), "m2-fd-80": (M2, [80, 80], "fd")}
+#: Memory of the machine the largest box must fit in (bytes).
+BUDGET = 8e9
 
 
 def _cpu() -> float:
@@ -63,19 +87,50 @@ def run_case(name: str) -> dict:
     return out
 
 
+def _run(name: str) -> dict:
+    res = subprocess.run([sys.executable, __file__, "--case", name], capture_output=True, text=True, check=True)
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def memory_model(method: str) -> dict:
+    """Peak resident memory ``a + b · cells`` fitted through two box sizes of ``method`` (M = 2), and the
+    largest square two-asset box and cube three-asset box whose estimate fits in :data:`BUDGET` (the
+    per-cell cost grows with the stored time nodes, which do not depend much on the box: a linear model)."""
+    small, large = _run(f"m2-{method}-40"), _run(f"m2-{method}-80")
+    b = (large["peak_rss_mb"] - small["peak_rss_mb"]) * 1e6 / (large["cells"] - small["cells"])
+    a = small["peak_rss_mb"] * 1e6 - b * small["cells"]
+    cells = (BUDGET - a) / b
+    from hjbsolve.solver.setup import MAX_CELLS
+
+    return {"method": method, "runs": [small, large], "bytes_per_cell": b, "base_mb": a / 1e6,
+            "cells_in_budget": cells, "q_max_m2": int((math.sqrt(cells) - 1) // 2),
+            "q_max_m3": int((cells ** (1 / 3) - 1) // 2), "max_cells": MAX_CELLS}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--cases", nargs="*", default=list(CASES), choices=list(CASES))
+    ap.add_argument("--cases", nargs="*", default=list(CASES)[:4], choices=list(CASES))
     ap.add_argument("--case", choices=list(CASES), help=argparse.SUPPRESS)
+    ap.add_argument("--memory", action="store_true", help="fit the memory per cell and estimate the largest box "
+                                                          "that fits in 8 GB")
     args = ap.parse_args()
     if args.case:
         print(json.dumps(run_case(args.case)))
         return
+    if args.memory:
+        for method in ("expm", "fd"):
+            r = memory_model(method)
+            for run in r["runs"]:
+                print(f"{run['case']:12s} {run['cells']:8d} cells {run['seconds']:7.1f} s {run['peak_rss_mb']:8.0f} MB "
+                      f"peak RSS ({run['stored_mb']:.0f} MB stored, {run['n_stored']} times)")
+            print(f"{method}: {r['bytes_per_cell']:.0f} bytes per cell + {r['base_mb']:.0f} MB -> {r['cells_in_budget']:.3g} "
+                  f"cells in 8 GB: q_max = {r['q_max_m2']} (M = 2), {r['q_max_m3']} (M = 3); the solver refuses "
+                  f"boxes over {r['max_cells']:.3g} cells")
+        return
     print(f"{'case':10s} {'cells':>8s} {'seconds':>8s} {'CPU s':>7s} {'peak RSS MB':>12s} {'stored MB':>10s} "
           f"{'estimate':>9s} {'load':>5s}  steps/rounds")
     for name in args.cases:
-        res = subprocess.run([sys.executable, __file__, "--case", name], capture_output=True, text=True, check=True)
-        r = json.loads(res.stdout.strip().splitlines()[-1])
+        r = _run(name)
         est = r["error_estimate"]
         print(f"{r['case']:10s} {r['cells']:8d} {r['seconds']:8.1f} {r['cpu_seconds']:7.1f} {r['peak_rss_mb']:12.0f} "
               f"{r['stored_mb']:10.0f} "

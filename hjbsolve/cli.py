@@ -29,6 +29,8 @@ def _cmd_solve(args) -> int:
     from .solver import default_q_max, solve
 
     cfg = load_config(args.params)
+    if cfg.multi_asset:
+        return _solve_assets(cfg, args)
     m = cfg.model
     opts = dict(cfg.solve)
     if args.q_max is not None:
@@ -67,6 +69,70 @@ def _cmd_solve(args) -> int:
     what = ("the whole grid" if args.full else
             f"{Solution.load(npz).info['stored']}, within the solve's accuracy; --full: the whole grid")
     print(f"wrote {npz} ({npz.stat().st_size / 1e6:.2g} MB: {what}) and {png}")
+    return 0
+
+
+def _solve_assets(cfg, args) -> int:
+    """``hjbsolve solve`` of an ``[assets]`` file: exact vs order-0 vs order-1 quotes per asset at the
+    ``[report]`` inventory vectors (the quotes do not depend on the prices), ``solution.npz`` (the box;
+    compact unless ``--full``) and, for two assets, ``iso_risk.png``."""
+    from ._validation import check_int
+    from .expansion import expansion
+    from .plotting import plot_iso_risk, save_figure
+    from .solution import Solution
+    from .solver import default_q_max, solve
+
+    m = cfg.model
+    M = m.n_assets
+    q = np.asarray(cfg.q, dtype=int)
+    opts = dict(cfg.solve)
+    if args.q_max is not None:
+        opts["q_max"] = args.q_max
+    if "q_max" not in opts:       # each asset's own default bound, or twice its largest reported |q_i|
+        opts["q_max"] = [max(4, 2 * int(np.abs(q[:, i]).max()), default_q_max(m.asset_model(i))) for i in range(M)]
+    bounds = opts["q_max"] if isinstance(opts["q_max"], list) else [opts["q_max"]] * M
+    bounds = [check_int(f"q_max[{i}]", b, ge=1) for i, b in enumerate(bounds)]
+    inside = np.all(np.abs(q) < np.array(bounds), axis=1)
+    if not inside.any():
+        raise ValueError(f"[report] q = {cfg.q}: no inventory vector with |q_i| < q_max_i = {bounds}")
+    t0 = time.perf_counter()
+    sol = solve(m, progress=not args.no_progress, **opts)
+    wall = time.perf_counter() - t0
+    if not inside.all():
+        print(f"[report] q: inventory vectors with some |q_i| >= q_max_i = {bounds} omitted")
+    q, t, zero = q[inside], cfg.t, np.zeros(M)
+    ex0, ex1 = expansion(m, order=0), expansion(m, order=1)
+    out = Path(args.out)
+    print(f"hjbsolve solve: {M} assets, A={list(m.A)}, k={list(m.k)}, z={list(m.z)}, alpha={list(m.alpha)}, "
+          f"cov={m.cov.tolist()}, drift={m.drifts.tolist()}, T={m.T:g}, eps={m.eps:g}, eta={m.eta:g}, nu={m.nu:g}")
+    print(f"grid: q_max={list(sol.q_max)} ({int(np.prod(sol.inventory_shape))} cells), method={sol.info['method']}"
+          + (f", steps={sol.info['n_steps']}, scheme={sol.info['scheme']}" if "n_steps" in sol.info else "")
+          + f", solved in {wall:.2f} s")
+    print(f"quotes at t={t:g} per asset (δ⁺ = ask − s_i, δ⁻ = s_i − bid; independent of the prices)")
+    e, z0, z1 = sol.quotes(t, q, np.zeros(q.shape)), ex0.quotes(t, q), ex1.quotes(t, q)
+    head = (f"{'q':>14} {'asset':>5} | {'exact δ⁺':>10} {'exact δ⁻':>10} | {'ε⁰ δ⁺':>10} {'ε⁰ δ⁻':>10} | "
+            f"{'ε¹ δ⁺':>10} {'ε¹ δ⁻':>10} | {'|err ε⁰|':>9} {'|err ε¹|':>9}")
+    print(head)
+    print("-" * len(head))
+    for r, qq in enumerate(q):
+        for i in range(M):
+            err0 = max(abs(z0[0][r, i] - e[0][r, i]), abs(z0[1][r, i] - e[1][r, i]))
+            err1 = max(abs(z1[0][r, i] - e[0][r, i]), abs(z1[1][r, i] - e[1][r, i]))
+            label = str(tuple(int(x) for x in qq)) if i == 0 else ""
+            print(f"{label:>14} {i:>5d} | {e[0][r, i]:10.6f} {e[1][r, i]:10.6f} | {z0[0][r, i]:10.6f} "
+                  f"{z0[1][r, i]:10.6f} | {z1[0][r, i]:10.6f} {z1[1][r, i]:10.6f} | {err0:9.2e} {err1:9.2e}")
+    g = float(sol.value(t, [0] * M, zero))
+    print(f"value v(t={t:g}, q=0) = {g:.6f}   (order 0: {float(ex0.value(t, [0] * M, zero)):.6f}, "
+          f"order 1: {float(ex1.value(t, [0] * M, zero)):.6f})")
+    files = [out / "solution.npz"] + ([out / "iso_risk.png"] if M == 2 else [])
+    replaced = [str(f) for f in files if f.exists()]
+    if replaced:
+        print(f"replacing {', '.join(replaced)}")
+    npz = sol.save(files[0], compact=not args.full)
+    what = ("the whole box" if args.full else
+            f"{Solution.load(npz).info['stored']}, within the solve's accuracy; --full: the whole box")
+    print(f"wrote {npz} ({npz.stat().st_size / 1e6:.2g} MB: {what})"
+          + (f" and {save_figure(plot_iso_risk(sol, t), files[1])}" if M == 2 else " (iso_risk.png: two assets only)"))
     return 0
 
 
@@ -143,6 +209,9 @@ def _cmd_simulate(args) -> int:
         raise ValueError(f"--half-spread must be a finite number of price units with |δ| <= 1e6, got {args.half_spread}")
     cfg = load_config(args.params)
     m, s0 = cfg.model, cfg.s0
+    if cfg.multi_asset:
+        raise ValueError("hjbsolve simulate: a multi-asset model ([assets]) is not supported yet; "
+                         "`hjbsolve solve` takes it")
     m.without_regimes("hjbsolve simulate")      # differing regimes: refused before any solve
     if args.policy == "optimal":
         opts = {"tol": 1e-4, "value_rtol": 1e-5, **cfg.solve}
@@ -233,7 +302,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="hjbsolve", description="Optimal market making (Fodra & Labadie 2013), solved exactly.")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
-    params_help = ("TOML parameter file: tables [price], [model], [solve], [report]; every key is optional "
+    params_help = ("TOML parameter file: tables [price], [model], [regimes] or [assets], [solve], [report]; every "
+                   "key is optional "
                    "(README, 'Parameter files'; default: the paper's §4 parameters)")
     fixed = "It runs a fixed study and takes no parameter file."
     s = sub.add_parser("solve", help="solve the HJB system; compare with the paper's closed forms",

@@ -1,6 +1,6 @@
 """One configuration schema for the Python API, the TOML parameter files and the command line.
 
-A parameter file has five optional tables; each key is the Python name of the same setting:
+A parameter file has six optional tables; each key is the Python name of the same setting:
 
 * ``[price]`` — the mid-price process (:class:`~hjbsolve.Brownian` / :class:`~hjbsolve.OrnsteinUhlenbeck`
   fields, plus ``kind``);
@@ -9,6 +9,10 @@ A parameter file has five optional tables; each key is the Python name of the sa
   with per-regime lists (``z``, ``sigma``, ``A_plus``, … , ``names``), or a diffusion factor
   (``factor = "ou"`` or ``"cir"``, ``field``, ``mean``, ``reversion``, ``vol``, ``n``, ``width_sd``:
   :meth:`~hjbsolve.Regimes.ou_factor`, :meth:`~hjbsolve.Regimes.cir_factor`);
+* ``[assets]`` — instead of ``[price]``/``[regimes]``: several assets (:class:`~hjbsolve.MultiAssetModel`,
+  paper §5): per-asset lists ``A``, ``k``, ``z``, ``alpha``, ``drift``, the covariance ``cov`` and
+  optionally ``Omega`` (``[model]`` then holds only ``T``, ``eps``, ``eta``, ``nu``; ``[solve] q_max`` and
+  ``[report] q`` take one entry per asset);
 * ``[solve]`` — the keyword options of :func:`hjbsolve.solve`;
 * ``[report]`` — what ``hjbsolve solve`` prints.
 
@@ -54,13 +58,14 @@ from pathlib import Path
 from jsonschema import Draft202012Validator, validators
 
 from .model import Model, paper_model
+from .multiasset import MultiAssetModel
 from .prices import PRICE_KINDS
 from .regimes import FACTOR_KINDS, REGIME_FIELDS, Regimes
 from .grid import MAX_Q
 from .solver.api import METHODS
 from .solver.schemes import SCHEMES
 
-__all__ = ["RunConfig", "load_config", "SCHEMA", "Key", "markdown_table", "DEFAULT_REPORT_Q"]
+__all__ = ["RunConfig", "load_config", "SCHEMA", "Key", "markdown_table", "DEFAULT_REPORT_Q", "ASSETS_MODEL_KEYS"]
 
 #: Inventories whose quotes ``hjbsolve solve`` prints by default.
 DEFAULT_REPORT_Q = (-100, -50, -10, 0, 10, 50, 100)
@@ -96,6 +101,10 @@ _INTEGER = {"type": "integer"}
 _PAIR = {"type": "array", "items": _NUMBER, "minItems": 2, "maxItems": 2}
 _SIDES = {"anyOf": [_NUMBER, _PAIR]}
 _NUMBERS = {"type": "array", "items": _NUMBER, "minItems": 1}
+_MATRIX = {"type": "array", "items": _NUMBERS, "minItems": 1}
+_INTEGERS = {"type": "array", "items": _INTEGER, "minItems": 1}
+#: The ``[model]`` keys a multi-asset file may set (the rest is per asset, in ``[assets]``).
+ASSETS_MODEL_KEYS = ("T", "eps", "eta", "nu")
 _STRINGS = {"type": "array", "items": {"type": "string"}, "minItems": 1}
 #: The meaning of each per-regime list of ``[regimes]``.
 _REGIME_MEANING = {"z": "half market spread `z ≥ 0`", "sigma": "volatility `σ ≥ 0` (and running penalty `ενσ²`)",
@@ -151,9 +160,30 @@ SCHEMA: tuple[Key, ...] = (
     Key("regimes", "n", "integer", "—", "required with `factor`", "regimes of the factor's chain (2 to 64)",
         _INTEGER),
     Key("regimes", "width_sd", "number", "stationary sd", "3", "half-width of the factor's grid", _NUMBER),
-    Key("solve", "q_max", "integer", "inventory", "`hs.solver.default_q_max` (`solve`: or twice the largest `[report]` \\|q\\| if larger; `simulate`: on the "
+    Key("assets", "cov", "list of M lists of M numbers", "price²/time", "required with `[assets]`",
+        "covariance `Λ` of the M mid-prices (symmetric positive definite; `M` is its size; running penalty "
+        "`εν q'Λq`)", _MATRIX),
+    Key("assets", "A", "number, or list of M numbers or [ask, bid] pairs", "1/time", "required with `[assets]`",
+        "fill intensity scale `A_i > 0` per asset (and side)", {"anyOf": [_NUMBER, {"type": "array", "items": _SIDES,
+                                                                                   "minItems": 1}]}),
+    Key("assets", "k", "number, or list of M numbers or [ask, bid] pairs", "1/price", "required with `[assets]`",
+        "intensity decay `k_i > 0` per asset (and side)", {"anyOf": [_NUMBER, {"type": "array", "items": _SIDES,
+                                                                               "minItems": 1}]}),
+    Key("assets", "z", "number or list of M numbers", "price", "required with `[assets]`",
+        "half market spread `z_i ≥ 0` per asset", {"anyOf": [_NUMBER, _NUMBERS]}),
+    Key("assets", "alpha", "number or list of M numbers", "price", "0", "per-trade cost `α_i` per asset",
+        {"anyOf": [_NUMBER, _NUMBERS]}),
+    Key("assets", "drift", "number or list of M numbers", "price/time", "0", "constant drift `b_i` of mid-price i",
+        {"anyOf": [_NUMBER, _NUMBERS]}),
+    Key("assets", "Omega", "list of M lists of M numbers", "—", "`diag(z)`",
+        "terminal-penalty matrix `Ω` (`εη q'Ωq` at `T`; positive semi-definite)", _MATRIX),
+    Key("assets", "running_form", "list of M lists of M numbers", "price/time", "`ε ν Λ`",
+        "running-penalty matrix `Φ` (`∫ q'Φq`) set directly", _MATRIX),
+    Key("assets", "terminal_form", "list of M lists of M numbers", "price", "`ε η Ω`",
+        "terminal-penalty matrix `Ω̃` (`q'Ω̃q` at `T`) set directly", _MATRIX),
+    Key("solve", "q_max", "integer (`[assets]`: or a list, one per asset)", "inventory", "`hs.solver.default_q_max` (`solve`: or twice the largest `[report]` \\|q\\| if larger; `simulate`: on the "
         "simulated price range)", "inventory bound (answers within the accuracy "
-        "contract for \\|q\\| ≤ q_max/2)", _INTEGER),
+        "contract for \\|q\\| ≤ q_max/2)", {"anyOf": [_INTEGER, _INTEGERS]}),
     Key("solve", "s_range", "[low, high] pair of numbers", "price", "`hs.solver.default_s_range`: from `s0` to "
         "`E[S_T]` ± 2 sd(S_T); `simulate`: `hs.price_range(model, s0, paths)`",
         "prices where answers are wanted (OU)", _PAIR),
@@ -169,8 +199,10 @@ SCHEMA: tuple[Key, ...] = (
         '"strang-sx" (automatic), "strang" (n_steps)', "time-stepping scheme", {"enum": sorted(SCHEMES)}),
     Key("solve", "method", f"one of {', '.join(map(repr, METHODS))}", "—", '"fd"',
         'finite differences, or `"expm"` (matrix exponentials; Brownian price, `k⁺ = k⁻`)', {"enum": list(METHODS)}),
-    Key("report", "q", "list of integers", "inventory", str(list(DEFAULT_REPORT_Q)),
-        "inventories whose quotes `hjbsolve solve` prints", {"type": "array", "items": _INTEGER, "minItems": 1}),
+    Key("report", "q", "list of integers (`[assets]`: list of inventory vectors)", "inventory",
+        f"{list(DEFAULT_REPORT_Q)} (`[assets]`: 0 and ±5 along each asset)",
+        "inventories whose quotes `hjbsolve solve` prints", {"anyOf": [_INTEGERS, {"type": "array", "items": _INTEGERS,
+                                                                                   "minItems": 1}]}),
     Key("report", "t", "number", "time", "0", "time of the printed quotes", _NUMBER),
 )
 
@@ -236,11 +268,13 @@ class RunConfig:
 
     Attributes
     ----------
-    model : Model
-        ``model.s0`` is the initial price (where quotes are reported and days start).
+    model : Model or MultiAssetModel
+        ``model.s0`` is the initial price (where quotes are reported and days start); a
+        :class:`~hjbsolve.MultiAssetModel` (an ``[assets]`` table) has none: its quotes do not
+        depend on the prices.
     solve : dict
         Keyword options of :func:`hjbsolve.solve` (only those the file sets).
-    q : list of int
+    q : list of int, or list of lists of int (several assets)
         Inventories of the printed quotes.
     t : float
         Time of the printed quotes.
@@ -252,9 +286,14 @@ class RunConfig:
     t: float = 0.0
 
     @property
-    def s0(self) -> float:
-        """The initial price, ``model.s0``."""
-        return self.model.s0
+    def multi_asset(self) -> bool:
+        """Whether the file has an ``[assets]`` table."""
+        return isinstance(self.model, MultiAssetModel)
+
+    @property
+    def s0(self):
+        """The initial price, ``model.s0`` (``None`` for several assets)."""
+        return None if self.multi_asset else self.model.s0
 
 
 def _read_toml(path) -> dict:
@@ -313,6 +352,58 @@ def _regimes(table: dict) -> Regimes:
         raise ValueError(f"[regimes] {e}") from None
 
 
+def _assets(data: dict) -> MultiAssetModel:
+    """The ``[assets]`` table (with ``[model]`` ``T``, ``eps``, ``eta``, ``nu``) as a multi-asset model;
+    the model's own checks, with the table named."""
+    other = [f"[{sec}]" for sec in ("price", "regimes") if sec in data]
+    if other:
+        raise ValueError(f"[assets] gives the prices of every asset (cov, drift): it cannot be combined with "
+                         f"{' or '.join(other)}")
+    model_table = data.get("model", {})
+    bad = [k for k in model_table if k not in ASSETS_MODEL_KEYS]
+    if bad:
+        raise ValueError(f"[model] {bad[0]} = {_toml(model_table[bad[0]])}: with [assets] the per-asset values go in "
+                         f"[assets]; [model] takes only {list(ASSETS_MODEL_KEYS)}")
+    table = dict(data["assets"])
+    missing = [k for k in ("cov", "A", "k", "z") if k not in table]
+    if missing:
+        raise ValueError(f"[assets] must give {missing} (no paper value exists for several assets)")
+    table.setdefault("alpha", 0.0)
+    defaults = paper_model("ou")
+    params = {k: model_table.get(k, getattr(defaults, k)) for k in ASSETS_MODEL_KEYS}
+    try:
+        return MultiAssetModel(**table, **params)
+    except ValueError as e:
+        raise ValueError(f"[assets] {e}") from None
+
+
+def _report_q(q, model) -> list:
+    """``[report] q`` checked against the model: integers for one asset, vectors of M integers for several."""
+    multi = isinstance(model, MultiAssetModel)
+    vectors = all(isinstance(x, list) for x in q)
+    if multi and not (vectors and all(len(x) == model.n_assets for x in q)):
+        raise ValueError(f"[report] q = {_toml(q)}: with [assets] each entry is an inventory vector of "
+                         f"M = {model.n_assets} integers (one per asset), e.g. {_toml([[0] * model.n_assets])}")
+    if not multi and any(isinstance(x, list) for x in q):
+        raise ValueError(f"[report] q = {_toml(q)}: must be list of integers (inventory vectors only with [assets])")
+    big = [x for x in q if max(map(abs, x if multi else [x])) > MAX_Q // 2]
+    if big:
+        raise ValueError(f"[report] q = {_toml(q)}: inventories must satisfy |q| <= {MAX_Q // 2} (the solver's "
+                         f"largest bound is q_max = {MAX_Q}), got {big}")
+    return list(q)
+
+
+def _default_report_q(model) -> list:
+    if not isinstance(model, MultiAssetModel):
+        return list(DEFAULT_REPORT_Q)
+    M = model.n_assets
+    out = [[0] * M]
+    for i in range(M):
+        for sign in (5, -5):
+            out.append([sign if j == i else 0 for j in range(M)])
+    return out
+
+
 def load_config(path=None) -> RunConfig:
     """Read a TOML parameter file (``None``: the paper's parameters).
 
@@ -328,31 +419,37 @@ def load_config(path=None) -> RunConfig:
     ------
     ValueError
         A missing or unreadable file, an unknown table or key, a value of the wrong type (checked
-        against :data:`SCHEMA`), an incomplete ``[price]`` or ``[regimes]`` table, or a value out of
-        range (checked by :class:`~hjbsolve.Model` and :class:`~hjbsolve.Regimes`; the options of
-        ``[solve]`` are checked by the solve).
+        against :data:`SCHEMA`), an incomplete ``[price]``, ``[regimes]`` or ``[assets]`` table (or
+        ``[assets]`` with ``[price]``/``[regimes]`` or a per-asset key in ``[model]``), or a value out of
+        range (checked by :class:`~hjbsolve.Model`, :class:`~hjbsolve.Regimes` and
+        :class:`~hjbsolve.MultiAssetModel`; the options of ``[solve]`` are checked by the solve).
     """
     data = {} if path is None else _read_toml(path)
     check_schema(data)
     model_table = data.get("model", {})
-    d = paper_model("ou").to_dict()
-    if "price" in data:
-        d["price"] = _price(data["price"], model_table)
-    d.update(model_table)
-    if "regimes" in data:
-        d["regimes"] = _regimes(data["regimes"])
-    model = Model.from_dict(d)
     solve = dict(data.get("solve", {}))
+    if "assets" in data:
+        model = _assets(data)
+        if isinstance(solve.get("q_max"), list) and len(solve["q_max"]) != model.n_assets:
+            raise ValueError(f"[solve] q_max = {_toml(solve['q_max'])}: must be one integer, or one per asset "
+                             f"(M = {model.n_assets})")
+    else:
+        d = paper_model("ou").to_dict()
+        if "price" in data:
+            d["price"] = _price(data["price"], model_table)
+        d.update(model_table)
+        if "regimes" in data:
+            d["regimes"] = _regimes(data["regimes"])
+        model = Model.from_dict(d)
+        if isinstance(solve.get("q_max"), list):
+            raise ValueError(f"[solve] q_max = {_toml(solve['q_max'])}: must be integer (one bound per asset only "
+                             "with [assets])")
     if "s_range" in solve:
         solve["s_range"] = tuple(solve["s_range"])
     report = data.get("report", {})
     cfg = RunConfig(model=model, solve=solve)
-    cfg.q = list(report.get("q", cfg.q))
+    cfg.q = _report_q(report["q"], model) if "q" in report else _default_report_q(model)
     cfg.t = report.get("t", cfg.t)
     if not 0.0 <= cfg.t <= model.T:                # checked before any solve
         raise ValueError(f"[report] t = {_toml(cfg.t)}: must lie in [0, T] = [0, {model.T:g}] (the model's horizon)")
-    big = [q for q in cfg.q if abs(q) > MAX_Q // 2]
-    if big:
-        raise ValueError(f"[report] q = {_toml(cfg.q)}: inventories must satisfy |q| <= {MAX_Q // 2} (the solver's "
-                         f"largest bound is q_max = {MAX_Q}), got {big}")
     return cfg

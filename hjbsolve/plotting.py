@@ -6,7 +6,7 @@ import numpy as np
 
 __all__ = ["plot_quotes_vs_q", "plot_value_vs_q", "plot_error_map", "plot_day", "plot_day_panels",
            "plot_inventory_extremes", "plot_pnl_density", "save_figure", "log_ticks", "legend_outside",
-           "reference_line", "label_contours", "clip_spikes"]
+           "reference_line", "label_contours", "clip_spikes", "plot_iso_risk"]
 
 
 def _check_mapping(name: str, items, method: str) -> dict:
@@ -544,4 +544,97 @@ def plot_error_map(x, y, err, ax=None, levels=(0.01, 0.05, 0.1), xlabel="ε", yl
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
+    return ax
+
+
+def plot_iso_risk(sol, t: float = 0.0, ax=None, extent=None, n_levels: int = 5, n_arrows: int = 13):
+    """Iso-risk ellipses ``Π(q) = c`` of a two-asset model (paper §5.8) with the inventory drift of
+    the optimal quotes on top.
+
+    The ellipses are the level sets of ``Π(q) = ε[η q'Ωq + ν(T − t) q'Λq]``
+    (:meth:`hjbsolve.MultiAssetModel.inventory_risk`); the arrows, at integer inventories, are the
+    expected inventory change per unit time under the exact optimal quotes,
+    ``E[dq_i]/dt = λ⁻_i(δ⁻_i) − λ⁺_i(δ⁺_i)`` (:meth:`hjbsolve.Solution.inventory_drift`): the direction
+    in which the quotes push the inventory. The paper's claim that the market maker favours a
+    well-diversified portfolio is that they point towards lower risk, across the ellipses.
+
+    Parameters
+    ----------
+    sol : Solution
+        An exact multi-asset solution with ``M = 2`` (``hs.solve(MultiAssetModel, ...)``).
+    t : float
+        Time (model time unit) of the quotes and of ``Π``.
+    ax : Axes, optional
+    extent : (int, int), optional
+        Half-widths of the drawn inventory box; default the accuracy contract's ``q_max_i // 2``.
+    n_levels : int
+        Ellipses drawn (1 to 20), at ``f² Π_edge``, ``f`` evenly spaced in ``(0, 1]`` and ``Π_edge``
+        the smallest risk on the edge of the drawn box (so every ellipse fits in it).
+    n_arrows : int
+        Arrows per axis (3 to 41), on integer inventories.
+
+    Returns
+    -------
+    Axes
+        With the drift arrows as its one ``Quiver`` (data: the inventories ``X, Y`` and the drifts
+        ``U, V``, inventory units per time unit).
+
+    Raises
+    ------
+    ValueError
+        ``sol`` not a two-asset solution, or a bad ``t``, ``extent``, ``n_levels`` or ``n_arrows``.
+    """
+    from matplotlib.lines import Line2D
+
+    if not getattr(sol, "multi_asset", False) or len(sol.q) != 2:
+        raise ValueError(f"sol must be a two-asset Solution (hs.solve of a MultiAssetModel with M = 2), got "
+                         f"{type(sol).__name__}" + (f" with {len(sol.q)} assets" if getattr(sol, "multi_asset", False)
+                                                    else ""))
+    for name, v, lo, hi in (("n_levels", n_levels, 1, 20), ("n_arrows", n_arrows, 3, 41)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not lo <= v <= hi:
+            raise ValueError(f"{name} must be an integer in {lo}..{hi}, got {v!r}")
+    bounds = sol.q_max
+    if extent is None:
+        extent = tuple(max(1, b // 2) for b in bounds)
+    if (not isinstance(extent, (tuple, list)) or len(extent) != 2
+            or not all(isinstance(e, (int, np.integer)) and not isinstance(e, bool) and 1 <= e <= b
+                       for e, b in zip(extent, bounds))):
+        raise ValueError(f"extent must be two integers in 1..q_max = {list(bounds)}, got {extent!r}")
+    m = sol.model
+    ax = _axes(ax, figsize=(6.5, 6.0))
+    # the ellipses: Π on a fine grid of the box, levels that fit inside it
+    x = np.linspace(-extent[0], extent[0], 201)
+    y = np.linspace(-extent[1], extent[1], 201)
+    X, Y = np.meshgrid(x, y)
+    Pi = m.inventory_risk(np.stack([X, Y], axis=-1), t=t)
+    edge = min(float(m.inventory_risk([extent[0], 0.0], t=t)), float(m.inventory_risk([0.0, extent[1]], t=t)),
+               float(np.min(m.inventory_risk(np.stack([x, np.full_like(x, extent[1])], axis=-1), t=t))),
+               float(np.min(m.inventory_risk(np.stack([np.full_like(y, extent[0]), y], axis=-1), t=t))))
+    levels = np.unique(edge * np.linspace(0.0, 1.0, n_levels + 1)[1:] ** 2)
+    cs = ax.contour(X, Y, Pi, levels=levels[levels > 0], colors="tab:grey", linewidths=1.0)
+    label_contours(ax, cs, lambda v: f"{v:.3g}")
+    # the drift of the optimal quotes at integer inventories
+    qx = np.unique(np.round(np.linspace(-extent[0], extent[0], n_arrows)).astype(int))
+    qy = np.unique(np.round(np.linspace(-extent[1], extent[1], n_arrows)).astype(int))
+    QX, QY = np.meshgrid(qx, qy)
+    q = np.stack([QX.ravel(), QY.ravel()], axis=-1)
+    drift = sol.inventory_drift(t, q, np.zeros(q.shape, dtype=float))
+    step = min(np.diff(qx).min(initial=1), np.diff(qy).min(initial=1))
+    length = np.hypot(drift[:, 0], drift[:, 1])
+    longest, typical = float(np.max(length)), float(np.quantile(length, 0.75))
+    ax.quiver(q[:, 0], q[:, 1], drift[:, 0], drift[:, 1], angles="xy", scale_units="xy",   # 3/4 of the arrows
+              scale=typical / (0.8 * step) if typical > 0 else 1.0, color="tab:blue", width=0.004)   # <= 0.8 step
+    ax.plot([0], [0], "k+", ms=8)
+    ax.set_aspect("equal", adjustable="box")
+    ax.set_xlim(-extent[0] - step, extent[0] + step)
+    ax.set_ylim(-extent[1] - step, extent[1] + step)
+    ax.set_xlabel("inventory q₁ of asset 1 (units)")
+    ax.set_ylabel("inventory q₂ of asset 2 (units)")
+    rho = float(m.correlation[0, 1])
+    ax.set_title(f"Iso-risk ellipses and optimal-quote drift\nρ = {rho:.2g}, ε = {m.eps:g}, η = {m.eta:g}, "
+                 f"ν = {m.nu:g}, t = {t:g}", fontsize=10)
+    handles = [Line2D([], [], color="tab:grey", lw=1.0, label="iso-risk Π(q) = c (price units, labelled)"),
+               Line2D([], [], color="tab:blue", marker=r"$\rightarrow$", ms=12, ls="none",
+                      label=f"E[dq]/dt = λ⁻ − λ⁺ (longest {longest:.3g} units per time unit)")]
+    legend_outside(ax, ncol=1, handles=handles)
     return ax

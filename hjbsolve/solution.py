@@ -21,16 +21,18 @@ import numpy as np
 
 from ._validation import check_int
 from .grid import InventoryAxis, PriceAxis, _as_real_array
-from .hamiltonian import quotes_from_values
+from .hamiltonian import fill_intensity, quotes_from_values
 from .interpolation import interpolate
 from .model import Model
 from .policies import RegimePolicy, TabulatedPolicy
 from .regimes import resolve_regime
 
-__all__ = ["Solution", "FORMAT"]
+__all__ = ["Solution", "FORMAT", "FORMAT_ASSETS"]
 
 #: Format tag written by :meth:`Solution.save` and checked by :meth:`Solution.load`.
 FORMAT = "hjbsolve.Solution/2"
+#: The same for a multi-asset solution (one bound per asset, ``g`` over the cells of the box).
+FORMAT_ASSETS = "hjbsolve.MultiAssetSolution/1"
 #: Interpolation degree in time and price (cubic: fourth order, see :mod:`hjbsolve.interpolation`).
 ORDER_T = 3
 ORDER_S = 3
@@ -220,6 +222,32 @@ class Solution:
         a, b = self.quotes(t, q, s, regime=regime)
         return np.asarray(s, float) + 0.5 * (a - b)
 
+    def inventory_drift(self, t, q, s, regime=None):
+        """Expected inventory drift per unit time under the optimal quotes,
+        ``E[dq]/dt = λ⁻(δ⁻) − λ⁺(δ⁺)`` (a bid fill raises ``q`` by one, an ask fill lowers it), with
+        ``λ± = A± e^{−k±(z + δ±)}`` (paper eq. 27; :func:`hjbsolve.hamiltonian.fill_intensity` of the
+        model's coefficients); a side not quoted at a limit fills at rate 0.
+
+        Parameters
+        ----------
+        t, q, s, regime
+            As in :meth:`quotes` (several assets: ``q`` and ``s`` with a trailing asset axis).
+
+        Returns
+        -------
+        ndarray
+            Inventory units per time unit, the shape of one side of :meth:`quotes` (a trailing asset
+            axis with several assets).
+        """
+        ask, bid = self.quotes(t, q, s, regime=regime)
+        r = self._regime(regime)
+        coef = self.model.coefficients(_single_grid(self))
+        lr, k = coef.log_rate[0 if r is None else r], coef.k[0 if r is None else r]     # (axis, side)
+        if not self.multi_asset:
+            lr, k = lr[0], k[0]
+        with np.errstate(over="ignore"):
+            return fill_intensity(bid, lr[..., 1], k[..., 1]) - fill_intensity(ask, lr[..., 0], k[..., 0])
+
     # ------------------------------------------------------------------ several assets
     def _prepare_assets(self, t, q, s):
         """Validated ``(t, cell index, q, s)`` broadcast together; ``q, s`` keep their trailing axis M."""
@@ -284,7 +312,7 @@ class Solution:
                                   for r in range(self.n_regimes)), name=self.info.get("name", "optimal"))
 
     # ------------------------------------------------------------------ persistence
-    def save(self, path, *, q_max: int | None = None, compact: bool = False) -> Path:
+    def save(self, path, *, q_max=None, compact: bool = False) -> Path:
         """Write to a compressed ``.npz`` (arrays + JSON metadata); reload with :meth:`load`.
 
         Parameters
@@ -294,6 +322,8 @@ class Solution:
         q_max : int, optional
             Store only the inventories ``|q| ≤ q_max`` (a smaller file; the reloaded solution has
             that bound, answers only there, and its quotes at ``|q| < q_max`` are this solution's).
+            Several assets: an int (every asset) or one bound per asset; the stored box is
+            ``|q_i| ≤ min(q_max_i, self.q_max[i])`` (format :data:`FORMAT_ASSETS`).
         compact : bool
             What users need, about eight times smaller: the inventories of the accuracy contract
             (``|q| ≤ self.q_max/2``, stored up to ``self.q_max // 2 + 1`` unless ``q_max`` is given)
@@ -302,14 +332,13 @@ class Solution:
             ``t_interpolation`` and ``s_interpolation``), so the reloaded answers stay within its
             tolerances. ``info["stored"]`` says what was kept.
         """
-        if self.multi_asset:
-            raise ValueError("save: multi-asset solutions cannot be saved yet (the file format holds one "
-                             "inventory axis)")
         path = _as_path(path, "path")
         if path.suffix != ".npz":
             path = path.with_name(path.name + ".npz")
         if not isinstance(compact, (bool, np.bool_)):
             raise ValueError(f"compact must be True or False, got {compact!r}")
+        if self.multi_asset:
+            return self._save_box(path, q_max, compact)
         g, q, t, s, info = self.g, self.q, self.t, self.s, dict(self.info)
         if compact and q_max is None:
             q_max = min(self.q_max, self.q_max // 2 + 1)
@@ -331,6 +360,70 @@ class Solution:
         np.savez_compressed(path, t=t, s=s, q=q, g=g, meta=np.array(json.dumps(meta)))
         return path
 
+    def _save_box(self, path: Path, q_max, compact: bool) -> Path:
+        """:meth:`save` of a multi-asset solution: the box ``g`` (cells in C order) and its bounds."""
+        bounds = self.q_max
+        M = len(bounds)
+        g, t, info = self.g, self.t, dict(self.info)
+        if q_max is None and compact:
+            q_max = [b // 2 + 1 for b in bounds]
+        if q_max is not None:
+            vals = list(q_max) if isinstance(q_max, (list, tuple, np.ndarray)) else [q_max] * M
+            if len(vals) != M:
+                raise ValueError(f"q_max must be an int or one bound per asset (M={M}), got {q_max!r}")
+            keep = tuple(min(b, check_int(f"q_max[{i}]", v, ge=1)) for i, (b, v) in enumerate(zip(bounds, vals)))
+            box = g.reshape(g.shape[:-1] + self.inventory_shape)
+            box = box[(Ellipsis,) + tuple(slice(b - k, b + k + 1) for b, k in zip(bounds, keep))]
+            g, bounds = box.reshape(g.shape[:-1] + (-1,)), keep
+        if compact and info.get("mode") == "automatic" and t.size % 2 == 1:
+            g, t = g[::2], t[::2]                   # the solve's coarse time grid: 0, T and t_eval included
+        if compact or q_max is not None:
+            info["stored"] = (f"inventories |q_i| <= {list(bounds)} (the solve's bounds: {list(self.q_max)}), "
+                              f"{t.size} of {self.t.size} stored times")
+        meta = {"format": FORMAT_ASSETS, "model": self.model.to_dict(), "s_range": list(map(float, self.s_range)),
+                "info": _jsonable(info), "kind": self.kind}
+        np.savez_compressed(path, t=t, s=self.s, q=np.array(bounds, dtype=np.int64), g=g,
+                            meta=np.array(json.dumps(meta)))
+        return path
+
+    @classmethod
+    def _load_box(cls, path: Path, f: dict) -> "Solution":
+        """:meth:`load` of a file written by :meth:`_save_box`, every field checked."""
+        from .multiasset import MultiAssetModel
+
+        meta = _read_meta(path, f, FORMAT_ASSETS)
+        try:
+            model = MultiAssetModel.from_dict(meta.get("model"))
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"{path}: field 'model' is not a valid multi-asset model ({e})") from None
+        kind = meta.get("kind")
+        if kind not in ("hjb", "policy"):
+            raise ValueError(f"{path}: field 'kind' must be 'hjb' or 'policy', got {kind!r}")
+        t, s, q, g = (f[k] for k in ("t", "s", "q", "g"))
+        _check_time_axis(path, t, model.T)
+        if s.shape != (1,) or s.dtype.kind != "f" or not np.all(np.isfinite(s)):
+            raise ValueError(f"{path}: field 's' must be one finite price node (a multi-asset solution does not "
+                             f"depend on the prices beyond q·s), got shape {s.shape}")
+        M = model.n_assets
+        if q.shape != (M,) or q.dtype.kind not in "iu" or np.any(q < 1):
+            raise ValueError(f"{path}: field 'q' must hold one bound Q_i >= 1 per asset (M={M}), got {q.tolist()}")
+        axes = tuple(np.arange(-int(b), int(b) + 1) for b in q)
+        shape = (t.size, 1, int(np.prod([a.size for a in axes])))
+        if g.shape != shape or g.dtype.kind != "f":
+            raise ValueError(f"{path}: field 'g' must be a float array of shape (len(t), 1, cells of the box) = "
+                             f"{shape}, got {g.shape} of dtype {g.dtype}")
+        if not np.all(np.isfinite(g)):
+            raise ValueError(f"{path}: field 'g' contains non-finite values")
+        cells = np.stack([c.ravel() for c in np.meshgrid(*axes, indexing="ij")], axis=-1).astype(float)
+        terminal = -np.einsum("ci,ij,cj->c", cells, model.terminal_penalty_form, cells)
+        if not np.allclose(g[-1, 0], terminal, rtol=1e-9, atol=1e-9):
+            raise ValueError(f"{path}: field 'g' at t=T is not the terminal condition −q'Ω̃q of the model: the array "
+                             "is reordered or belongs to another model")
+        info = meta.get("info", {})
+        if not isinstance(info, dict):
+            raise ValueError(f"{path}: field 'info' must be a table")
+        return cls(model, t, s, (-math.inf, math.inf), axes, g, info, kind)
+
     @classmethod
     def load(cls, path) -> "Solution":
         """Read a file written by :meth:`save`, checking everything it reads.
@@ -344,6 +437,12 @@ class Solution:
         """
         path = _as_path(path, "path")
         f = _open_npz(path, ("t", "s", "q", "g", "meta"))
+        try:
+            box = json.loads(str(f["meta"])).get("format") == FORMAT_ASSETS
+        except (json.JSONDecodeError, TypeError, AttributeError):
+            box = False                             # _read_meta names the problem
+        if box:
+            return cls._load_box(path, f)
         meta = _read_meta(path, f, FORMAT)
         t, s, q, g = (f[k] for k in ("t", "s", "q", "g"))
         model = _load_model(path, meta)

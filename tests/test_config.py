@@ -42,6 +42,11 @@ def test_schema_keys_are_the_python_names():
     assert _keys("price") == {"kind"} | {f.name for c in (hs.Brownian, hs.OrnsteinUhlenbeck)
                                          for f in dataclasses.fields(c)}
     assert _keys("solve") == set(inspect.signature(hs.solve).parameters) - {"model", "progress", "compiled"}
+    # [assets]: the MultiAssetModel fields that are per asset (the exact solve refuses OU prices)
+    from hjbsolve.config import ASSETS_MODEL_KEYS
+
+    assert _keys("assets") | set(ASSETS_MODEL_KEYS) == \
+        {f.name for f in dataclasses.fields(hs.MultiAssetModel)} - {"mean_reversion", "mu"}
 
 
 def test_readme_documents_every_key():
@@ -334,8 +339,80 @@ def test_solve_command_reports_every_regime(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_readme_regime_example_runs_as_pasted(tmp_path, capsys):
-    """The README's [regimes] file through ``hjbsolve solve`` (default q_max = 100; about 10 s)."""
-    assert main(["solve", str(_file(tmp_path, _readme_toml(1))), "--out", str(tmp_path), "--no-progress"]) == 0
+@pytest.mark.parametrize("block, words", [(1, ("2 market regimes", "stressed")),
+                                          (2, ("2 assets", "(5, -3)"))], ids=["regimes", "assets"])
+def test_readme_example_files_run_as_pasted(tmp_path, capsys, block, words):
+    """The README's [regimes] file (default q_max = 100; about 10 s) and [assets] file (each asset's
+    default bound, expm; about 5 s, with iso_risk.png) through ``hjbsolve solve``."""
+    assert main(["solve", str(_file(tmp_path, _readme_toml(block))), "--out", str(tmp_path), "--no-progress"]) == 0
     out = capsys.readouterr().out
-    assert "2 market regimes" in out and "stressed" in out
+    assert all(w in out for w in words)
+    assert (tmp_path / "iso_risk.png").is_file() == (block == 2)
+
+
+
+# ----------------------------------------------------------------------------- [assets]
+ASSETS_BASE = '[assets]\nA = [12.0, 8.0]\nk = 1.2\nz = [0.2, 0.35]\ncov = [[0.25, 0.1], [0.1, 0.64]]\n'
+
+
+def test_assets_table_builds_the_multi_asset_model(tmp_path):
+    """The README's [assets] file is the MultiAssetModel it describes ([model] eps, the paper's T, η, ν),
+    with its solve options and inventory vectors; alpha defaults to 0 and the reported inventories to 0
+    and ±5 along each asset."""
+    cfg = load_config(_file(tmp_path, _readme_toml(2)))
+    assert cfg.multi_asset and cfg.s0 is None
+    assert cfg.model == hs.MultiAssetModel(A=[100.0, 60.0], k=1.2, z=[0.2, 0.35], alpha=[0.01, -0.01],
+                                           drift=[0.05, -0.1], cov=[[0.25, 0.24], [0.24, 0.64]], T=1.0,
+                                           eps=0.01, eta=1.0, nu=1.0)
+    assert cfg.solve == {"method": "expm"} and cfg.q == [[0, 0], [5, -3], [-4, 4]]
+    bare = load_config(_file(tmp_path, ASSETS_BASE + '[solve]\nq_max = [6, 4]\n'))
+    assert bare.model.alpha == (0.0, 0.0) and bare.solve["q_max"] == [6, 4]
+    assert bare.q == [[0, 0], [5, 0], [-5, 0], [0, 5], [0, -5]]
+
+
+@pytest.mark.parametrize("text, match", [
+    ("[assets]\nA = [1.0, 2.0]\n", r"\[assets\] must give \['cov', 'k', 'z'\]"),
+    (ASSETS_BASE + "[price]\nkind = \"brownian\"\nsigma = 0.3\n", r"\[assets\] .* cannot be combined with \[price\]"),
+    (ASSETS_BASE + "[model]\nA = 5.0\n", r"\[model\] A = 5\.0: with \[assets\] the per-asset values go in"),
+    (ASSETS_BASE + "Omega = [[1.0, 2.0], [2.0, 1.0]]\n", r"\[assets\] Omega must be positive semi-definite"),
+    (ASSETS_BASE.replace("[0.25, 0.1]", "[0.25, 0.9]"), r"\[assets\] cov must be symmetric"),
+    (ASSETS_BASE.replace("z = [0.2, 0.35]", "z = [0.2, 0.35, 0.1]"), r"\[assets\] z must be a number or one entry "
+                                                                      r"per asset \(M=2"),
+    (ASSETS_BASE.replace("k = 1.2", "k = \"fast\""), r"\[assets\] k = \"fast\": must be number, or list of M"),
+    (ASSETS_BASE + "cov2 = 1.0\n", r"unknown key\(s\) \['cov2'\] in \[assets\]"),
+    (ASSETS_BASE + "[solve]\nq_max = [5, 5, 5]\n", r"\[solve\] q_max = \[5, 5, 5\]: must be one integer, or one per "
+                                                   r"asset \(M = 2\)"),
+    ("[solve]\nq_max = [5, 5]\n", r"\[solve\] q_max = \[5, 5\]: must be integer \(one bound per asset only"),
+    (ASSETS_BASE + "[report]\nq = [0, 1]\n", r"\[report\] q = \[0, 1\]: with \[assets\] each entry is an inventory "
+                                             r"vector of M = 2"),
+    ("[report]\nq = [[0, 1]]\n", r"\[report\] q = \[\[0, 1\]\]: must be list of integers \(inventory vectors only"),
+    (ASSETS_BASE + "[solve]\nq_max = 3\n[report]\nq = [[3, 0]]\n", r"no inventory vector with \|q_i\| < q_max_i"),
+])
+def test_assets_errors_name_the_table_key_and_value(tmp_path, capsys, text, match):
+    p = _file(tmp_path, text)
+    if "no inventory vector" not in match:
+        with pytest.raises(ValueError, match=match):
+            load_config(p)
+    assert main(["solve", str(p), "--out", str(tmp_path / "o"), "--no-progress"]) == 2
+    assert re.search(match, capsys.readouterr().err)
+
+
+def test_solve_command_with_assets_prints_and_saves_the_box(tmp_path, capsys):
+    """The printed per-asset quotes are those of the saved solution (reloaded), next to the closed
+    forms'; the compact file is the contract's box; two assets get iso_risk.png; simulate refuses."""
+    p = _file(tmp_path, ASSETS_BASE + '[model]\neps = 0.01\n[solve]\nq_max = [8, 6]\nmethod = "expm"\n'
+                                      '[report]\nq = [[0, 0], [2, -3], [9, 0]]\n')
+    assert main(["solve", str(p), "--out", str(tmp_path / "o"), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    sol = hs.Solution.load(tmp_path / "o" / "solution.npz")
+    assert sol.q_max == (5, 4) and (tmp_path / "o" / "iso_risk.png").stat().st_size > 10_000
+    assert "omitted" in out and "(9, 0)" not in out
+    ex1 = hs.expansion(sol.model, 1)
+    for q in ([0, 0], [2, -3]):
+        a, b = sol.quotes(0.0, q, [0.0, 0.0])
+        a1, b1 = ex1.quotes(0.0, q)
+        line = f"{str(tuple(q)):>14} {0:>5d} | {a[0]:10.6f} {b[0]:10.6f} |"
+        assert line in out, line
+        assert f"| {a1[1]:10.6f} {b1[1]:10.6f} |" in out
+    assert main(["simulate", str(p), "--out", str(tmp_path / "s"), "--no-progress"]) == 2
+    assert "multi-asset model ([assets]) is not supported yet" in capsys.readouterr().err

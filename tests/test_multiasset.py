@@ -15,6 +15,7 @@ References, independent of the code under test:
 from __future__ import annotations
 
 import functools
+import json
 import math
 import warnings
 
@@ -29,6 +30,7 @@ from hjbsolve.exact import _expm_ones_box, _fill_rates, expm_values
 from hjbsolve.grid import InventoryAxis, PriceAxis, StateGrid
 from hjbsolve.solver import _estimates as E
 from hjbsolve.solver.setup import multi_asset_grid
+from hjbsolve.validation import multiasset_study as MS
 
 pytestmark = pytest.mark.filterwarnings("ignore::hjbsolve.BoundWarning")   # small boxes on purpose
 
@@ -329,8 +331,75 @@ def test_solver_refuses_what_it_cannot_solve():
         sol.quotes(0.0, [0, 0, 0], [0.0, 0.0])
     with pytest.raises(ValueError, match=r"q\[..., 1\] must lie in \[-3, 3\]"):
         sol.value(0.0, [0, 4], [0.0, 0.0])
-    with pytest.raises(ValueError, match="cannot be saved"):
-        sol.save("never.npz")
+
+
+def test_save_and_load_the_box(tmp_path):
+    """A multi-asset solution round-trips through its own format (FORMAT_ASSETS): the whole box
+    bitwise; compact keeps the contract's box |q_i| <= q_max_i // 2 + 1 and answers there with the
+    same numbers; a file whose box does not match its model, or a single-asset loader's file mixed
+    up with it, is refused naming the field."""
+    from hjbsolve.solution import FORMAT_ASSETS
+
+    mm = brief_model(drift=[0.05, -0.1])
+    sol = hs.solve(mm, q_max=[6, 4])
+    Q, S = box((3, 2)), np.zeros((35, 2))
+    back = hs.Solution.load(sol.save(tmp_path / "full"))
+    assert back.multi_asset and back.q_max == (6, 4) and back.model == mm
+    np.testing.assert_array_equal(back.g, sol.g)
+    for t in (0.0, 0.37, 0.999):
+        for x, y in zip(back.quotes(t, Q, S), sol.quotes(t, Q, S)):
+            np.testing.assert_array_equal(x, y)
+    small = hs.Solution.load(sol.save(tmp_path / "compact.npz", compact=True))
+    assert small.q_max == (4, 3) and small.t.size == (sol.t.size + 1) // 2 and "stored" in small.info
+    for t in small.t[::3]:                             # stored times: the same table entries
+        for x, y in zip(small.quotes(t, Q, S), sol.quotes(t, Q, S)):
+            np.testing.assert_allclose(x, y, rtol=0, atol=1e-12)
+    assert hs.Solution.load(sol.save(tmp_path / "one", q_max=[1, 9])).q_max == (1, 4)
+    # tampering: the box reordered, the bounds of another box, the model of another problem
+    f = dict(np.load(tmp_path / "full.npz"))
+    bad = dict(f, g=np.roll(f["g"], 1, axis=-1))
+    np.savez(tmp_path / "flipped.npz", **bad)
+    bad2 = dict(f, q=np.array([6, 5]))
+    np.savez(tmp_path / "bounds.npz", **bad2)
+    with pytest.raises(ValueError, match="field 'g' at t=T is not the terminal condition"):
+        hs.Solution.load(tmp_path / "flipped.npz")
+    with pytest.raises(ValueError, match=r"field 'g' must be a float array of shape"):
+        hs.Solution.load(tmp_path / "bounds.npz")
+    meta = json.loads(str(f["meta"]))
+    assert meta["format"] == FORMAT_ASSETS
+    meta["format"] = "hjbsolve.Solution/2"
+    np.savez(tmp_path / "wrongtag.npz", **dict(f, meta=np.array(json.dumps(meta))))
+    with pytest.raises(ValueError, match="field 'model' is not a valid model"):
+        hs.Solution.load(tmp_path / "wrongtag.npz")
+    with pytest.raises(ValueError, match=r"q_max must be an int or one bound per asset \(M=2\)"):
+        sol.save(tmp_path / "x", q_max=[1, 2, 3])
+
+
+def test_inventory_drift_is_the_fill_rate_difference():
+    """E[dq_i]/dt = λ⁻_i − λ⁺_i with λ±_i = A±_i exp(−k±_i(z_i + δ±_i)) typed here from the solution's own
+    quotes (asymmetric sides); zero rate for the side not quoted at a limit; M = 1 as one asset."""
+    mm = brief_model(A=[(300.0, 250.0), 120.0], k=[(1.2, 1.5), 1.0])
+    sol = hs.solve(mm, q_max=[5, 4], n_steps=20)
+    q = np.array([[0, 0], [2, -3], [-5, 4], [5, -4]])
+    s = np.array([10.0, -3.0])
+    ask, bid = sol.quotes(0.3, q, s)
+    want = np.empty((4, 2))
+    for i in range(2):
+        (Ap, kp), (Am, km) = mm.side_params(i)
+        lam_a = np.where(np.isinf(ask[:, i]), 0.0, Ap * np.exp(-kp * (mm.z[i] + np.where(np.isinf(ask[:, i]), 0.0,
+                                                                                         ask[:, i]))))
+        lam_b = np.where(np.isinf(bid[:, i]), 0.0, Am * np.exp(-km * (mm.z[i] + np.where(np.isinf(bid[:, i]), 0.0,
+                                                                                         bid[:, i]))))
+        want[:, i] = lam_b - lam_a
+    # rates up to ~3e2 computed two ways (exp(ℓ − kδ) vs A e^{−k(z+δ)}), each to ~1e-15 relative: their
+    # difference (the drift) agrees to ~1e-13 absolute, hence 1e-12
+    np.testing.assert_allclose(sol.inventory_drift(0.3, q, s), want, rtol=0, atol=1e-12)
+    assert sol.inventory_drift(0.3, [-5, 4], s)[0] > 0 and sol.inventory_drift(0.3, [5, -4], s)[0] < 0
+    m = hs.Model(price=hs.Brownian(0.5), A=(300.0, 200.0), k=1.2, z=0.2, T=1.0, eps=0.01)
+    one = hs.solve(m, q_max=10, n_steps=10)
+    a, b = one.quotes(0.0, [-3, 0, 3], 0.0)
+    np.testing.assert_allclose(one.inventory_drift(0.0, [-3, 0, 3], 0.0),
+                               200.0 * np.exp(-1.2 * (0.2 + b)) - 300.0 * np.exp(-1.2 * (0.2 + a)), rtol=0, atol=1e-12)
 
 
 def test_default_bounds_are_each_assets_own():
@@ -450,25 +519,13 @@ def test_inventory_risk_worked_example():
 # (method="expm": the exact solution of the bounded problem); the full nonlinear HJB residual.
 def closed_form_model(rho, eps, **changes):
     """Two assets, correlation ``rho``, different drifts (a non-zero directional-bet term whose
-    weights differ per asset), costs of both signs, one k (so method="expm" applies)."""
-    s1, s2 = 0.5, 0.8
-    kw = dict(A=[12.0, 8.0], k=1.2, z=[0.2, 0.35], alpha=[0.01, -0.01],
-              cov=[[s1 * s1, rho * s1 * s2], [rho * s1 * s2, s2 * s2]], T=1.0, eps=eps, eta=1.0, nu=1.0,
-              drift=[0.6, -0.5])
-    kw.update(changes)
-    return hs.MultiAssetModel(**kw)
+    weights differ per asset), costs of both signs, one k (so method="expm" applies): the validation
+    report's market (section 10)."""
+    return MS.market(rho, eps, **changes)
 
 
-def _rates_typed(mm, i, Delta):
-    """``(a⁺_i, a⁻_i)``: the zero-penalty fill rates ``A±_i e^{−1 − k±_i(z_i + α_i ± Δ_i)}``, typed plainly."""
-    (Ap, kp), (Am, km) = mm.side_params(i)
-    return (Ap * np.exp(-1.0 - kp * (mm.z[i] + mm.alpha[i] + Delta)),
-            Am * np.exp(-1.0 - km * (mm.z[i] + mm.alpha[i] - Delta)))
-
-
-def _pi_typed(mm, t):
-    """``π̃(t) = ηΩ + νΛ(T − t)`` (the paper's penalties)."""
-    return mm.eta * mm.Omega_matrix + mm.nu * np.array(mm.cov) * (mm.T - t)
+_rates_typed = MS.zero_penalty_rates        # A±_i e^{−1 − k±_i(z_i + α_i ± Δ_i)}, typed plainly
+_pi_typed = MS.pi_tilde_typed               # π̃(t) = ηΩ + νΛ(T − t)
 
 
 @pytest.mark.parametrize("m", [
@@ -550,37 +607,8 @@ CF_T = (0.0, 0.5, 0.9)
 CF_Q = np.array([[0, 0], [3, -2], [-2, -3], [4, 4]])
 
 
-def _theta1_typed(mm, t, reading="derived"):
-    """``θ₁`` by scipy quad with plain exponentials (error ~1e-14), ``H_j = 2(a⁻_j − a⁺_j)`` at
-    ``Δ_j = b_j(T − ξ)``, in two readings:
-
-    * ``"derived"``: ``−∫_t^T π̃(ξ) H(ξ) dξ`` (``π̃ H 𝟙``, the q¹ equation of eq. 41 re-derived);
-    * ``"printed"``: eqs. (46)–(48) as printed, ``−E∫ H π̃ 𝟙 dξ``: asset ``i``'s own bet ``H_i`` weighted
-      by the row sum ``Σ_j π̃_ij(ξ)`` (ERRATA #16, #22).
-    """
-    from scipy.integrate import quad
-
-    M = mm.n_assets
-
-    def H(xi, j):
-        ap, am = _rates_typed(mm, j, mm.drifts[j] * (mm.T - xi))
-        return 2.0 * (am - ap)
-
-    def integral(f):
-        return quad(f, t, mm.T, epsabs=0, epsrel=1e-13, limit=200)[0]
-
-    if reading == "printed":
-        return -np.array([integral(lambda xi, i=i: H(xi, i) * _pi_typed(mm, xi)[i].sum()) for i in range(M)])
-    return -np.array([integral(lambda xi, i=i: sum(_pi_typed(mm, xi)[i, j] * H(xi, j) for j in range(M)))
-                      for i in range(M)])
-
-
-def _typed_quotes(mm, t, q, th1):
-    """Eq. (48)'s form ``δ± = 1/k + α ± Δ + ε[±θ₁ ∓ 2π̃q + Diag(π̃)]`` with a given ``θ₁`` (one k)."""
-    pi, Delta, k = _pi_typed(mm, t), mm.drifts * (mm.T - t), mm.k[0]
-    corr = -2.0 * q @ pi + np.diag(pi)                  # q @ π̃ = (π̃ q)' (π̃ symmetric), rows = inventories
-    return (1 / k + np.array(mm.alpha) + Delta + mm.eps * (th1 + corr),
-            1 / k + np.array(mm.alpha) - Delta + mm.eps * (-th1 + corr + 4.0 * q @ pi))
+_theta1_typed = MS.theta1_quad             # θ₁ by quad: the derived π̃H𝟙 and the printed Hπ̃𝟙 (ERRATA #16, #22)
+_typed_quotes = MS.quotes_with_theta1       # eq. (48)'s form with a given θ₁
 
 
 @functools.lru_cache(maxsize=None)
@@ -714,3 +742,44 @@ def test_closed_forms_refuse_bad_input():
     a, b = ex.quotes([0.0, 0.5, 1.0], [[0, 0], [1, 1], [2, -2]])
     assert a.shape == (3, 2) and b.shape == (3, 2)
     assert ou.value(0.2, [[1, -1]], [[9.0, 0.5]]).shape == (1,)
+
+
+# ------------------------------------------------------------------------------------------ the report's section
+def test_validation_section_several_assets_quick(tmp_path):
+    """Section 10 of ``hjbsolve validate`` in its quick preset (a few seconds): finite tables, the errata's
+    ε-slopes (corrected ≈ 2 — measured 1.93–1.95 at the smallest ε —, printed ≈ 1 at ρ = ±0.8 — measured
+    1.03, 1.16 — and equal to the corrected at ρ = 0, where π̃ is diagonal), every number of the text taken
+    from the results, the figure written, the summary line built from the results."""
+    from hjbsolve.validation.report import Context, check_finite, fmt, jsonable
+    from hjbsolve.validation.settings import Settings
+    from hjbsolve.validation.suite import multi_asset_headline
+
+    ctx = Context(tmp_path, Settings.make(True), progress=False)
+    MS.section_multi_asset(ctx)
+    res = jsonable(ctx.results["multi_asset"])
+    assert not check_finite(res)
+    assert (tmp_path / "multi_asset_iso_risk.png").stat().st_size > 10_000
+    text = "".join(ctx.md)
+    assert text.startswith("## 10. Several assets") and "**In plain words.**" in text and "**Symbols.**" in text
+    c = {x["rho"]: x for x in res["cases"]}
+    assert sorted(c) == [-0.8, 0.0, 0.8]
+    for rho, case in c.items():
+        assert len(case["table"]) == 12 and len(case["scan"]) == 3
+        assert all(1.85 < s < 2.1 for s in case["slopes_order1"]), case["slopes_order1"]
+        if rho == 0.0:
+            np.testing.assert_allclose([r["printed"] for r in case["scan"]], [r["order1"] for r in case["scan"]],
+                                       rtol=1e-9)
+        else:
+            assert 0.9 < case["slopes_printed"][-1] < 1.3, case["slopes_printed"]
+            assert case["scan"][-1]["printed"] > 3 * case["scan"][-1]["order1"]
+        assert all(r["quad_vs_library"] < 1e-10 for r in case["scan"])
+        assert max(r["order0"] for r in case["table"]) > 5 * max(r["order1"] for r in case["table"])
+        # the centres: the cross-asset shift has the sign of −ρ and matches order 1 within 10 %
+        cross = case["centre"]["exact"][1]
+        assert cross == pytest.approx(case["centre"]["order1_predicted_cross"], rel=0.1, abs=1e-12)
+        for r in case["table"]:                       # the table's exact quotes are the solution's
+            assert f"{r['ask'][0]:.4f} / {r['bid'][0]:.4f}" in text or r["t"] != 0.0
+    assert res["claim_holds"]
+    for x in (c[0.8]["slopes_order1"][-1], c[-0.8]["slopes_printed"][-1]):
+        assert fmt(x) in text
+    assert multi_asset_headline(res).startswith("Two correlated assets (section 10)")

@@ -175,3 +175,78 @@ def test_plotting_refuses_bad_inputs_with_named_errors():
         P.plot_error_map(np.arange(3.0) + 1, np.arange(2.0), np.ones((3, 2)))
     with pytest.raises(ValueError, match="some finite positive errors"):
         P.plot_error_map(np.arange(3.0) + 1, np.arange(2.0), np.full((2, 3), np.nan))
+
+
+def _two_assets(rho):
+    from hjbsolve.validation.multiasset_study import market
+
+    return hs.solve(market(rho, 0.01, drift=None), q_max=[12, 10], method="expm", t_eval=[0.0, 0.5])
+
+
+@pytest.mark.filterwarnings("ignore::hjbsolve.BoundWarning")
+def test_iso_risk_figure_draws_the_risk_and_the_solutions_drift():
+    """The quiver's data are the drift of the solution's quotes, λ⁻ − λ⁺ with λ± = A e^{−k(z + δ±)} typed
+    here; the contour levels are Π(q) = ε[η q'Ωq + ν(T − t) q'Λq] typed here (each drawn vertex lies on
+    its level to the contouring's linear interpolation of a quadratic across a grid cell, relative error
+    ~ (h/r)² with h = 0.06 the grid spacing and r ≈ 1.3 the smallest ellipse's short semi-axis: measured
+    1.0e-3, hence 3e-3); the ellipses of ρ = 0.8 are longest along (1, −1)."""
+    from matplotlib.quiver import Quiver
+
+    sol = _two_assets(0.8)
+    m = sol.model
+    ax = _labelled(P.plot_iso_risk(sol, t=0.5))
+    assert ax.get_legend() is not None and "ρ = 0.8" in ax.get_title()
+    (qv,) = [c for c in ax.collections if isinstance(c, Quiver)]
+    q = np.stack([qv.X, qv.Y], axis=-1)
+    assert q.shape[0] > 30 and np.all(np.abs(q) <= [6, 5]) and np.all(q == np.round(q))
+    ask, bid = sol.quotes(0.5, q.astype(int), np.zeros(q.shape))
+    A, k, z = np.array(m.A), 1.2, np.array(m.z)
+    want = A * np.exp(-k * (z + bid)) - A * np.exp(-k * (z + ask))
+    np.testing.assert_allclose(np.stack([qv.U, qv.V], axis=-1), want, rtol=1e-13, atol=0)
+    form = 0.01 * (np.diag(z) + 0.5 * np.array(m.cov))
+    (cs,) = [c for c in ax.collections if hasattr(c, "levels") and not isinstance(c, Quiver)]
+    for level, path in zip(cs.levels, cs.get_paths()):
+        v = path.vertices
+        np.testing.assert_allclose(np.einsum("ni,ij,nj->n", v, form, v), level, rtol=3e-3)
+    far = max(cs.get_paths()[-1].vertices, key=lambda v: np.hypot(*v))
+    assert far[0] * far[1] < 0                      # the long axis of ρ > 0 is the hedged direction
+
+
+@pytest.mark.filterwarnings("ignore::hjbsolve.BoundWarning")
+def test_risk_alignment_is_computed_from_the_solution():
+    """The alignment numbers of the report's section 10 from the solution's drift and ∇Π = 2ε(ηΩ + ν(T−t)Λ)q
+    typed here; at ρ = ±0.8 the drift follows −∇Π better than −q, lowers the risk everywhere, and the
+    cross-asset drift at q = (n, 0) has the sign of −ρ (the hedge)."""
+    from hjbsolve.validation.multiasset_study import risk_alignment
+
+    for rho in (-0.8, 0.8):
+        sol = _two_assets(rho)
+        m = sol.model
+        got = risk_alignment(sol, 0.0, extent=(4, 3))
+        axes = np.meshgrid(np.arange(-4, 5), np.arange(-3, 4), indexing="ij")
+        q = np.stack([a.ravel() for a in axes], axis=-1)
+        q = q[np.any(q != 0, axis=1)]
+        d = sol.inventory_drift(0.0, q, np.zeros(q.shape))
+        g = 2 * 0.01 * q @ (np.diag(m.z) + np.array(m.cov)).T
+        cos = -np.sum(d * g, axis=1) / np.linalg.norm(d, axis=1) / np.linalg.norm(g, axis=1)
+        naive = np.sum(q * g, axis=1) / np.linalg.norm(q, axis=1) / np.linalg.norm(g, axis=1)
+        assert got["n_points"] == q.shape[0] == 62
+        assert got["cos_mean"] == pytest.approx(cos.mean(), rel=1e-12)
+        assert got["cos_min"] == pytest.approx(cos.min(), rel=1e-12)
+        assert got["naive_cos_mean"] == pytest.approx(naive.mean(), rel=1e-12)
+        assert got["descent_fraction"] == 1.0 and got["cos_mean"] > got["naive_cos_mean"]
+        assert got["cross_q"] == [2, 0] and np.sign(got["cross_drift"][1]) == -np.sign(rho)
+        print(f"rho={rho}: cos(drift, -grad Pi) mean {got['cos_mean']:.4f} min {got['cos_min']:.4f}, "
+              f"naive {got['naive_cos_mean']:.4f}, cross drift {got['cross_drift']}")
+
+
+@pytest.mark.filterwarnings("ignore::hjbsolve.BoundWarning")
+def test_iso_risk_figure_refuses_bad_inputs():
+    with pytest.raises(ValueError, match="sol must be a two-asset Solution"):
+        P.plot_iso_risk(hs.expansion(hs.paper_model("brownian"), 0))
+    sol = hs.solve(hs.MultiAssetModel(A=[12.0, 8.0], k=1.2, z=[0.2, 0.3], alpha=[0.0, 0.0],
+                                      cov=[[1.0, 0.1], [0.1, 1.0]], T=1.0, eps=0.01), q_max=[4, 4], n_steps=4)
+    with pytest.raises(ValueError, match=r"extent must be two integers in 1..q_max = \[4, 4\]"):
+        P.plot_iso_risk(sol, extent=(5, 1))
+    with pytest.raises(ValueError, match="n_levels must be an integer in 1..20"):
+        P.plot_iso_risk(sol, n_levels=0)

@@ -73,6 +73,10 @@ class Settings:
     mc_steps: int = 1000
     mc_q_max: int = 700
     mc_seed: int = 2024
+    # --- several assets (section 10): exact expm on the box |q_i| <= ma_q_max, ε-scan of the closed forms
+    ma_eps: tuple = (0.02, 0.01, 0.005)
+    ma_eps_table: float = 0.01
+    ma_q_max: int = 30
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -99,4 +103,6 @@ class Settings:
             conv_ou_Q_ref=600,
             loss_cases=("brownian", "brownian_eps1e-2", "brownian_rebate", "ou", "ou_alpha0", "ou_eps3e-4"),
             mc_paths=20000,
+            ma_eps=(0.04, 0.02, 0.01, 0.005, 0.0025),
+            ma_q_max=40,
         )
