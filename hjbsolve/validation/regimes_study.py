@@ -280,7 +280,8 @@ def _factor_study(label: str, spec: dict, st) -> dict:
                        "seconds": float(sol.info["wall_time"])})
     exact = factor_moment(spec["kind"], spec["mean"], spec["reversion"], spec["vol"], centre, T)
     for lv in levels:
-        lv["moment_error"] = abs(lv["moment"] - exact)
+        lv["moment_difference"] = lv["moment"] - exact
+        lv["moment_error"] = abs(lv["moment_difference"])
     h = np.array([lv["h"] for lv in levels])
     d = k * np.array([np.max(np.abs(u - v)) for u, v in zip(quotes[:-1], quotes[1:])])
     flat = hs.solve(base.replace(price=hs.Brownian(centre)), q_max=st.reg_q_max, method="expm", tol=st.reg_tol,
@@ -338,16 +339,6 @@ def study_regimes(settings) -> tuple[dict, dict]:
 
 
 # ----------------------------------------------------------------------------- figures
-class _AtRegime:
-    """A regime solution seen as a regime-free policy of one regime (for ``plot_quotes_vs_q``)."""
-
-    def __init__(self, sol, regime):
-        self.sol, self.regime = sol, regime
-
-    def quotes(self, t, q, s):
-        return self.sol.quotes(t, q, s, regime=self.regime)
-
-
 def plot_regime_quotes(res: dict, sols: dict, axes):
     """Exact optimal quotes against inventory, one panel per chain, one line style per regime.
 
@@ -363,6 +354,7 @@ def plot_regime_quotes(res: dict, sols: dict, axes):
     -------
     axes
     """
+    from hjbsolve.cli import _RegimeQuotes        # one regime of a regime solution as a policy to plot
     from hjbsolve.plotting import plot_quotes_vs_q
 
     s0 = res["model"]["s0"]
@@ -370,7 +362,7 @@ def plot_regime_quotes(res: dict, sols: dict, axes):
     for ax, c in zip(axes, res["chains"]):
         sol = sols[c["name"]]["solution"]
         sym = {"sigma": "σ"}.get(c["field"], c["field"])
-        pols = {f"{name} ({sym} = {fmt(v)})": _AtRegime(sol, r)
+        pols = {f"{name} ({sym} = {fmt(v)})": _RegimeQuotes(sol, r)
                 for r, (name, v) in enumerate(zip(c["regimes"], c["values"]))}
         plot_quotes_vs_q(pols, 0.0, s0, q, ax=ax)
         ax.set_ylabel("optimal half-spread δ± (price units)")
@@ -591,7 +583,7 @@ def _factor_tables(ctx, res) -> None:
         for j, lv in enumerate(f["levels"]):
             rows.append([f["name"], str(lv["n"]), fmt(lv["h"]), fmt(lv["ask"][len(f["q"]) // 2], 7),
                          "" if j == 0 else fmt(f["differences"][j - 1]),
-                         "" if j < 2 else fmt(f["orders"][j - 2]), fmt(lv["error_estimate"]), fmt(lv["moment_error"]),
+                         "" if j < 2 else fmt(f["orders"][j - 2]), fmt(lv["error_estimate"]), fmt(lv["moment_difference"]),
                          "" if j == 0 else fmt(f["moment_orders"][j - 1])])
     f_ou, f_cir = res["factors"]
     ctx.add(f"\n**A diffusing volatility as a chain.** The volatility follows dσ = κ(m − σ)dt + ξ dW (OU) or "
@@ -605,9 +597,10 @@ def _factor_tables(ctx, res) -> None:
             "successive differences (largest over q and both sides, 1/k) and their observed order "
             "log(d_i/d_i+1)/log(h_i/h_i+1); beside them the chain's own E[∫₀ᵀ σ² dt] from the central node "
             "(`chain.expectation`) against the diffusion's closed-form moments — the running penalty ε ν σ² q² "
-            "makes this the quantity the quotes depend on first:\n")
+            "makes this the quantity the quotes depend on first (its order from the absolute differences; "
+            "a change of sign makes it jump):\n")
     ctx.add(md_table(["factor", "n", "h", "δ⁺ at q = 0", "difference", "order", "quote error est.",
-                      "E[∫σ²] error", "order"], rows))
+                      "E[∫σ²] chain − exact", "order"], rows))
     ctx.add("\n" + " ".join(
         f"{f['name']}: the last difference {fmt(f['differences'][-1])} is "
         f"{fmt(f['differences'][-1] / f['max_error_estimate'])} times the solves' largest error estimate, and the "
