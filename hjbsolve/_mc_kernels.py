@@ -288,30 +288,30 @@ def kernel_table(ask, bid):
 
 
 @njit(cache=True, inline="always")
-def _quote(tt, ts, tab, order, q_min, t, s, q, it, js, wt, ws):
+def _quote(tt, ts, tab, rt, order, q_min, t, s, q, it, js, wt, ws):
     """Quotes of a tabulated policy at ``(t, s, q)`` (:mod:`hjbsolve.interpolation`).
 
-    ``tab`` has shape (n_q, 2, n_t, n_s). Returns ``(δ⁺, δ⁻, outside, it, js)`` with ``outside`` =
+    ``tab`` has shape (n_tables, n_q, 2, n_t, n_s); ``rt`` is the table used. Returns ``(δ⁺, δ⁻, outside, it, js)`` with ``outside`` =
     ``s`` beyond the table's range and ``it, js`` the located intervals (the next search's guess).
     """
-    n_q = tab.shape[0]
+    n_q = tab.shape[1]
     outside = ts.size > 1 and (s < ts[0] or s > ts[ts.size - 1])
     qi = q - q_min
     i0, mt, it = stencil_nb(tt, t, order, it, wt)
     j0, ms, js = stencil_nb(ts, s, order, js, ws)
     if qi < 0 or qi > n_q - 1:
         return np.inf, np.inf, outside, it, js
-    da = interpolate_nb(tab[qi, 0], i0, mt, wt, j0, ms, ws) if ask_quoted_nb(qi, n_q) else np.inf
-    db = interpolate_nb(tab[qi, 1], i0, mt, wt, j0, ms, ws) if bid_quoted_nb(qi, n_q) else np.inf
+    da = interpolate_nb(tab[rt, qi, 0], i0, mt, wt, j0, ms, ws) if ask_quoted_nb(qi, n_q) else np.inf
+    db = interpolate_nb(tab[rt, qi, 1], i0, mt, wt, j0, ms, ws) if bid_quoted_nb(qi, n_q) else np.inf
     return da, db, outside, it, js
 
 
 # ----------------------------------------------------------------------------- the path kernel
 @njit(cache=True, inline="always")
-def _intensity(side, j, d):
+def _intensity(ell, k, d):
     if d == np.inf:
         return 0.0
-    return fill_intensity_nb(d, side[j, 0], side[j, 1])
+    return fill_intensity_nb(d, ell, k)
 
 
 @njit(cache=True, parallel=True)
@@ -399,8 +399,12 @@ def simulate_tabulated(keys, paths, n_steps, T, a, c0, sig, s0, q0, r0, side, ph
         S = s0
         q = q0
         x = 0.0
-        pen = 0.0          # ∫Q² dt and time since the last regime jump (flushed into pen_r, occ at jumps)
-        held = 0.0
+        pen = 0.0          # ∫Q² dt since the last regime jump (flushed into pen_r at jumps)
+        t_in = 0.0         # when the current regime was entered
+        rt = min(r, n_tab - 1)      # the current regime's table and market (re-read at jumps)
+        ell_a, k_a, alpha_a = side[r, 0, 0], side[r, 0, 1], side[r, 0, 2]
+        ell_b, k_b, alpha_b = side[r, 1, 0], side[r, 1, 1], side[r, 1, 2]
+        sig2_r = sig2[r]
         g_ctl = 0.0
         s_ctl = 0.0
         na_ctl = 0.0
@@ -434,12 +438,12 @@ def simulate_tabulated(keys, paths, n_steps, T, a, c0, sig, s0, q0, r0, side, ph
             if t_sw < t1:      # a regime jump within the step: σ piecewise constant
                 std = math.sqrt(_var_ahead(t0, t1, r, t_sw, c4, k4, rates, cump, a, sig2))
             else:
-                std = std_dt[r]
+                std = std_dt[r]      # (the one-regime path: the same number as without a chain)
             S1 = rho_dt * S + c_dt + std * zn
             dcy0 = dcy_grid[i]
             u = t0
             Su = S
-            da, db, outside, it, js = _quote(tt, ts, tab[min(r, n_tab - 1)], order, q_min, u, Su, q, it, js, wt, ws)
+            da, db, outside, it, js = _quote(tt, ts, tab, rt, order, q_min, u, Su, q, it, js, wt, ws)
             if outside:
                 n_out += 1
             if rec and i == 0:
@@ -450,10 +454,8 @@ def simulate_tabulated(keys, paths, n_steps, T, a, c0, sig, s0, q0, r0, side, ph
                 rec_b[p, 0] = db
                 rec_r[p, 0] = r
             while True:
-                alpha_a = side[r, 0, 2]
-                alpha_b = side[r, 1, 2]
-                la = _intensity(side[r], 0, da)
-                lb = _intensity(side[r], 1, db)
+                la = _intensity(ell_a, k_a, da)
+                lb = _intensity(ell_b, k_b, db)
                 ta = (Ea - Ia) / la if la > 0.0 else np.inf
                 tb = (Eb - Ib) / lb if lb > 0.0 else np.inf
                 tau = u + min(ta, tb)
@@ -463,7 +465,6 @@ def simulate_tabulated(keys, paths, n_steps, T, a, c0, sig, s0, q0, r0, side, ph
                 d = end - u
                 # interval [u, end] at constant q, quotes and regime
                 pen += q * q * d
-                held += d
                 if la > 0.0:
                     g_ctl -= la * (da - alpha_a) * d
                     na_ctl -= la * d
@@ -471,8 +472,11 @@ def simulate_tabulated(keys, paths, n_steps, T, a, c0, sig, s0, q0, r0, side, ph
                     g_ctl -= lb * (db - alpha_b) * d
                     nb_ctl -= lb * d
                 if fire or jump:
-                    Send = _bridge_v(Su, S1, d, t1 - end, a, c0, _var(a, sig2[r], d),
-                                     _var_ahead(end, t1, r, t_sw, c4, k4, rates, cump, a, sig2), _normal(k3, c3))
+                    if t_sw < t1:      # another regime jump (or this one) before t1
+                        v2 = _var_ahead(end, t1, r, t_sw, c4, k4, rates, cump, a, sig2)
+                    else:
+                        v2 = _var(a, sig2_r, t1 - end)
+                    Send = _bridge_v(Su, S1, d, t1 - end, a, c0, _var(a, sig2_r, d), v2, _normal(k3, c3))
                     c3 += 1
                 else:
                     Send = S1
@@ -504,11 +508,15 @@ def simulate_tabulated(keys, paths, n_steps, T, a, c0, sig, s0, q0, r0, side, ph
                     Ia += la * d
                     Ib += lb * d
                     pen_r[j, r] += pen
-                    occ[j, r] += held
+                    occ[j, r] += end - t_in
                     pen = 0.0
-                    held = 0.0
+                    t_in = end
                     r, t_sw, c4 = _jump(k4, c4, r, t_sw, rates, cump)
                     n_sw += 1
+                    rt = min(r, n_tab - 1)
+                    ell_a, k_a, alpha_a = side[r, 0, 0], side[r, 0, 1], side[r, 0, 2]
+                    ell_b, k_b, alpha_b = side[r, 1, 0], side[r, 1, 1], side[r, 1, 2]
+                    sig2_r = sig2[r]
                 elif ta <= tb:   # ask fill: sell one at Su + da
                     Ia = 0.0
                     Ea = _exponential(k1, c1)
@@ -536,7 +544,7 @@ def simulate_tabulated(keys, paths, n_steps, T, a, c0, sig, s0, q0, r0, side, ph
                 if n_ask + n_bid >= max_events:
                     stopped = 1
                     break
-                da, db, outside, it, js = _quote(tt, ts, tab[min(r, n_tab - 1)], order, q_min, u, Su, q, it, js,
+                da, db, outside, it, js = _quote(tt, ts, tab, rt, order, q_min, u, Su, q, it, js,
                                                  wt, ws)
                 if outside:
                     n_out += 1
@@ -551,13 +559,13 @@ def simulate_tabulated(keys, paths, n_steps, T, a, c0, sig, s0, q0, r0, side, ph
                 rec_s[p, i + 1] = S
                 rec_q[p, i + 1] = q
                 rec_x[p, i + 1] = x
-                da, db, outside, it, js = _quote(tt, ts, tab[min(r, n_tab - 1)], order, q_min, t1, S, q, it, js,
+                da, db, outside, it, js = _quote(tt, ts, tab, rt, order, q_min, t1, S, q, it, js,
                                                  wt, ws)
                 rec_a[p, i + 1] = da
                 rec_b[p, i + 1] = db
                 rec_r[p, i + 1] = r
         pen_r[j, r] += pen
-        occ[j, r] += held
+        occ[j, r] += T - t_in
         pnl = x + q * S
         obj = pnl - varpi[r] * q * q
         pen_all = 0.0
@@ -667,7 +675,7 @@ def simulate_numpy(quote_fn, keys, paths, n_steps, T, a, c0, sig, s0, q0, r0, si
     occ = np.zeros((n, n_reg))
     pen_r = np.zeros((n, n_reg))
     pen = np.zeros(n)
-    held = np.zeros(n)
+    t_in = np.zeros(n)      # when the current regime was entered
     Ia = np.zeros(n)
     Ib = np.zeros(n)
     S = np.full(n, float(s0))
@@ -686,11 +694,11 @@ def simulate_numpy(quote_fn, keys, paths, n_steps, T, a, c0, sig, s0, q0, r0, si
     ridx = np.flatnonzero(recm)
     rec = tuple(np.zeros((ridx.size, n_steps + 1)) for _ in range(5)) + (np.zeros((ridx.size, n_steps + 1), np.int64),)
 
-    def flush(pp):          # close the regime piece of paths pp: ∫Q² dt and time into their regime's entries
+    def flush(pp, t):       # close the regime piece of paths pp at times t: ∫Q² dt and time into their regime
         np.add.at(pen_r, (pp, r[pp]), pen[pp])
-        np.add.at(occ, (pp, r[pp]), held[pp])
+        np.add.at(occ, (pp, r[pp]), t - t_in[pp])
         pen[pp] = 0.0
-        held[pp] = 0.0
+        t_in[pp] = t
 
     for i in range(n_steps):
         t0 = T * i / n_steps
@@ -730,7 +738,6 @@ def simulate_numpy(quote_fn, keys, paths, n_steps, T, a, c0, sig, s0, q0, r0, si
             d = end - u
             qa = q[act]
             pen[act] += qa * qa * d
-            held[act] += d
             ga = np.where(la > 0.0, la * (np.where(la > 0.0, da, 0.0) - sa[:, 2]) * d, 0.0)
             gb = np.where(lb > 0.0, lb * (np.where(lb > 0.0, db, 0.0) - sb[:, 2]) * d, 0.0)
             ctl[act, 0] -= ga
@@ -776,7 +783,7 @@ def simulate_numpy(quote_fn, keys, paths, n_steps, T, a, c0, sig, s0, q0, r0, si
             pj = act[J_]
             Ia[pj] += la[J_] * d[J_]
             Ib[pj] += lb[J_] * d[J_]
-            flush(pj)
+            flush(pj, end[J_])
             r[pj], t_sw[pj], c4[pj] = _jump_np(k4[pj], c4[pj], r[pj], t_sw[pj], rates, cump)
             n_sw[pj] += 1
             # fills
@@ -826,7 +833,7 @@ def simulate_numpy(quote_fn, keys, paths, n_steps, T, a, c0, sig, s0, q0, r0, si
             step_callback()
         if stopped.all():
             break
-    flush(np.arange(n))
+    flush(np.arange(n), T)
     fout = np.empty((n, N_FOUT))
     iout = np.empty((n, N_IOUT), np.int64)
     pnl = x + q * S
