@@ -154,7 +154,8 @@ def test_run_validation_quick_end_to_end(tmp_path):
     for sec in SECTIONS:
         vals = list(numbers(res[sec]))
         assert vals and all(math.isfinite(v) for v in vals), sec
-    for png in ("errors_vs_eps", "error_maps", "collapse", "convergence", "heuristic_objective"):
+    for png in ("errors_vs_eps", "error_maps", "collapse", "convergence", "heuristic_objective", "regimes_quotes",
+                "regimes_factor_convergence"):
         assert (tmp_path / f"{png}.png").stat().st_size > 1000
     # headline numbers: slopes ≈ 2 / 1 for the Brownian case, the collapse, Monte Carlo agreement
     sl = {(s["case"], s["order"], s["q"], s["quantity"]): s for s in res["expansion_errors"]["slopes"]}

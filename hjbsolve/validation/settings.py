@@ -77,6 +77,13 @@ class Settings:
     ma_eps: tuple = (0.02, 0.01, 0.005)
     ma_eps_table: float = 0.01
     ma_q_max: int = 30
+    # --- market regimes (section 11): every solve's bound and tol (quotes in 1/k, values relative),
+    #     Monte Carlo size, the factor chains' sizes (odd: they share their central node)
+    reg_q_max: int = 200
+    reg_tol: float = 1e-6
+    reg_mc_paths: int = 2000
+    reg_mc_steps: int = 200
+    reg_factor_n: tuple = (5, 9, 17)
     extra: dict = field(default_factory=dict)
 
     @classmethod
@@ -105,4 +112,6 @@ class Settings:
             mc_paths=20000,
             ma_eps=(0.04, 0.02, 0.01, 0.005, 0.0025),
             ma_q_max=40,
+            reg_mc_paths=20000,
+            reg_factor_n=(5, 9, 17, 33),
         )

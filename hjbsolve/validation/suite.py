@@ -2,10 +2,10 @@
 
 ``run_validation(out_dir, quick=False)`` (``hjbsolve validate [--quick] [--out DIR]``) writes
 
-* ``DIR/report.md`` — ten sections (ε = 0 check; expansion errors against q, T − t and ε with
+* ``DIR/report.md`` — eleven sections (ε = 0 check; expansion errors against q, T − t and ε with
   fitted slopes; error maps; the collapse variable and rule of thumb; value loss of the
   closed-form quotes; Monte Carlo vs value function; numerical convergence; the errata; the
-  heuristic; several assets);
+  heuristic; several assets; market regimes);
 * ``DIR/*.png`` — its figures;
 * ``DIR/results.json`` — every number of the report, machine-readable (finite numbers only).
 
@@ -33,6 +33,7 @@ from hjbsolve.sweep import sweep
 from . import expansion_study as ES
 from . import numerics_study as NS
 from .multiasset_study import section_multi_asset
+from .regimes_study import regimes_headline, section_regimes
 from .report import Context, fmt
 from .settings import Settings
 from .tasks import run_task
@@ -41,7 +42,7 @@ __all__ = ["run_validation", "plan_tasks", "SECTIONS"]
 
 #: Top-level keys of results.json, one per report section (tests check that all are present).
 SECTIONS = ("eps0", "expansion_errors", "error_maps", "collapse", "value_loss", "monte_carlo", "convergence", "heuristic",
-            "errata", "multi_asset")
+            "errata", "multi_asset", "regimes")
 
 
 def plan_tasks(settings: Settings) -> dict:
@@ -137,7 +138,7 @@ def run_validation(out_dir, quick: bool = False, progress: bool = True, executor
     if progress:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(steps) + 5, desc="validation sections", leave=False)
+        bar = tqdm(total=len(steps) + 6, desc="validation sections", leave=False)
     for number, fn, arg in steps:
         S.run(number, fn, arg)
         if bar:
@@ -154,8 +155,9 @@ def run_validation(out_dir, quick: bool = False, progress: bool = True, executor
     S.run(8, NS.section_errata, R)
     S.run(9, _section_heuristic)
     S.run(10, section_multi_asset)
+    S.run(11, section_regimes)
     if bar:
-        bar.update()
+        bar.update(bar.total - bar.n)
         bar.close()
     S.assemble()
     ctx.timings["total"] = time.perf_counter() - t_start
@@ -235,6 +237,8 @@ def _summary(ctx) -> list[str]:
     ma = r.get("multi_asset")
     if ma:
         (agreed if ma.get("claim_holds") else did_not).append(multi_asset_headline(ma))
+    if r.get("regimes"):
+        (agreed if r["regimes"]["checks_pass"] else did_not).append(regimes_headline(r["regimes"]))
     lines += ["**What agreed.**\n"] + [f"* {x}" for x in agreed] + [""]
     lines += ["**What did not.**\n"] + [f"* {x}" for x in did_not] + [""]
     if bad_conv:
