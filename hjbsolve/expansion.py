@@ -412,6 +412,15 @@ class Expansion(_ClosedForms):
                 f"sigma={[r.price.sigma for r in models]}): the law of Δ = E[S_T] − s would depend on the regime "
                 f"path and the closed forms' Gaussian expectations do not apply; use hs.solve(model), or a Brownian "
                 f"price (whose Δ does not depend on σ)")
+        if m.regimes is not None and m.regimes.n > 1:
+            from .regimes import MAX_UNIFORM_ARG
+
+            jumps = float(np.max(-np.diag(m.regimes.Q))) * m.T
+            if jumps > MAX_UNIFORM_ARG / 2:
+                raise ValueError(
+                    f"hs.expansion: the regime chain makes about {jumps:.3g} jumps over T={m.T:g}; beyond "
+                    f"{MAX_UNIFORM_ARG / 2:.0e} its exact expectations (matrix exponentials of the generator) lose "
+                    f"accuracy in double precision: shorten T or slow the chain")
         x, w = _unit_rule(_rule_rate(m), self.n_quad)
         object.__setattr__(self, "_x", x)
         object.__setattr__(self, "_w", w)

@@ -129,6 +129,12 @@ MAX_PATH_STEPS = 2e11
 #: Cost model of a simulation (seconds, one busy core): per path-step and per fill, and the
 #: longest estimated time accepted before any work starts (the caps bound time, not only size).
 PATH_STEP_SECONDS, EVENT_SECONDS, MAX_SIM_SECONDS = 4e-7, 2e-7, 600.0
+#: Fills (in seconds of compute, all paths) a table policy may take when its most aggressive quotes
+#: (somewhere in its range) are too fast for a whole day but its start quotes are not.
+RUNAWAY_SECONDS = 60.0
+#: Cost of one look at a pending regime jump (measured: 2 paths, 10 steps, rate 4e4 per unit time
+#: took 10 s): a step holding ``j`` jumps costs about ``j²`` of them.
+JUMP_SCAN_SECONDS = 3e-8
 #: Float/int outputs kept per path, and per recorded path and grid time (memory estimate).
 _PER_PATH = K.N_FOUT + K.N_IOUT + K.N_CONTROLS
 _PER_RECORD = 6
@@ -567,22 +573,38 @@ def _fastest_rates(side: np.ndarray, ask_min: float, bid_min: float) -> tuple[fl
                 float(np.max(np.exp(side[:, 1, 0] - side[:, 1, 1] * bid_min))) if np.isfinite(bid_min) else 0.0)
 
 
-def _event_budget(model, side, ask_min, bid_min, n_paths, what) -> int:
+def _event_budget(model, side, ask_min, bid_min, n_paths, what, start=None) -> int:
     """Fills a path may take; ``ValueError`` if the policy's fastest quotes cannot be simulated (with
-    regimes: at the largest intensity of any regime)."""
+    regimes: at the largest intensity of any regime).
+
+    ``start``: the ``(ask, bid)`` quotes where the paths start, for a table whose most aggressive
+    quotes lie somewhere in its ``(t, s, q)`` range (e.g. far from the mean of an OU price, where the
+    directional bet makes the quotes negative). When those extremes would be too fast for a whole
+    day but the start quotes are not, the paths run with a budget of :data:`RUNAWAY_SECONDS` of
+    fills in all (at least the margin over the start quotes' fills); a path that exhausts it is
+    stopped and the simulation refused, so the run stays bounded either way."""
     ra, rb = _fastest_rates(side, ask_min, bid_min)
     per_path = model.T * (ra + rb)
+    if per_path * n_paths <= MAX_EVENTS_TOTAL and per_path * n_paths * EVENT_SECONDS <= MAX_SIM_SECONDS:
+        return int(min(4e9, max(1e4, _EVENT_MARGIN * per_path)))
+    if start is not None:
+        ra0, rb0 = _fastest_rates(side, *start)
+        per0 = model.T * (ra0 + rb0)
+        if per0 * n_paths <= MAX_EVENTS_TOTAL and per0 * n_paths * EVENT_SECONDS <= MAX_SIM_SECONDS:
+            cap = RUNAWAY_SECONDS / (EVENT_SECONDS * n_paths)
+            return int(min(4e9, max(1e4, _EVENT_MARGIN * per0, cap)))
+        ra, rb, per_path = ra0, rb0, per0
+        ask_min, bid_min = start
+        what = f"{what} at the start (t=0, q0, s0)"
     seconds = per_path * n_paths * EVENT_SECONDS
-    if not (per_path * n_paths <= MAX_EVENTS_TOTAL and seconds <= MAX_SIM_SECONDS):
-        which = "ask" if ra >= rb else "bid"
-        quote = ask_min if ra >= rb else bid_min
-        raise ValueError(
-            f"{what} quotes {which} half-spread δ={quote:.6g}, whose fill rate A e^(-k(z+δ)) = {max(ra, rb):.3g} "
-            f"per unit time would make about {per_path:.3g} fills per path over T={model.T:g} "
-            f"({per_path * n_paths:.3g} for n_paths={n_paths}, about {seconds:.3g} s; limits {MAX_EVENTS_TOTAL:.0e} "
-            f"fills, {MAX_SIM_SECONDS:g} s); such a policy cannot be simulated: lower n_paths, quote further from "
-            f"the mid or check A, k, z")
-    return int(min(4e9, max(1e4, _EVENT_MARGIN * per_path)))
+    which = "ask" if ra >= rb else "bid"
+    quote = ask_min if ra >= rb else bid_min
+    raise ValueError(
+        f"{what} quotes {which} half-spread δ={quote:.6g}, whose fill rate A e^(-k(z+δ)) = {max(ra, rb):.3g} "
+        f"per unit time would make about {per_path:.3g} fills per path over T={model.T:g} "
+        f"({per_path * n_paths:.3g} for n_paths={n_paths}, about {seconds:.3g} s; limits {MAX_EVENTS_TOTAL:.0e} "
+        f"fills, {MAX_SIM_SECONDS:g} s); such a policy cannot be simulated: lower n_paths, quote further from "
+        f"the mid or check A, k, z")
 
 
 def _as_regime_policy(policy, model: Model, n_steps: int, s0: float, n_paths: int) -> RegimePolicy | None:
@@ -696,7 +718,7 @@ def simulate(model: Model, policy, n_paths: int = 10_000, n_steps: int = 1000, s
     """
     if not isinstance(model, Model):
         raise ValueError(f"model must be an hs.Model, got {type(model).__name__}")
-    n_paths = check_int("n_paths", n_paths, ge=1)
+    n_paths = check_int("n_paths", n_paths, ge=2)        # a mean with a standard error needs two paths
     n_steps = check_int("n_steps", n_steps, ge=1)
     if s0 is None:
         s0 = model.s0 if isinstance(model, Model) and model.s0 is not None else 3000.0
@@ -709,14 +731,18 @@ def simulate(model: Model, policy, n_paths: int = 10_000, n_steps: int = 1000, s
         raise ValueError(f"record must be <= n_paths ({n_paths}), got {record}")
     rates, cump = _chain_arrays(model)
     n_bytes = 8.0 * (n_paths * (_PER_PATH + 2 * model.n_regimes) + record * (n_steps + 1) * _PER_RECORD)
-    # regime jumps are events too: at most the fastest holding rate per unit time
-    seconds = float(n_paths) * (n_steps * PATH_STEP_SECONDS + float(rates.max()) * model.T * EVENT_SECONDS)
+    # regime jumps are events too: at most the fastest holding rate per unit time; and every event
+    # of a step scans the jumps left in it (the bridge's piecewise variance): ~(jumps per step)² a step
+    jumps_per_step = float(rates.max()) * model.T / n_steps
+    seconds = float(n_paths) * (n_steps * PATH_STEP_SECONDS + float(rates.max()) * model.T * EVENT_SECONDS
+                                + n_steps * jumps_per_step ** 2 * JUMP_SCAN_SECONDS)
     if n_paths * n_steps > MAX_PATH_STEPS or n_bytes > MAX_BYTES or seconds > MAX_SIM_SECONDS:
         raise ValueError(f"n_paths={n_paths} × n_steps={n_steps} = {float(n_paths * n_steps):.3g} path-steps with "
                          f"record={record} and regime jumps at rates up to {float(rates.max()):.3g} per unit time "
                          f"({n_bytes / 1e9:.3g} GB of outputs, about {seconds:.3g} s) is too large "
                          f"(limits {MAX_PATH_STEPS:.3g} path-steps, {MAX_BYTES / 1e9:g} GB, {MAX_SIM_SECONDS:g} s): "
-                         f"lower n_paths, n_steps or record (or the generator's rates)")
+                         f"lower n_paths or record, raise n_steps (fewer regime jumps a step: "
+                         f"{jumps_per_step:.3g} now), or lower the generator's rates")
     if estimator not in ESTIMATORS:
         raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
     if estimator == "control" and n_paths < _MIN_PATHS_CONTROL:
@@ -761,7 +787,9 @@ def simulate(model: Model, policy, n_paths: int = 10_000, n_steps: int = 1000, s
     if pol is not None:
         ask_min = min((float(np.min(t.ask)) if np.isfinite(t.ask).any() else np.inf) for t in pol.tables)
         bid_min = min((float(np.min(t.bid)) if np.isfinite(t.bid).any() else np.inf) for t in pol.tables)
-        max_events = _event_budget(model, side, ask_min, bid_min, n_paths, f"the policy {policy_name!r}")
+        start = pol.tables[regime0].quotes(0.0, np.array([q0]), s0)
+        max_events = _event_budget(model, side, ask_min, bid_min, n_paths, f"the policy {policy_name!r}",
+                                   start=(float(np.min(start[0])), float(np.min(start[1]))))
     else:
         qa, qb, _ = _checked_quotes(policy, (model, side, n_paths))(
             np.zeros(1), np.full(1, q0, np.int64), np.full(1, s0))

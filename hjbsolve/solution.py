@@ -351,7 +351,7 @@ class Solution:
                 g, t = g[::2], t[::2]
             lo, hi = self.s_range
             if s.size % 2 == 1 and s.size >= 9 and s[0] <= lo and s[-1] >= hi:
-                g, s = g[:, ::2], s[::2]
+                g, s = g[..., ::2, :], s[::2]       # the price axis (second to last; regimes come before it)
         if compact or q_max is not None:
             info["stored"] = (f"inventories |q| <= {int(q[-1])} (the solve's bound: {self.q_max}), {t.size} of "
                               f"{self.t.size} stored times, {s.size} of {self.s.size} stored prices")

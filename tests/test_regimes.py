@@ -859,3 +859,50 @@ def test_mc_regime_ou_optimal_policy_matches_the_value():
             mean, se = res.estimate(est)
             print(f"OU regime0={r0} {est}: {mean:.5f} ± {se:.3g} vs {v:.5f} (z = {(mean - v) / se:.2f})")
             assert abs(mean - v) <= 3.0 * se + sol.info["value_rtol"] * abs(v), (r0, est, mean, se, v)
+
+
+def test_compact_save_of_an_ou_regime_solution_keeps_every_regime(tmp_path):
+    """Found by the hostile tests: the compact file thinned the regime axis instead of the price
+    axis (g is (t, regime, s, q)), so an OU regime solution did not load back. At the stored nodes
+    the reloaded values are the solution's own, in every regime."""
+    chain = hs.Regimes(generator=GEN, sigma=[0.2, 0.6], names=["calm", "wild"])
+    sol = hs.solve(_ou_model(chain), q_max=8, s_range=OU_RANGE, tol=1e-3, value_rtol=1e-4)
+    back = hs.Solution.load(sol.save(tmp_path / "ou_regimes", compact=True))
+    assert back.g.shape[1] == 2 and back.s.size < sol.s.size
+    q = np.arange(-3, 4)
+    for r in ("calm", "wild"):
+        for t in back.t[[0, 2, -3]]:
+            np.testing.assert_allclose(back.value(t, q, back.s[3], regime=r), sol.value(t, q, back.s[3], regime=r),
+                                       rtol=0, atol=1e-9)
+
+
+def test_fast_switching_is_refused_before_simulating():
+    """Found by the hostile tests: 1e5 jumps a day over 10 steps hung (every event of a step scans the
+    jumps left in it: ~(jumps per step)² work); the cost estimate now counts it and refuses at once,
+    and the same chain with more steps runs (bounded by the estimate)."""
+    import time
+
+    c = hs.Regimes([[-1e5, 1e5], [1e5, -1e5]], sigma=[0.3, 1.0])
+    m = _issue_model(regimes=c)
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError, match=r"raise n_steps \(fewer regime jumps a step: 1e\+04 now\)"):
+        hs.simulate(m, hs.ConstantSpread(0.5), n_paths=20, n_steps=10, s0=0.0, progress=False)
+    assert time.perf_counter() - t0 < 1.0
+
+
+def test_chains_beyond_double_precision_are_refused_with_named_errors():
+    """Found by the hostile tests: transition(1e20) gave rows of inf, a generator rate of 1e300 was
+    accepted and later gave zeros, 10**400 raised OverflowError, and the closed forms drifted silently
+    (value per unit time 9.15 instead of 81.94 at T = 3e8). Each is now a ValueError naming the cause;
+    within the limits the transition matrix is still stochastic (rows of the stationary law at λτ = 7e3)."""
+    ch = hs.Regimes([[-2.0, 2.0], [5.0, -5.0]], sigma=[0.3, 1.0])
+    np.testing.assert_allclose(ch.transition(1e3), np.tile(ch.stationary(), (2, 1)), atol=1e-12)
+    with pytest.raises(ValueError, match=r"the chain makes about 5e\+20 jumps over tau=1e\+20"):
+        ch.transition(1e20)
+    with pytest.raises(ValueError, match=r"switching rates above 1e\+12"):
+        hs.Regimes([[-1e300, 1e300], [1.0, -1.0]])
+    with pytest.raises(ValueError, match=r"generator\[0\]\[0\] must be a finite real number"):
+        hs.Regimes([[-10**400, 10**400], [1, -1]])
+    m = _issue_model(regimes=ch).replace(T=3e8)
+    with pytest.raises(ValueError, match="regime chain makes about 1.5e\\+09 jumps over T=3e\\+08"):
+        hs.expansion(m, 1)

@@ -270,10 +270,11 @@ CS5 = hs.ConstantSpread(1.0, q_max=5)
     (lambda: hs.expansion(hs.paper_model("ou"), 1, n_quad=10**9), "n_quad must be <= 400"),
     (lambda: hs.solve(MB, method="expm", q_max=20000), "q_max=20000"),
     (lambda: hs.simulate(MB, CS5, n_paths=10**6, n_steps=10**5, progress=False), "n_paths=1000000"),
-    (lambda: hs.simulate(MB, CS5, n_paths=1, n_steps=10**10, progress=False), r"about 4e\+03 s|about 4000 s"),
+    (lambda: hs.simulate(MB, CS5, n_paths=2, n_steps=10**10, progress=False), r"about 8e\+03 s|about 8000 s"),
+    (lambda: hs.simulate(MB, CS5, n_paths=1, n_steps=10, progress=False), r"n_paths must be >= 2"),
     (lambda: hs.simulate(MB.replace(A=1e7), CS5, n_paths=1000, n_steps=10, progress=False), "fill rate"),
 ], ids=["evaluate-tol", "solve-value_rtol", "evaluate-value_rtol", "t_eval-size", "n_quad", "expm-q_max",
-        "simulate-path-steps", "simulate-one-long-path", "simulate-fills"])
+        "simulate-path-steps", "simulate-two-long-paths", "simulate-one-path", "simulate-fills"])
 def test_hostile_sizes_are_refused_before_work(call, match):
     _quick(call, match)
 
