@@ -370,7 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="how wrong are the closed forms: report.md, figures, results.json",
                        description="Measure the closed forms against the exact solver over a fixed grid of models "
                                    "(Brownian and OU, costs, ε, q, T). " + fixed)
-    v.add_argument("--quick", action="store_true", help="reduced suite (2-3 minutes on 2 cores)")
+    v.add_argument("--quick", action="store_true", help="reduced suite (3-5 minutes on 2 cores)")
     v.add_argument("--out", default="hjbsolve-out/validation", help="output folder (default: hjbsolve-out/validation)")
     v.add_argument("--no-progress", action="store_true", help="no progress bars")
     v.set_defaults(func=_cmd_validate)

@@ -241,7 +241,7 @@ def plot_quotes_vs_q(policies: dict, t: float, s: float, q, ax=None, regime=None
         ax.plot(q, np.where(np.isfinite(dp), dp, np.nan), ls, color="tab:red", label=f"{label}: δ⁺ (ask)")
         ax.plot(q, np.where(np.isfinite(dm), dm, np.nan), ls, color="tab:blue", label=f"{label}: δ⁻ (bid)")
     ax.set_xlabel("inventory q")
-    ax.set_ylabel("half-spread from the mid-price")
+    ax.set_ylabel("half-spread from the mid-price (price units)")
     ax.set_title(f"Optimal quotes at t = {t:g}, s = {s:g}" + ("" if regime is None else f", regime {regime}"))
     ax.grid(alpha=0.3)
     legend_outside(ax, ncol=2)
@@ -287,7 +287,7 @@ def plot_day(result, path: int = 0, ax=None):
     more = right.get_legend_handles_labels()
     legend_outside(ax, ncol=4, handles=lines[0] + more[0], labels=lines[1] + more[1])
     pol = result.settings.get("policy", "policy")
-    ax.set_title(f"One simulated day under {pol} (path {path})")
+    ax.set_title(f"One simulated day under the policy {pol!r} (path {path})")
     ax.grid(alpha=0.3)
     return ax
 
@@ -623,7 +623,8 @@ def plot_iso_risk(sol, t: float = 0.0, ax=None, extent=None, n_levels: int = 5, 
     length = np.hypot(drift[:, 0], drift[:, 1])
     longest, typical = float(np.max(length)), float(np.quantile(length, 0.75))
     ax.quiver(q[:, 0], q[:, 1], drift[:, 0], drift[:, 1], angles="xy", scale_units="xy",   # 3/4 of the arrows
-              scale=typical / (0.8 * step) if typical > 0 else 1.0, color="tab:blue", width=0.004)   # <= 0.8 step
+              scale=typical / (0.8 * step) if typical > 0 else 1.0, color="tab:blue", width=0.005,   # <= 0.8 step
+              headwidth=3.0, headlength=3.5, headaxislength=3.2)         # slim heads: the shaft shows the direction
     ax.plot([0], [0], "k+", ms=8)
     ax.set_aspect("equal", adjustable="box")
     ax.set_xlim(-extent[0] - step, extent[0] + step)

@@ -548,3 +548,22 @@ def test_ou_expansion_matches_policy_evaluation(ou):
     for est in ("plain", "compensated"):
         mean, se = res.estimate(est)
         assert within(mean, v0, se), (est, mean, se, v0)
+
+
+def test_a_table_whose_extreme_quotes_are_unsimulable_runs_from_reasonable_start_quotes():
+    """``hjbsolve paper``'s per-step reading stopped with "cannot be simulated": its OU table bids
+    δ = −13 far from the mean (fill rate 4e8 a day), where no path goes. The event budget now
+    refuses only when the start quotes are too fast; otherwise the paths run with a bounded
+    budget (a path that exhausts it is stopped and the run refused)."""
+    from hjbsolve import montecarlo as mc
+
+    m = hs.paper_model("brownian")
+    side = np.array([[[math.log(m.A) - m.k * m.z, m.k, 0.0], [math.log(m.A) - m.k * m.z, m.k, 0.0]]])
+    with pytest.raises(ValueError, match="cannot be simulated"):
+        mc._event_budget(m, side, -13.0, 1.0, 1000, "the policy 'x'")
+    budget = mc._event_budget(m, side, -13.0, 1.0, 1000, "the policy 'x'", start=(1.0, 1.0))
+    fills = m.T * 2 * math.exp(math.log(m.A) - m.k * m.z - m.k * 1.0)
+    assert budget >= mc._EVENT_MARGIN * fills
+    assert budget * 1000 * mc.EVENT_SECONDS <= max(mc.RUNAWAY_SECONDS, mc._EVENT_MARGIN * fills * 1000 * mc.EVENT_SECONDS)
+    with pytest.raises(ValueError, match=r"at the start \(t=0, q0, s0\) quotes ask half-spread δ=-13"):
+        mc._event_budget(m, side, -13.0, 1.0, 1000, "the policy 'x'", start=(-13.0, 1.0))
