@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "hjbsolve"
 
 MC = "tests/test_montecarlo.py::"
+REG = "tests/test_regimes.py::"
 ACC = "tests/test_accuracy.py::"
 EXP = "tests/test_expansion.py::"
 SOL = "tests/test_solver.py::"
@@ -183,20 +184,35 @@ MUTATIONS = (
                "return m1 + rho2 * v1 / vt * (y - my) + math.sqrt(v1) * zn"),),
              (MC + "test_bridge_has_the_law_conditional_on_its_endpoint",)),
     Mutation("mc-ignores-q0", "simulation always starts flat (q0 ignored)",
-             (("montecarlo.py", "par = (n_steps, model.T, a, c0, sig, s0, q0, side, phi, varpi)",
-               "par = (n_steps, model.T, a, c0, sig, s0, 0, side, phi, varpi)"),),
+             (("montecarlo.py", "par = (n_steps, model.T, a, c0, sig, s0, q0, regime0, side, phi, varpi, rates, cump)",
+               "par = (n_steps, model.T, a, c0, sig, s0, 0, regime0, side, phi, varpi, rates, cump)"),),
              (MC + "test_simulation_from_an_inventory_and_off_mean_price_matches_policy_evaluation",), fast=True),
     Mutation("kernel-transition-std-1pct", "compiled grid-time price transition 1 % too volatile",
-             (("_mc_kernels.py", "    std_dt = math.sqrt(_var(a, sig2, dt))\n    alpha_a = side[0, 2]",
-               "    std_dt = 1.01 * math.sqrt(_var(a, sig2, dt))\n    alpha_a = side[0, 2]"),),
+             (("_mc_kernels.py", "        std_dt[r] = math.sqrt(_var(a, sig2[r], dt))",
+               "        std_dt[r] = 1.01 * math.sqrt(_var(a, sig2[r], dt))"),),
              (MC + "test_numpy_twin_matches_kernel", MC + "test_price_transition_is_exact")),
     Mutation("kernel-running-penalty-1pct", "compiled objective's running penalty 1 % too small",
-             (("_mc_kernels.py", "        fout[j, F_OBJ] = pnl - varpi * q * q - phi * pen",
-               "        fout[j, F_OBJ] = pnl - varpi * q * q - 0.99 * phi * pen"),),
+             (("_mc_kernels.py", "            obj -= phi[rr] * pen_r[j, rr]",
+               "            obj -= 0.99 * phi[rr] * pen_r[j, rr]"),),
              (MC + "test_numpy_twin_matches_kernel",)),
     Mutation("kernel-ask-cost-sign", "compiled engine books an ask fill at S + δ + α",
              (("_mc_kernels.py", "x += Su + da - alpha_a", "x += Su + da + alpha_a"),),
              (MC + "test_numpy_twin_matches_kernel", MC + "test_constant_spread_value_closed_form")),
+    # ------------------------------------------------------------------ Monte Carlo with a regime chain
+    Mutation("regime-holding-rate-of-old-state", "a regime's holding time drawn with the rate of the state left",
+             (("_mc_kernels.py", "    return j, _holding(key, c + 1, j, t, rates), c + 2",
+               "    return j, _holding(key, c + 1, r, t, rates), c + 2"),
+              ("_mc_kernels.py", "    return j, _holding_np(key, c + 1, j, t, rates), c + 2",
+               "    return j, _holding_np(key, c + 1, r, t, rates), c + 2")),
+             (REG + "test_mc_regime_chain_and_piecewise_volatility_are_exact",), fast=True),
+    Mutation("kernel-regime-volatility-ignored-in-step", "compiled grid-time transition uses the step's first σ "
+             "across a regime jump",
+             (("_mc_kernels.py", "                std = math.sqrt(_var_ahead(t0, t1, r, t_sw, c4, k4, rates, cump, a, sig2))",
+               "                std = std_dt[r]"),),
+             (MC + "test_numpy_twin_matches_kernel", REG + "test_mc_regime_chain_and_piecewise_volatility_are_exact")),
+    Mutation("kernel-terminal-penalty-of-regime0", "compiled objective's terminal penalty always regime 0's",
+             (("_mc_kernels.py", "        obj = pnl - varpi[r] * q * q", "        obj = pnl - varpi[0] * q * q"),),
+             (MC + "test_numpy_twin_matches_kernel",)),
     # ------------------------------------------------------------------ estimators
     Mutation("ou-controls-dropped", "the OU control variates (SD, W, WD, WT) left out of the 'control' estimator",
              (("montecarlo.py", "cols = [0, 1, 2, 3] + ([4, 5, 6, 7] if mean_reverting else [])", "cols = [0, 1, 2, 3]"),),

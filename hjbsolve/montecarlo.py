@@ -17,6 +17,15 @@ The simulated market (exact; no Euler step, no cap on fills)
   processes with these piecewise-constant intensities, simulated with their exact event
   times (modified next reaction method): any number of fills per side per step.
 * ``∫ Q² dt`` is integrated exactly (``Q`` is constant between fills).
+* Market regimes (``Model(..., regimes=chain)``, :class:`hjbsolve.regimes.Regimes`): the regime
+  chain is simulated exactly — exponential holding times with the generator row's rate, the next
+  state drawn with probabilities ``Q[r, j]/(−Q[r, r])`` — at its exact jump times within each
+  step. Between events the market is the current regime's, read from the same compiled
+  per-regime coefficients the solver reads (:class:`hjbsolve.coefficients.MarketCoefficients`):
+  fills at ``A±_r e^{−k±_r(z_r+δ)}`` booking ``δ − α_r``, the running penalty ``φ_r = ε ν σ_r²``,
+  and the price with volatility ``σ_r`` (Brownian or OU with the model's drift: a Gaussian
+  process with piecewise-constant ``σ``, still drawn exactly); the terminal penalty is that of
+  the regime at ``T`` (``ϖ_r = ε η z_r``, paper §3.1). The quotes are re-set at every jump.
 
 So for a given quoting rule the only approximation is that the rule is *applied* at grid
 and fill times: the quotes are held over at most one grid step. For an optimal policy the
@@ -28,6 +37,10 @@ value's own accuracy (a few 1e-3 on 462) for the OU price.
 
 Policies
 --------
+* With regimes, a multi-regime ``Solution`` (its optimal policy) and a
+  :class:`~hjbsolve.policies.RegimePolicy` quote per regime; every other policy (a single table,
+  ``ConstantSpread``, ``InventorySkew``, an expansion, a plain callable) is regime-blind: the
+  same quotes in every regime.
 * A :class:`~hjbsolve.policies.TabulatedPolicy`, or anything with a ``tabulate`` method
   (solutions, expansions, :class:`~hjbsolve.policies.ConstantSpread`), runs inside a compiled
   numba kernel, parallel over paths.
@@ -89,7 +102,7 @@ from tqdm import tqdm  # text bars (tqdm.auto warns in notebooks without ipywidg
 from . import _mc_kernels as K
 from ._validation import check_int, check_real
 from .model import Model
-from .policies import TabulatedPolicy, tabulate_policy
+from .policies import RegimePolicy, TabulatedPolicy, tabulate_policy
 from .solution import Solution, _as_path, _check_time_axis, _load_model, _open_npz, _read_meta
 from .solver.api import MAX_BYTES
 
@@ -118,7 +131,7 @@ MAX_PATH_STEPS = 2e11
 PATH_STEP_SECONDS, EVENT_SECONDS, MAX_SIM_SECONDS = 4e-7, 2e-7, 600.0
 #: Float/int outputs kept per path, and per recorded path and grid time (memory estimate).
 _PER_PATH = K.N_FOUT + K.N_IOUT + K.N_CONTROLS
-_PER_RECORD = 5
+_PER_RECORD = 6
 ENGINES = ("auto", "numba", "numpy")
 
 
@@ -127,7 +140,9 @@ def price_range(model: Model, s0: float, n_paths: int = 10_000, prob: float = 1e
     """A mid-price interval that ``n_paths`` paths over ``[0, T]`` all stay in with probability ``≥ 1 − prob``.
 
     Use it as the ``s_range`` of a solution that is to be simulated
-    (:meth:`hjbsolve.prices.Brownian.path_range` gives the construction).
+    (:meth:`hjbsolve.prices.Brownian.path_range` gives the construction). With market regimes:
+    the union of every regime's range (a path whose ``σ`` switches between the regimes' values
+    spreads no more than one at the largest ``σ``).
 
     Returns
     -------
@@ -135,7 +150,8 @@ def price_range(model: Model, s0: float, n_paths: int = 10_000, prob: float = 1e
     """
     if not isinstance(model, Model):
         raise ValueError(f"model must be an hjbsolve.Model, got {type(model).__name__}")
-    return model.price.path_range(s0, model.T, n_paths, prob)
+    ranges = [m.price.path_range(s0, model.T, n_paths, prob) for m in model.regime_models()]
+    return min(lo for lo, _ in ranges), max(hi for _, hi in ranges)
 
 
 # ----------------------------------------------------------------------------- statistics
@@ -185,6 +201,8 @@ class RecordedPaths:
         Mid-price, inventory and cash at the grid times.
     ask, bid : ndarray, shape (record, n_steps + 1)
         Quotes ``δ⁺, δ⁻`` in force just after each grid time (``+inf``: not quoted).
+    regime : int ndarray, shape (record, n_steps + 1)
+        Market regime at the grid times (zeros without regimes; default zeros).
     """
 
     t: np.ndarray
@@ -193,6 +211,11 @@ class RecordedPaths:
     x: np.ndarray
     ask: np.ndarray
     bid: np.ndarray
+    regime: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.regime is None:
+            self.regime = np.zeros(self.s.shape, np.int64)
 
     def __len__(self):
         return self.s.shape[0]
@@ -202,6 +225,8 @@ _PATH_ARRAYS = ("objective", "pnl", "cash", "s_final", "q_final", "q_min", "q_ma
                 "inventory_integral", "s_min", "s_max", "controls")
 _INT_ARRAYS = ("q_final", "q_min", "q_max", "n_ask", "n_bid")
 _REC_ARRAYS = ("s", "q", "x", "ask", "bid")
+#: Per-path regime outputs (optional in files written before regimes were simulated).
+_REGIME_ARRAYS = ("regime_final", "n_switches", "occupancy")
 #: Format tag of :meth:`SimulationResult.save` files.
 SIM_FORMAT = "hjbsolve.SimulationResult/1"
 
@@ -229,6 +254,11 @@ class SimulationResult:
     controls : ndarray, shape (n_paths, 8)
         Martingale controls ``G, S, N_ask, N_bid, SD, W, WD, WT`` (:attr:`control_names`;
         each has mean zero, see :mod:`hjbsolve._mc_kernels`).
+    regime_final, n_switches : int ndarray, shape (n_paths,)
+        Market regime at ``T`` and number of regime jumps (zeros without regimes).
+    occupancy : ndarray, shape (n_paths, n_regimes)
+        Time spent in each regime (rows sum to ``T``; ``[[T], …]`` without regimes).
+        :attr:`regime_occupancy` is its mean fraction of the day.
     paths : RecordedPaths or None
         Recorded paths (``record > 0``).
     model : Model
@@ -259,10 +289,25 @@ class SimulationResult:
     paths: RecordedPaths | None = None
     estimator: str = "plain"
     info: dict = field(default_factory=dict)
+    regime_final: np.ndarray | None = None
+    n_switches: np.ndarray | None = None
+    occupancy: np.ndarray | None = None
 
     def __post_init__(self):
         if self.estimator not in ESTIMATORS:
             raise ValueError(f"estimator must be one of {ESTIMATORS}, got {self.estimator!r}")
+        n = self.objective.size
+        if self.regime_final is None:
+            self.regime_final = np.zeros(n, np.int64)
+        if self.n_switches is None:
+            self.n_switches = np.zeros(n, np.int64)
+        if self.occupancy is None:
+            self.occupancy = np.full((n, 1), self.model.T)
+
+    @property
+    def regime_occupancy(self) -> np.ndarray:
+        """Mean fraction of ``[0, T]`` spent in each regime, shape (n_regimes,)."""
+        return self.occupancy.mean(axis=0) / self.model.T
 
     # ------------------------------------------------------------------ estimators
     @property
@@ -345,9 +390,9 @@ class SimulationResult:
         path = _as_path(path, "path")
         if path.suffix != ".npz":
             path = path.with_suffix(path.suffix + ".npz") if path.suffix else path.with_suffix(".npz")
-        arrays = {name: getattr(self, name) for name in _PATH_ARRAYS}
+        arrays = {name: getattr(self, name) for name in _PATH_ARRAYS + _REGIME_ARRAYS}
         if self.paths is not None:
-            for name in ("t",) + _REC_ARRAYS:
+            for name in ("t",) + _REC_ARRAYS + ("regime",):
                 arrays[f"paths_{name}"] = getattr(self.paths, name)
         meta = {"model": self.model.to_dict(), "settings": self.settings, "info": self.info,
                 "estimator": self.estimator, "format": SIM_FORMAT}
@@ -380,6 +425,16 @@ class SimulationResult:
             if kind == "f" and not np.all(np.isfinite(a)):
                 raise ValueError(f"{path}: field {name!r} contains non-finite values")
             arrays[name] = a
+        for name in _REGIME_ARRAYS:
+            if name not in f:
+                continue
+            a = f[name]
+            shape = (n, model.n_regimes) if name == "occupancy" else (n,)
+            ok = a.dtype.kind in ("f" if name == "occupancy" else "iu") and a.shape == shape
+            if not ok or not np.all(np.isfinite(a)) or (name == "regime_final" and np.any((a < 0) | (a >= model.n_regimes))):
+                raise ValueError(f"{path}: field {name!r} must be a finite array of shape {shape} (regimes in "
+                                 f"[0, {model.n_regimes - 1}]), got {a.shape} of dtype {a.dtype}")
+            arrays[name] = a
         for key, kind in (("settings", dict), ("info", dict), ("estimator", str)):
             if not isinstance(meta.get(key), kind):
                 raise ValueError(f"{path}: field {key!r} must be a {kind.__name__}, got {meta.get(key)!r}")
@@ -400,7 +455,12 @@ class SimulationResult:
                     raise ValueError(f"{path}: field 'paths_{name}' contains non-finite values or has another "
                                      f"number of paths than 'paths_s'")
                 rec.append(a)
-            paths = RecordedPaths(t, *rec)
+            reg = f.get("paths_regime")
+            if reg is not None and (reg.shape != rec[0].shape or reg.dtype.kind not in "iu"
+                                    or np.any((reg < 0) | (reg >= model.n_regimes))):
+                raise ValueError(f"{path}: field 'paths_regime' must be an integer array of shape {rec[0].shape} "
+                                 f"with regimes in [0, {model.n_regimes - 1}]")
+            paths = RecordedPaths(t, *rec, regime=reg)
         return cls(**arrays, model=model, settings=meta["settings"], paths=paths, estimator=meta["estimator"],
                    info=meta["info"])
 
@@ -445,14 +505,15 @@ def _tabulate(policy, model, n_steps, s0, n_paths) -> TabulatedPolicy:
 
 
 def _checked_quotes(policy, rates=None):
-    """Wrap a plain ``policy.quotes`` as ``(t, q, s) -> (δ⁺, δ⁻, outside)`` with validation.
+    """Wrap a plain ``policy.quotes`` as ``(t, q, s, r) -> (δ⁺, δ⁻, outside)`` with validation (the
+    regime ``r`` is ignored: the same quotes in every regime).
 
     ``rates``: ``(model, side, n_paths)``: every call's fastest quotes must pass :func:`_event_budget`
     (a policy that turns aggressive after some fills is refused at once, not run to the budget).
     """
     name = type(policy).__name__
 
-    def fn(t, q, s):
+    def fn(t, q, s, r=None):          # a plain policy is regime-blind: ``r`` is not passed on
         out = policy.quotes(t, q, s)
         if not isinstance(out, (tuple, list)) or len(out) != 2:
             raise ValueError(f"{name}.quotes(t, q, s) must return a pair (ask, bid), got {type(out).__name__}")
@@ -485,27 +546,29 @@ def _checked_quotes(policy, rates=None):
     return fn
 
 
-_KERNEL_TABLES: "weakref.WeakKeyDictionary[TabulatedPolicy, np.ndarray]" = weakref.WeakKeyDictionary()
+_KERNEL_TABLES: "weakref.WeakKeyDictionary[object, np.ndarray]" = weakref.WeakKeyDictionary()
 
 
-def _kernel_table(tab: TabulatedPolicy) -> np.ndarray:
-    """The kernel's (n_q, 2, n_t, n_s) layout of a policy's tables, cached per (immutable) policy."""
-    table = _KERNEL_TABLES.get(tab)
+def _kernel_table(pol: RegimePolicy) -> np.ndarray:
+    """The kernel's (n_tables, n_q, 2, n_t, n_s) layout of a policy's tables, cached per (immutable) policy."""
+    table = _KERNEL_TABLES.get(pol)
     if table is None:
-        table = K.kernel_table(tab.ask, tab.bid)
-        _KERNEL_TABLES[tab] = table
+        table = np.ascontiguousarray(np.stack([K.kernel_table(tab.ask, tab.bid) for tab in pol.tables]))
+        _KERNEL_TABLES[pol] = table
     return table
 
 
 def _fastest_rates(side: np.ndarray, ask_min: float, bid_min: float) -> tuple[float, float]:
-    """Fill rates ``exp(ℓ − kδ)`` of the most aggressive ask and bid quotes."""
+    """Fill rates ``exp(ℓ − kδ)`` of the most aggressive ask and bid quotes in the fastest regime
+    (``side``: shape (n_regimes, 2, 3))."""
     with np.errstate(over="ignore"):
-        return (float(np.exp(side[0, 0] - side[0, 1] * ask_min)) if np.isfinite(ask_min) else 0.0,
-                float(np.exp(side[1, 0] - side[1, 1] * bid_min)) if np.isfinite(bid_min) else 0.0)
+        return (float(np.max(np.exp(side[:, 0, 0] - side[:, 0, 1] * ask_min))) if np.isfinite(ask_min) else 0.0,
+                float(np.max(np.exp(side[:, 1, 0] - side[:, 1, 1] * bid_min))) if np.isfinite(bid_min) else 0.0)
 
 
 def _event_budget(model, side, ask_min, bid_min, n_paths, what) -> int:
-    """Fills a path may take; ``ValueError`` if the policy's fastest quotes cannot be simulated."""
+    """Fills a path may take; ``ValueError`` if the policy's fastest quotes cannot be simulated (with
+    regimes: at the largest intensity of any regime)."""
     ra, rb = _fastest_rates(side, ask_min, bid_min)
     per_path = model.T * (ra + rb)
     seconds = per_path * n_paths * EVENT_SECONDS
@@ -521,25 +584,80 @@ def _event_budget(model, side, ask_min, bid_min, n_paths, what) -> int:
     return int(min(4e9, max(1e4, _EVENT_MARGIN * per_path)))
 
 
+def _as_regime_policy(policy, model: Model, n_steps: int, s0: float, n_paths: int) -> RegimePolicy | None:
+    """The tables a policy is simulated from: one per regime (a multi-regime ``Solution``, a
+    :class:`RegimePolicy`) or one for every regime (regime-blind); ``None`` for a plain callable."""
+    n_reg = model.n_regimes
+    if isinstance(policy, Solution):
+        if policy.n_regimes not in (1, n_reg):
+            raise ValueError(f"the policy's solution has {policy.n_regimes} regime(s), the model {n_reg}")
+        pol = policy.tabulate_regimes() if policy.n_regimes > 1 else RegimePolicy((policy.tabulate(),),
+                                                                                  name=policy.tabulate().name)
+    elif isinstance(policy, RegimePolicy):
+        pol = policy
+    elif isinstance(policy, TabulatedPolicy):
+        pol = RegimePolicy((policy,), name=policy.name)
+    elif hasattr(policy, "tabulate"):
+        tab = _tabulate(policy, model, n_steps, s0, n_paths)
+        pol = RegimePolicy((tab,), name=tab.name)
+    else:
+        return None
+    if pol.n_regimes not in (1, n_reg):
+        raise ValueError(f"the policy has {pol.n_regimes} regime tables but the model has {n_reg} regime(s): give "
+                         f"one table per regime, or one for all")
+    return pol
+
+
+def _regime0(model: Model, regime0) -> int:
+    """``regime0`` as an index (an index or, with a chain, a name); ``ValueError`` naming it otherwise."""
+    n = model.n_regimes
+    if isinstance(regime0, str) and model.regimes is not None and regime0 in model.regimes.names:
+        return model.regimes.names.index(regime0)
+    if isinstance(regime0, (bool, np.bool_)) or not isinstance(regime0, (int, np.integer)) or not 0 <= regime0 < n:
+        names = f" or one of the names {list(model.regimes.names)}" if model.regimes is not None else ""
+        raise ValueError(f"regime0 must be an integer index in [0, {n - 1}] (the model has {n} regime(s)){names}, "
+                         f"got {regime0!r}")
+    return int(regime0)
+
+
+def _chain_arrays(model: Model) -> tuple[np.ndarray, np.ndarray]:
+    """``(rates, cump)`` of the kernel (:func:`hjbsolve._mc_kernels.simulate_tabulated`): holding rates and
+    cumulative jump probabilities, the last positive entry of each row set to 2 (rounding never
+    leaves a uniform unassigned); ``([0], [[0]])`` without a chain."""
+    if model.regimes is None:
+        return np.zeros(1), np.zeros((1, 1))
+    rates, P = model.regimes.jump_chain()
+    cump = np.cumsum(P, axis=1)
+    for r in range(P.shape[0]):
+        pos = np.flatnonzero(P[r] > 0.0)
+        if pos.size:
+            cump[r, pos[-1]:] = 2.0
+    return np.ascontiguousarray(rates), np.ascontiguousarray(cump)
+
+
 # ----------------------------------------------------------------------------- simulate
 def simulate(model: Model, policy, n_paths: int = 10_000, n_steps: int = 1000, s0: float | None = None,
              q0: int = 0, seed: int = 7, progress: bool = True, record: int = 0,
-             estimator: str = "plain", engine: str = "auto", chunk_size: int | None = None) -> SimulationResult:
+             estimator: str = "plain", engine: str = "auto", chunk_size: int | None = None,
+             regime0=0) -> SimulationResult:
     """Simulate ``n_paths`` trading days of the market under ``policy``.
 
     Parameters
     ----------
     model : Model
-        The market (price process, intensities, penalties, costs).
+        The market (price process, intensities, penalties, costs; optionally a regime chain).
     policy : object
         A :class:`~hjbsolve.policies.TabulatedPolicy`; an object with ``tabulate`` (a
         ``Solution``, an expansion, :class:`~hjbsolve.policies.ConstantSpread`), tabulated
         first and run compiled; or any object with ``quotes(t, q, s) -> (δ⁺, δ⁻)``, run by
-        the numpy engine (slower; outputs validated).
+        the numpy engine (slower; outputs validated). With regimes, a multi-regime ``Solution``
+        and a :class:`~hjbsolve.policies.RegimePolicy` quote per regime; any other policy quotes
+        the same in every regime.
     n_paths : int
         Number of simulated days, ``>= 1``.
     n_steps : int
-        Grid steps over ``[0, T]`` (quotes are re-set at grid times and after every fill).
+        Grid steps over ``[0, T]`` (quotes are re-set at grid times, after every fill and at
+        every regime jump).
     s0 : float, optional
         Initial mid-price. Default: the model's ``s0`` (:func:`~hjbsolve.model.paper_model` sets
         3000), else 3000.
@@ -559,6 +677,8 @@ def simulate(model: Model, policy, n_paths: int = 10_000, n_steps: int = 1000, s
         tabulated policy through the numpy twin (a reference; identical random numbers).
     chunk_size : int, optional
         Paths per compiled call (progress granularity); does not change the numbers.
+    regime0 : int or str
+        Market regime at ``t = 0`` (index or name; default 0, the only one without a chain).
 
     Returns
     -------
@@ -568,17 +688,13 @@ def simulate(model: Model, policy, n_paths: int = 10_000, n_steps: int = 1000, s
     ------
     ValueError
         Bad arguments; a policy returning NaN, ``−inf`` or arrays of the wrong shape; ``q0``
-        outside the policy's inventory range; paths leaving a tabulated policy's price range;
-        fill rates too fast to simulate.
+        outside the policy's inventory range; ``regime0`` not a regime of the model; a policy
+        with another number of regime tables than the model; paths leaving a tabulated
+        policy's price range; fill rates (in the fastest regime) or regime jumps too fast to
+        simulate.
     """
     if not isinstance(model, Model):
         raise ValueError(f"model must be an hs.Model, got {type(model).__name__}")
-    if model.regimes is not None:
-        if model.regimes.n > 1:
-            raise ValueError(f"hs.simulate: market regimes are not yet supported there (this model has "
-                             f"{model.regimes.n} regimes); solve it with hs.solve(model) and query "
-                             f"sol.quotes(..., regime=r)")
-        model = model.regime_models()[0]       # one regime: the chain-free market
     n_paths = check_int("n_paths", n_paths, ge=1)
     n_steps = check_int("n_steps", n_steps, ge=1)
     if s0 is None:
@@ -586,16 +702,20 @@ def simulate(model: Model, policy, n_paths: int = 10_000, n_steps: int = 1000, s
     s0 = check_real("s0", s0)
     q0 = check_int("q0", q0)
     seed = check_int("seed", seed, ge=0)
+    regime0 = _regime0(model, regime0)
     record = check_int("record", record, ge=0)
     if record > n_paths:
         raise ValueError(f"record must be <= n_paths ({n_paths}), got {record}")
-    n_bytes = 8.0 * (n_paths * _PER_PATH + record * (n_steps + 1) * _PER_RECORD)
-    seconds = float(n_paths) * n_steps * PATH_STEP_SECONDS
+    rates, cump = _chain_arrays(model)
+    n_bytes = 8.0 * (n_paths * (_PER_PATH + 2 * model.n_regimes) + record * (n_steps + 1) * _PER_RECORD)
+    # regime jumps are events too: at most the fastest holding rate per unit time
+    seconds = float(n_paths) * (n_steps * PATH_STEP_SECONDS + float(rates.max()) * model.T * EVENT_SECONDS)
     if n_paths * n_steps > MAX_PATH_STEPS or n_bytes > MAX_BYTES or seconds > MAX_SIM_SECONDS:
         raise ValueError(f"n_paths={n_paths} × n_steps={n_steps} = {float(n_paths * n_steps):.3g} path-steps with "
-                         f"record={record} ({n_bytes / 1e9:.3g} GB of outputs, about {seconds:.3g} s) is too large "
+                         f"record={record} and regime jumps at rates up to {float(rates.max()):.3g} per unit time "
+                         f"({n_bytes / 1e9:.3g} GB of outputs, about {seconds:.3g} s) is too large "
                          f"(limits {MAX_PATH_STEPS:.3g} path-steps, {MAX_BYTES / 1e9:g} GB, {MAX_SIM_SECONDS:g} s): "
-                         f"lower n_paths, n_steps or record")
+                         f"lower n_paths, n_steps or record (or the generator's rates)")
     if estimator not in ESTIMATORS:
         raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
     if estimator == "control" and n_paths < _MIN_PATHS_CONTROL:
@@ -609,36 +729,37 @@ def simulate(model: Model, policy, n_paths: int = 10_000, n_steps: int = 1000, s
         raise ValueError(f"policy must have quotes(t, q, s) or tabulate(...), got {type(policy).__name__}")
 
     # the policy's representation does not depend on the engine: a policy that tabulates is run from
-    # its table by both engines (the numpy engine then reproduces the compiled one path by path)
-    tab = None
-    if isinstance(policy, TabulatedPolicy):
-        tab = policy
-    elif hasattr(policy, "tabulate"):
-        tab = policy.tabulate() if isinstance(policy, Solution) else _tabulate(policy, model, n_steps, s0, n_paths)
-    elif engine == "numba":
+    # its tables by both engines (the numpy engine then reproduces the compiled one path by path)
+    pol = _as_regime_policy(policy, model, n_steps, s0, n_paths)
+    if pol is None and engine == "numba":
         raise ValueError(f"engine='numba' needs a policy with tabulate(); {type(policy).__name__} has none")
-    if tab is not None and not (tab.q_min <= q0 <= tab.q_max):
-        raise ValueError(f"q0={q0} lies outside the policy's inventory range [{tab.q_min}, {tab.q_max}]")
-    if tab is not None:
-        tab.check_horizon(model.T)
-    if tab is not None and tab.s_dependent and not (tab.s_range[0] <= s0 <= tab.s_range[1]):
-        raise ValueError(f"s0={s0:g} lies outside the policy's price range {tab.s_range}")
+    if pol is not None and not (pol.q_min <= q0 <= pol.q_max):
+        raise ValueError(f"q0={q0} lies outside the policy's inventory range [{pol.q_min}, {pol.q_max}]")
+    if pol is not None:
+        pol.check_horizon(model.T)
+    if pol is not None and pol.s_dependent and not (pol.s_range[0] <= s0 <= pol.s_range[1]):
+        raise ValueError(f"s0={s0:g} lies outside the policy's price range {pol.s_range}")
 
-    coef = model.coefficients(_mc_grid())
-    side = np.ascontiguousarray(coef.packed()[0, 0, :, :3])          # (2, 3): (ℓ, k, α) per side
-    phi, varpi = float(coef.running_form[0, 0, 0]), float(coef.terminal_form[0, 0, 0])
-    a, c0, sig = model.price.kernel_params()
-    par = (n_steps, model.T, a, c0, sig, s0, q0, side, phi, varpi)
+    # the market of every regime, from the coefficients the solver reads (and σ_r from the price law)
+    coef = model.coefficients(_mc_grid(model.n_regimes))
+    side = np.ascontiguousarray(coef.packed()[:, 0, :, :3])          # (n_regimes, 2, 3): (ℓ, k, α) per side
+    phi = np.ascontiguousarray(coef.running_form[:, 0, 0])
+    varpi = np.ascontiguousarray(coef.terminal_form[:, 0, 0])
+    a, c0, _ = model.price.kernel_params()
+    sig = np.array([m.price.kernel_params()[2] for m in model.regime_models()])
+    par = (n_steps, model.T, a, c0, sig, s0, q0, regime0, side, phi, varpi, rates, cump)
     base = np.random.SeedSequence(seed).generate_state(K.N_STREAMS, np.uint64)
     fout = np.empty((n_paths, K.N_FOUT))
     iout = np.empty((n_paths, K.N_IOUT), np.int64)
     ctrl = np.empty((n_paths, K.N_CONTROLS))
-    rec = [np.zeros((record, n_steps + 1)) for _ in range(5)]
-    policy_name = tab.name if tab is not None else getattr(policy, "name", type(policy).__name__)
-    use_numba = tab is not None and engine != "numpy"
-    if tab is not None:
-        ask_min = float(np.min(tab.ask)) if np.isfinite(tab.ask).any() else np.inf
-        bid_min = float(np.min(tab.bid)) if np.isfinite(tab.bid).any() else np.inf
+    occ = np.zeros((n_paths, model.n_regimes))
+    pen_r = np.zeros((n_paths, model.n_regimes))
+    rec = [np.zeros((record, n_steps + 1)) for _ in range(5)] + [np.zeros((record, n_steps + 1), np.int64)]
+    policy_name = pol.name if pol is not None else getattr(policy, "name", type(policy).__name__)
+    use_numba = pol is not None and engine != "numpy"
+    if pol is not None:
+        ask_min = min((float(np.min(t.ask)) if np.isfinite(t.ask).any() else np.inf) for t in pol.tables)
+        bid_min = min((float(np.min(t.bid)) if np.isfinite(t.bid).any() else np.inf) for t in pol.tables)
         max_events = _event_budget(model, side, ask_min, bid_min, n_paths, f"the policy {policy_name!r}")
     else:
         qa, qb, _ = _checked_quotes(policy, (model, side, n_paths))(
@@ -649,32 +770,35 @@ def simulate(model: Model, policy, n_paths: int = 10_000, n_steps: int = 1000, s
         if chunk_size is None:
             chunk_size = max(256, -(-n_paths // 50))
         starts = range(0, n_paths, chunk_size)
-        table = _kernel_table(tab)
+        table = _kernel_table(pol)
         bar = tqdm(total=n_paths, desc="hjbsolve: paths", unit="path", disable=None if progress else True, leave=False)
         try:
             for p0 in starts:
                 sl = slice(p0, min(p0 + chunk_size, n_paths))
                 paths = np.arange(sl.start, sl.stop, dtype=np.int64)
                 keys = K.path_keys(base, paths)
-                K.simulate_tabulated(keys, paths, *par, tab.t, tab.s, table, tab.order, tab.q_min, max_events,
-                                     fout[sl], iout[sl], ctrl[sl], record, *rec)
+                K.simulate_tabulated(keys, paths, *par, pol.t, pol.s, table, pol.order, pol.q_min, max_events,
+                                     fout[sl], iout[sl], ctrl[sl], occ[sl], pen_r[sl], record, *rec)
                 bar.update(paths.size)
         finally:
             bar.close()
         n_chunks = len(starts)
         engine_used = "numba"
     else:
-        fn = ((lambda t, q, s: K.table_quotes_np(tab, t, q, s)) if tab is not None
-              else _checked_quotes(policy, (model, side, n_paths)))
+        if pol is not None:
+            def fn(t, q, s, r):
+                return K.table_quotes_np(pol.tables, t, q, s, r)
+        else:
+            fn = _checked_quotes(policy, (model, side, n_paths))
         paths = np.arange(n_paths, dtype=np.int64)
         keys = K.path_keys_np(base, paths)
         bar = tqdm(total=n_steps, desc="hjbsolve: steps (numpy engine)", disable=None if progress else True, leave=False)
         try:
-            f, i_, c, r = K.simulate_numpy(fn, keys, paths, *par, max_events, record,
-                                           step_callback=lambda: bar.update(1))
+            f, i_, c, o, _, r = K.simulate_numpy(fn, keys, paths, *par, max_events, record,
+                                                 step_callback=lambda: bar.update(1))
         finally:
             bar.close()
-        fout[:], iout[:], ctrl[:] = f, i_, c
+        fout[:], iout[:], ctrl[:], occ[:] = f, i_, c, o
         rec = list(r)
         n_chunks = 1
         engine_used = "numpy"
@@ -693,8 +817,8 @@ def simulate(model: Model, policy, n_paths: int = 10_000, n_steps: int = 1000, s
             f"or are not guaranteed. Solve or tabulate with a wider s_range, e.g. "
             f"hs.price_range(model, s0, n_paths) = ({lo:.6g}, {hi:.6g})")
 
-    if tab is not None and tab.s_dependent:
-        lo_i, hi_i = tab.s_range
+    if pol is not None and pol.s_dependent:
+        lo_i, hi_i = pol.s_range
         out = (fout[:, K.F_SMIN] < lo_i) | (fout[:, K.F_SMAX] > hi_i) | (iout[:, K.I_OUT] > 0)
         if out.any():
             _left(int(out.sum()), lo_i, hi_i, "price range")
@@ -702,12 +826,12 @@ def simulate(model: Model, policy, n_paths: int = 10_000, n_steps: int = 1000, s
     paths_rec = None
     if record:
         t_grid = model.T * np.arange(n_steps + 1) / n_steps
-        paths_rec = RecordedPaths(t_grid, *rec)
+        paths_rec = RecordedPaths(t_grid, *rec[:5], regime=rec[5])
     info = {"wall_time": wall, "threads": numba.get_num_threads() if use_numba else 1, "engine": engine_used,
             "chunks": n_chunks, "estimator": estimator,
             "path_steps_per_second": n_paths * n_steps / wall if wall > 0 else float("inf"),
             "fills_per_side_per_step": float((iout[:, K.I_NASK] + iout[:, K.I_NBID]).mean() / (2 * n_steps))}
-    settings = {"n_paths": n_paths, "n_steps": n_steps, "s0": s0, "q0": q0, "seed": seed,
+    settings = {"n_paths": n_paths, "n_steps": n_steps, "s0": s0, "q0": q0, "seed": seed, "regime0": regime0,
                 "policy": policy_name, "engine": engine_used, "record": record}
     return SimulationResult(
         objective=fout[:, K.F_OBJ].copy(), pnl=fout[:, K.F_PNL].copy(), cash=fout[:, K.F_X].copy(),
@@ -715,11 +839,13 @@ def simulate(model: Model, policy, n_paths: int = 10_000, n_steps: int = 1000, s
         q_max=iout[:, K.I_QMAX].copy(), n_ask=iout[:, K.I_NASK].copy(), n_bid=iout[:, K.I_NBID].copy(),
         inventory_integral=fout[:, K.F_PEN].copy(), s_min=fout[:, K.F_SMIN].copy(),
         s_max=fout[:, K.F_SMAX].copy(), controls=ctrl, model=model, settings=settings, paths=paths_rec,
-        estimator=estimator, info=info)
+        estimator=estimator, info=info, regime_final=iout[:, K.I_RT].copy(), n_switches=iout[:, K.I_NSW].copy(),
+        occupancy=occ)
 
 
-def _mc_grid():
-    """A one-cell grid: the simulator needs the side coefficients and penalty forms, not the fields."""
+def _mc_grid(n_regimes: int = 1):
+    """A one-cell grid with a state per regime: the simulator needs the side coefficients and penalty
+    forms, not the fields."""
     from .grid import InventoryAxis, PriceAxis, StateGrid
 
-    return StateGrid(PriceAxis.single(), (InventoryAxis(1),))
+    return StateGrid(PriceAxis.single(), (InventoryAxis(1),), n_regimes)

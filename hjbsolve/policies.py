@@ -22,7 +22,7 @@ from ._validation import check_int, check_real
 from .grid import _as_real_array, ask_quoted, bid_quoted
 from .interpolation import ORDERS, interpolate, interpolate_on_grid
 
-__all__ = ["Policy", "TabulatedPolicy", "ConstantSpread", "InventorySkew"]
+__all__ = ["Policy", "TabulatedPolicy", "RegimePolicy", "ConstantSpread", "InventorySkew"]
 
 
 @runtime_checkable
@@ -184,6 +184,75 @@ class TabulatedPolicy:
         return ask, bid
 
     def tabulate(self, model=None, t=None, s=None) -> "TabulatedPolicy":
+        return self
+
+
+@dataclass(frozen=True, eq=False)
+class RegimePolicy:
+    """Quotes that depend on the market regime: one :class:`TabulatedPolicy` per regime state.
+
+    Parameters
+    ----------
+    tables : sequence of TabulatedPolicy, length n_regimes
+        ``tables[r]`` quotes in regime ``r``. All tables share one grid (the same ``t``, ``s``,
+        ``q_min``, ``q_max``, ``order`` and ``s_range``), so that the compiled simulator stacks them
+        into one array of shape ``(n_regimes, n_q, 2, n_t, n_s)``.
+    name : str
+        Label for reports.
+
+    Raises
+    ------
+    ValueError
+        No table, an entry that is not a :class:`TabulatedPolicy`, or tables on different grids
+        (the message names the entry and the field).
+    """
+
+    tables: tuple
+    name: str = "per-regime"
+
+    def __post_init__(self):
+        tables = self.tables
+        if isinstance(tables, TabulatedPolicy) or not hasattr(tables, "__len__") or len(tables) < 1:
+            raise ValueError(f"tables must be a non-empty sequence of TabulatedPolicy (one per regime), got {tables!r}")
+        tables = tuple(tables)
+        first = tables[0]
+        for r, tab in enumerate(tables):
+            if not isinstance(tab, TabulatedPolicy):
+                raise ValueError(f"tables[{r}] must be a TabulatedPolicy, got {type(tab).__name__}")
+            for key in ("t", "s", "q_min", "q_max", "order", "s_range"):
+                a, b = getattr(tab, key), getattr(first, key)
+                if not (np.array_equal(a, b) if key in ("t", "s") else a == b):
+                    raise ValueError(f"tables[{r}].{key} differs from tables[0].{key}: the tables of a RegimePolicy "
+                                     f"must share one (t, s, q) grid, order and s_range")
+        object.__setattr__(self, "tables", tables)
+        object.__setattr__(self, "name", str(self.name))
+
+    @property
+    def n_regimes(self) -> int:
+        return len(self.tables)
+
+    def __getattr__(self, key):
+        # the shared grid (t, s, q_min, q_max, n_q, order, s_range, s_dependent) is tables[0]'s
+        if key in ("t", "s", "q_min", "q_max", "n_q", "order", "s_range", "s_dependent"):
+            return getattr(self.tables[0], key)
+        raise AttributeError(key)
+
+    def quotes(self, t, q, s, regime=None):
+        """``(δ⁺, δ⁻)`` of regime ``regime`` (an index ``0 … n_regimes − 1``; required when there are
+        several) at broadcast ``(t, q, s)``; as :meth:`TabulatedPolicy.quotes` otherwise."""
+        if regime is None and self.n_regimes == 1:
+            regime = 0
+        if isinstance(regime, (bool, np.bool_)) or not isinstance(regime, (int, np.integer)) or \
+                not 0 <= int(regime) < self.n_regimes:
+            raise ValueError(f"regime must be an integer index in [0, {self.n_regimes - 1}] (the policy has "
+                             f"{self.n_regimes} regime tables), got {regime!r}")
+        return self.tables[int(regime)].quotes(t, q, s)
+
+    def check_horizon(self, T: float) -> None:
+        """:meth:`TabulatedPolicy.check_horizon` (the tables share their times)."""
+        self.tables[0].check_horizon(T)
+
+    def tabulate(self, model=None, t=None, s=None) -> "RegimePolicy":
         return self
 
 

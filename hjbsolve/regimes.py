@@ -371,6 +371,18 @@ class Regimes:
         E = metzler_expm(M, _check_tau(tau))
         return E[..., :n, :n] @ f + E[..., :n, n] - E[..., :n, n + 1]
 
+    def jump_chain(self) -> tuple[np.ndarray, np.ndarray]:
+        """The chain as holding rates and a jump matrix: ``(rates, P)`` with ``rates[r] = −Q[r, r]``
+        (the rate of leaving ``r``: its holding time is exponential with this rate), shape (n,), and
+        ``P[r, j] = Q[r, j] / rates[r]`` (``j ≠ r``; the law of the state entered), shape (n, n),
+        zero on the diagonal and on the rows of states that are never left (``rates[r] = 0``)."""
+        Q = self.Q
+        rates = -np.diag(Q).copy()
+        P = Q.copy()
+        np.fill_diagonal(P, 0.0)
+        P = np.divide(P, rates[:, None], out=np.zeros_like(P), where=rates[:, None] > 0.0)
+        return rates, P
+
     # ------------------------------------------------------------------ builders
     @classmethod
     def product(cls, *factors: "Regimes") -> "Regimes":

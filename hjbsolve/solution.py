@@ -24,7 +24,7 @@ from .grid import InventoryAxis, PriceAxis, _as_real_array
 from .hamiltonian import quotes_from_values
 from .interpolation import interpolate
 from .model import Model
-from .policies import TabulatedPolicy
+from .policies import RegimePolicy, TabulatedPolicy
 from .regimes import resolve_regime
 
 __all__ = ["Solution", "FORMAT"]
@@ -275,6 +275,13 @@ class Solution:
                                   s_range=self.s_range if self.s.size > 1 else None)
             self._cache[key] = tab
         return tab
+
+    def tabulate_regimes(self) -> RegimePolicy:
+        """The optimal quotes of every regime state as one :class:`~hjbsolve.policies.RegimePolicy`
+        (``tables[r] = tabulate(regime=r)``; one table without regimes): what
+        :func:`hjbsolve.simulate` trades for a solution with a regime chain."""
+        return RegimePolicy(tuple(self.tabulate(regime=r if self.model.regimes is not None else None)
+                                  for r in range(self.n_regimes)), name=self.info.get("name", "optimal"))
 
     # ------------------------------------------------------------------ persistence
     def save(self, path, *, q_max: int | None = None, compact: bool = False) -> Path:

@@ -203,15 +203,20 @@ _THREADS_SCRIPT = """
 import sys, numpy as np, hjbsolve as hs
 m = hs.paper_model("ou")
 res = hs.simulate(m, hs.expansion(m, 1), n_paths=300, n_steps=100, seed=9, progress=False, chunk_size=37)
+chain = hs.Regimes(generator=[[-3.0, 3.0], [4.0, -4.0]], sigma=[0.5, 1.5], A_plus=[1000.0, 600.0])
+reg = hs.simulate(m.replace(regimes=chain), hs.expansion(m, 1), n_paths=300, n_steps=100, seed=9, progress=False,
+                  chunk_size=37, regime0=1)
 np.savez(sys.argv[1], threads=res.info["threads"], objective=res.objective, pnl=res.pnl, q_min=res.q_min,
-         q_max=res.q_max, n_ask=res.n_ask, controls=res.controls)
+         q_max=res.q_max, n_ask=res.n_ask, controls=res.controls, regime_objective=reg.objective,
+         regime_controls=reg.controls, regime_final=reg.regime_final, occupancy=reg.occupancy)
 """
 
 
 @pytest.mark.slow
 def test_same_seed_same_numbers_with_one_and_two_threads(tmp_path):
     """Two processes started with ``NUMBA_NUM_THREADS=1`` and ``=2`` (so the second really runs two
-    threads, whatever the runner's CPU count) give the same numbers bit for bit."""
+    threads, whatever the runner's CPU count) give the same numbers bit for bit, also with a regime
+    chain (its jumps have their own per-path stream)."""
     import os
     import subprocess
     import sys
@@ -224,22 +229,42 @@ def test_same_seed_same_numbers_with_one_and_two_threads(tmp_path):
         assert p.wait(timeout=120) == 0, n
     one, two = (np.load(tmp_path / f"t{n}.npz") for n in (1, 2))
     assert int(one["threads"]) == 1 and int(two["threads"]) == 2
-    for name in ("objective", "pnl", "q_min", "q_max", "n_ask", "controls"):
+    for name in ("objective", "pnl", "q_min", "q_max", "n_ask", "controls", "regime_objective", "regime_controls",
+                 "regime_final", "occupancy"):
         assert np.array_equal(one[name], two[name]), name
+    assert one["occupancy"][:, 1].mean() > 0.1 and not np.array_equal(one["objective"], one["regime_objective"])
 
 
-def test_numpy_twin_matches_kernel(ou):
-    """The numpy engine (vectorised over paths) reproduces the compiled kernel path by path."""
-    pol = ou_table(ou)
-    a = simulate(ou, pol, n_paths=200, n_steps=60, seed=4, progress=False, record=2)
-    b = simulate(ou, pol, n_paths=200, n_steps=60, seed=4, progress=False, record=2, engine="numpy")
+def regime_ou(ou):
+    """The paper's OU market with a 2-regime chain (every per-regime field set) and a per-regime policy."""
+    chain = hs.Regimes(generator=[[-3.0, 3.0], [4.0, -4.0]], z=[0.5, 0.8], sigma=[0.5, 1.5], A_plus=[1000.0, 600.0],
+                       A_minus=[900.0, 700.0], k_plus=[1.0, 1.3], k_minus=[1.1, 0.9], alpha=[0.05, 0.1])
+    base = ou_table(ou)
+    wide = hs.TabulatedPolicy(base.t, base.s, base.q_min, base.q_max, base.ask + 0.3, base.bid + 0.2)
+    return ou.replace(regimes=chain), hs.RegimePolicy((base, wide))
+
+
+@pytest.mark.parametrize("regimes", [False, True], ids=["chain-free", "regimes"])
+def test_numpy_twin_matches_kernel(ou, regimes):
+    """The numpy engine (vectorised over paths) reproduces the compiled kernel path by path; with a
+    regime chain (about 3.5 jumps a day, most inside a step) also the regime paths, jumps and times."""
+    m, pol = regime_ou(ou) if regimes else (ou, ou_table(ou))
+    a = simulate(m, pol, n_paths=200, n_steps=60, seed=4, progress=False, record=2, regime0=int(regimes))
+    b = simulate(m, pol, n_paths=200, n_steps=60, seed=4, progress=False, record=2, regime0=int(regimes),
+                 engine="numpy")
     assert b.info["engine"] == "numpy" and a.info["engine"] == "numba"
     np.testing.assert_array_equal(a.n_ask, b.n_ask)
     np.testing.assert_array_equal(a.q_final, b.q_final)
     np.testing.assert_allclose(a.objective, b.objective, rtol=1e-12, atol=1e-9)
     np.testing.assert_allclose(a.controls, b.controls, rtol=1e-9, atol=1e-9)
-    for name in ("s", "q", "x", "ask", "bid"):
+    for name in ("s", "q", "x", "ask", "bid", "regime"):
         np.testing.assert_allclose(getattr(a.paths, name), getattr(b.paths, name), rtol=1e-12, atol=1e-9)
+    np.testing.assert_array_equal(a.regime_final, b.regime_final)
+    np.testing.assert_array_equal(a.n_switches, b.n_switches)
+    np.testing.assert_allclose(a.occupancy, b.occupancy, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(a.inventory_integral, b.inventory_integral, rtol=1e-12, atol=1e-12)
+    if regimes:
+        assert a.n_switches.mean() > 2.0 and 0.0 < a.regime_occupancy[0] < 1.0
 
 
 def test_plain_python_policy_runs_the_same_market(ou):
