@@ -731,7 +731,8 @@ def _bridge_v_np(x, y, tau1, tau2, a, c0, v1, v2, zn):
 
 
 def _intensity_np(sd, d):
-    """Fill rates at quotes ``d`` (any shape) with side coefficients ``sd`` (shape of ``d`` + (3,)): ``(ℓ, k, α)``."""
+    """Fill rates at quotes ``d`` (any shape) with side coefficients ``sd`` (shape of ``d`` + (3,)):
+    ``(ℓ, k, α)``."""
     d = np.asarray(d, float)
     with np.errstate(over="ignore"):
         return np.where(d == np.inf, 0.0, fill_intensity(np.where(d == np.inf, 0.0, d), sd[..., 0], sd[..., 1]))

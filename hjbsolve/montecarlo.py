@@ -199,8 +199,9 @@ class RecordedPaths:
     ----------
     t : ndarray, shape (n_steps + 1,)
     s, q, x : ndarray, shape (record, n_steps + 1)
-        Mid-price, inventory and cash at the grid times.
-    ask, bid : ndarray, shape (record, n_steps + 1)
+        Mid-price, inventory and cash at the grid times (several assets: ``s`` and ``q`` have a
+        trailing asset axis, shape (record, n_steps + 1, M)).
+    ask, bid : ndarray, shape (record, n_steps + 1) (several assets: (record, n_steps + 1, M))
         Quotes ``δ⁺, δ⁻`` in force just after each grid time (``+inf``: not quoted).
     regime : int ndarray, shape (record, n_steps + 1)
         Market regime at the grid times (zeros without regimes; default zeros).
@@ -216,7 +217,7 @@ class RecordedPaths:
 
     def __post_init__(self):
         if self.regime is None:
-            self.regime = np.zeros(self.s.shape, np.int64)
+            self.regime = np.zeros(self.s.shape[:2], np.int64)
 
     def __len__(self):
         return self.s.shape[0]
@@ -250,6 +251,11 @@ class SimulationResult:
         Fills of each side.
     inventory_integral : ndarray, shape (n_paths,)
         ``∫ Q² dt``.
+
+    With several assets (a :class:`~hjbsolve.multiasset.MultiAssetModel`) ``s_final``, ``q_final``,
+    ``q_min``, ``q_max``, ``n_ask``, ``n_bid``, ``s_min`` and ``s_max`` have a trailing asset axis
+    (shape (n_paths, M)), ``inventory_integral`` is ``∫ Q Q' dt`` (shape (n_paths, M, M)), and the
+    objective is ``X_T + Q_T·S_T − Q_T'Ω̃Q_T − ∫ Q'ΦQ dt`` (``Ω̃ = ε η Ω``, ``Φ = ε ν Λ``).
     s_min, s_max : ndarray, shape (n_paths,)
         Lowest and highest mid-price sampled (grid and fill times).
     controls : ndarray, shape (n_paths, 8)
@@ -413,12 +419,14 @@ class SimulationResult:
         path = _as_path(path, "path")
         f = _open_npz(path, ("meta",) + _PATH_ARRAYS)
         meta = _read_meta(path, f, SIM_FORMAT)
-        model = _load_model(path, meta)
+        model = _load_sim_model(path, meta)
+        # several assets: the per-asset fields have a trailing axis M, the inventory integral (M, M)
+        tail = (model.n_assets,) if isinstance(model, MultiAssetModel) else ()
         n = f["objective"].shape[0] if f["objective"].ndim == 1 else 0
         arrays = {}
         for name in _PATH_ARRAYS:
             a = f[name]
-            shape = (n, K.N_CONTROLS) if name == "controls" else (n,)
+            shape = (n, K.N_CONTROLS) if name == "controls" else (n,) + tail * _ASSET_AXES.get(name, 0)
             kind = "iu" if name in _INT_ARRAYS else "f"
             if n < 1 or a.shape != shape or a.dtype.kind not in kind:
                 raise ValueError(f"{path}: field {name!r} must be {'an integer' if kind == 'iu' else 'a float'} array "
@@ -448,22 +456,42 @@ class SimulationResult:
             rec = []
             for name in _REC_ARRAYS:
                 a = f.get(f"paths_{name}")
-                if a is None or a.ndim != 2 or a.shape[1] != t.size or a.shape[0] > n or a.dtype.kind not in "iuf":
-                    raise ValueError(f"{path}: field 'paths_{name}' must be a real array of shape (record, len(paths_t)) "
-                                     f"with record <= n_paths, got {None if a is None else a.shape}")
+                extra = tail if name != "x" else ()
+                if a is None or a.ndim != 2 + len(extra) or a.shape[1:] != (t.size,) + extra or a.shape[0] > n or \
+                        a.dtype.kind not in "iuf":
+                    raise ValueError(f"{path}: field 'paths_{name}' must be a real array of shape (record, len(paths_t)"
+                                     f"{', M' if extra else ''}) with record <= n_paths, got "
+                                     f"{None if a is None else a.shape}")
                 bad = np.isnan(a) | (a == -np.inf) if name in ("ask", "bid") else ~np.isfinite(a)
                 if bad.any() or a.shape[0] != f["paths_s"].shape[0]:
                     raise ValueError(f"{path}: field 'paths_{name}' contains non-finite values or has another "
                                      f"number of paths than 'paths_s'")
                 rec.append(a)
             reg = f.get("paths_regime")
-            if reg is not None and (reg.shape != rec[0].shape or reg.dtype.kind not in "iu"
+            if reg is not None and (reg.shape != rec[0].shape[:2] or reg.dtype.kind not in "iu"
                                     or np.any((reg < 0) | (reg >= model.n_regimes))):
-                raise ValueError(f"{path}: field 'paths_regime' must be an integer array of shape {rec[0].shape} "
+                raise ValueError(f"{path}: field 'paths_regime' must be an integer array of shape {rec[0].shape[:2]} "
                                  f"with regimes in [0, {model.n_regimes - 1}]")
             paths = RecordedPaths(t, *rec, regime=reg)
         return cls(**arrays, model=model, settings=meta["settings"], paths=paths, estimator=meta["estimator"],
                    info=meta["info"])
+
+
+#: Per-path fields with an asset axis (``M``) for a multi-asset model: how many trailing ``M`` axes.
+_ASSET_AXES = {"s_final": 1, "q_final": 1, "q_min": 1, "q_max": 1, "n_ask": 1, "n_bid": 1, "s_min": 1, "s_max": 1,
+               "inventory_integral": 2}
+
+
+def _load_sim_model(path: Path, meta: dict):
+    """The model of a simulation file: a :class:`MultiAssetModel` (its table has ``cov``) or a
+    :class:`Model` (``ValueError`` naming the file otherwise)."""
+    d = meta.get("model")
+    if isinstance(d, dict) and "cov" in d:
+        try:
+            return MultiAssetModel.from_dict(d)
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"{path}: field 'model' is not a valid multi-asset model ({e})") from None
+    return _load_model(path, meta)
 
 
 def _json_default(o):
@@ -541,8 +569,9 @@ def _checked_quotes(policy, multi: bool = False, rates=None):
                 j, i = np.unravel_index(int(np.flatnonzero(bad)[0]), q.shape)
                 tj = float(np.broadcast_to(t, q.shape[:1])[j])
                 where = f"q={q[j].tolist()}, s={s[j].tolist()}" if multi else f"q={int(q[j, 0])}, s={float(s[j, 0]):g}"
-                raise ValueError(f"{name}.quotes returned {v[j, i]} for the {side} quote{f' of asset {i}' if multi else ''}"
-                                 f" at t={tj:g}, {where}: quotes must be finite or +inf (not quoted)")
+                of = f" of asset {i}" if multi else ""
+                raise ValueError(f"{name}.quotes returned {v[j, i]} for the {side} quote{of} at t={tj:g}, {where}: "
+                                 f"quotes must be finite or +inf (not quoted)")
             res.append(v)
         if rates is not None and q.size:
             model, side, n_paths = rates
@@ -669,9 +698,20 @@ def simulate(model: Model, policy, n_paths: int = 10_000, n_steps: int = 1000, s
              regime0=0) -> SimulationResult:
     """Simulate ``n_paths`` trading days of the market under ``policy``.
 
+    Several assets (paper §5): with a :class:`~hjbsolve.multiasset.MultiAssetModel` the same kernel
+    loop runs with an asset axis — correlated Brownian price steps with drifts (exact: the Cholesky
+    factor of the correlation), a correlated Brownian bridge at every event, fills of every asset and
+    side at their exact event times (total rate ``Σ_i (λ⁺_i + λ⁻_i)`` from the quotes at the current
+    ``(t, q)``), the inventory-limit rule along each axis, the penalties ``ε ν ∫ q'Λq`` and
+    ``ε η q'Ωq`` from the solver's coefficient forms. ``s0`` and ``q0`` are then length-``M``
+    sequences (``s0`` required); the policy is a multi-asset ``Solution`` (its
+    :class:`~hjbsolve.policies.BoxPolicy`), a ``BoxPolicy``, or an object with
+    ``quotes(t, q, s)`` taking and returning arrays with the trailing asset axis (numpy engine). With
+    ``M = 1`` the numbers are the single-asset simulation's, bit for bit.
+
     Parameters
     ----------
-    model : Model
+    model : Model or MultiAssetModel
         The market (price process, intensities, penalties, costs; optionally a regime chain).
     policy : object
         A :class:`~hjbsolve.policies.TabulatedPolicy`; an object with ``tabulate`` (a
@@ -687,9 +727,10 @@ def simulate(model: Model, policy, n_paths: int = 10_000, n_steps: int = 1000, s
         every regime jump).
     s0 : float, optional
         Initial mid-price. Default: the model's ``s0`` (:func:`~hjbsolve.model.paper_model` sets
-        3000), else 3000.
+        3000), else 3000. Several assets: a sequence of ``M`` prices (required).
     q0 : int
         Initial inventory (cash starts at 0); must lie inside the policy's inventory limits.
+        Several assets: a sequence of ``M`` integers inside the policy's box.
     seed : int
         Seed (``>= 0``): path ``p``'s random numbers depend only on ``(seed, p)``.
     progress : bool
@@ -715,7 +756,9 @@ def simulate(model: Model, policy, n_paths: int = 10_000, n_steps: int = 1000, s
     ------
     ValueError
         Bad arguments; a policy returning NaN, ``−inf`` or arrays of the wrong shape; ``q0``
-        outside the policy's inventory range; ``regime0`` not a regime of the model; a policy
+        outside the policy's inventory range (box); ``s0``/``q0`` without one entry per asset; a
+        one-axis policy for several assets; per-asset OU prices with several assets; ``regime0`` not
+        a regime of the model; a policy
         with another number of regime tables than the model; paths leaving a tabulated
         policy's price range; fill rates (in the fastest regime) or regime jumps too fast to
         simulate.
@@ -854,7 +897,8 @@ def simulate(model: Model, policy, n_paths: int = 10_000, n_steps: int = 1000, s
         lo, hi = price_range(model, s0, n_paths)
         raise ValueError(
             f"{count} of {n_paths} paths left the policy's {what} [{lo_r:g}, {hi_r:g}] (mid-prices reached "
-            f"[{fasset[:, K.FA_SMIN, 0].min():g}, {fasset[:, K.FA_SMAX, 0].max():g}]), where its quotes would be extrapolated "
+            f"[{fasset[:, K.FA_SMIN, 0].min():g}, {fasset[:, K.FA_SMAX, 0].max():g}]), where its quotes would be "
+            f"extrapolated "
             f"or are not guaranteed. Solve or tabulate with a wider s_range, e.g. "
             f"hs.price_range(model, s0, n_paths) = ({lo:.6g}, {hi:.6g})")
 
@@ -925,8 +969,8 @@ def _price_arrays(model) -> tuple:
         return a, np.array([c0]), (sig * sig)[:, None], np.ones((1, 1))
     if model.n_assets > 1 and model.depends_on_price:
         raise ValueError(f"mean_reversion={model.mean_reversion!r}: the Monte Carlo of several assets simulates "
-                         "Brownian prices with constant drifts (Ornstein–Uhlenbeck assets would need policy tables in "
-                         "M price dimensions); simulate one OU asset with its single-asset model (asset_model(i))")
+                         "Brownian prices with constant drifts (Ornstein–Uhlenbeck assets would need policy tables "
+                         "in M price dimensions); simulate one OU asset with its single-asset model (asset_model(i))")
     params = [p.kernel_params() for p in model.asset_prices()]
     a = params[0][0]
     if any(p[0] != a for p in params):
