@@ -368,6 +368,17 @@ def _correlate(chol, z, out):
         out[m] = acc
 
 
+@njit(cache=True, inline="always")
+def _take_prices(dst, src, smin, smax):
+    """``dst[:] = src`` and the running extremes ``smin``, ``smax`` of every asset's sampled price."""
+    for m in range(src.size):
+        dst[m] = src[m]
+        if dst[m] < smin[m]:
+            smin[m] = dst[m]
+        if dst[m] > smax[m]:
+            smax[m] = dst[m]
+
+
 @njit(cache=True, parallel=True)
 def simulate_tabulated(keys, paths, n_steps, T, a, c0, sig2, chol, s0, q0, r0, side, phi, varpi, rates, cump,
                        tt, ts, tab, order, q_min, q_n, max_events,
@@ -597,12 +608,7 @@ def simulate_tabulated(keys, paths, n_steps, T, a, c0, sig2, chol, s0, q0, r0, s
                         Ic[m, 1] += lam[m, 1] * d
                     break
                 u = end
-                for m in range(M):
-                    Su[m] = Send[m]
-                    if Su[m] < smin[m]:
-                        smin[m] = Su[m]
-                    if Su[m] > smax[m]:
-                        smax[m] = Su[m]
+                _take_prices(Su, Send, smin, smax)
                 # every clock but the one that fires integrates its intensity over [u - d, u]
                 for m in range(M):
                     for sd in range(2):
@@ -647,12 +653,7 @@ def simulate_tabulated(keys, paths, n_steps, T, a, c0, sig2, chol, s0, q0, r0, s
                     n_out += 1
             if stopped:
                 break
-            for m in range(M):
-                S[m] = S1[m]
-                if S[m] < smin[m]:
-                    smin[m] = S[m]
-                if S[m] > smax[m]:
-                    smax[m] = S[m]
+            _take_prices(S, S1, smin, smax)
             if rec:
                 outside, it, js = _quote(tt, ts, tab[min(r, n_tab - 1)], order, q_min, q_n, t1, S[0], q, it, js,
                                          wt, ws, dq)

@@ -27,6 +27,12 @@ The simulated market (exact; no Euler step, no cap on fills)
   process with piecewise-constant ``σ``, still drawn exactly); the terminal penalty is that of
   the regime at ``T`` (``ϖ_r = ε η z_r``, paper §3.1). The quotes are re-set at every jump.
 
+* Several assets (:class:`hjbsolve.multiasset.MultiAssetModel`, paper §5): the same loop with an
+  asset axis — ``M`` correlated Brownian prices with drifts (exact steps and bridges through the
+  Cholesky factor of the correlation), ``2M`` fill clocks (total rate ``Σ_i (λ⁺_i + λ⁻_i)``), the
+  limit rule along each axis, the objective ``X_T + Q_T·S_T − Q_T'Ω̃Q_T − ∫ Q'ΦQ dt`` with the
+  solver's penalty forms. ``M = 1`` draws the same random numbers as one asset (bit for bit).
+
 So for a given quoting rule the only approximation is that the rule is *applied* at grid
 and fill times: the quotes are held over at most one grid step. For an optimal policy the
 value lost is second order in the quote error (the objective is stationary at the optimum);
