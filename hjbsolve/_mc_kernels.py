@@ -492,8 +492,11 @@ def simulate_tabulated(keys, paths, n_steps, T, a, c0, sig2, chol, s0, q0, r0, s
         smin = s0.copy()
         smax = s0.copy()
         x = 0.0
-        pen = np.zeros((M, M))  # ∫QQ' dt and time since the last regime jump (flushed into pen_r, occ at jumps)
-        held = 0.0
+        pen = np.zeros((M, M))  # ∫QQ' dt since the last regime jump (flushed into pen_r at jumps)
+        t_in = 0.0         # when the current regime was entered
+        rt = min(r, n_tab - 1)      # the current regime's table, market and variances (re-read at jumps)
+        side_r = side[r]
+        sig2_r = sig2[r]
         g_ctl = 0.0
         s_ctl = 0.0
         na_ctl = 0.0
@@ -526,12 +529,12 @@ def simulate_tabulated(keys, paths, n_steps, T, a, c0, sig2, chol, s0, q0, r0, s
                 if t_sw < t1:      # a regime jump within the step: σ piecewise constant
                     std = math.sqrt(_var_ahead(t0, t1, r, t_sw, c4, k4, rates, cump, a, sig2T[m]))
                 else:
-                    std = std_dt[r, m]
+                    std = std_dt[r, m]      # (the one-regime path: the same number as without a chain)
                 S1[m] = rho_dt * S[m] + c_dt[m] + std * zc[m]
             dcy0 = dcy_grid[i]
             u = t0
             Su[:] = S
-            outside, it, js = _quote(tt, ts, tab[min(r, n_tab - 1)], order, q_min, q_n, u, Su[0], q, it, js,
+            outside, it, js = _quote(tt, ts, tab[rt], order, q_min, q_n, u, Su[0], q, it, js,
                                      wt, ws, dq)
             if outside:
                 n_out += 1
@@ -551,7 +554,7 @@ def simulate_tabulated(keys, paths, n_steps, T, a, c0, sig2, chol, s0, q0, r0, s
                 bs = 0
                 for m in range(M):
                     for sd in range(2):
-                        lam[m, sd] = _intensity(side[r, m], sd, dq[m, sd])
+                        lam[m, sd] = _intensity(side_r[m], sd, dq[m, sd])
                         tm = (E[m, sd] - Ic[m, sd]) / lam[m, sd] if lam[m, sd] > 0.0 else np.inf
                         if tm < best:
                             best = tm
@@ -566,21 +569,23 @@ def simulate_tabulated(keys, paths, n_steps, T, a, c0, sig2, chol, s0, q0, r0, s
                 for m in range(M):
                     for l in range(M):
                         pen[m, l] += q[m] * q[l] * d
-                held += d
                 for m in range(M):
                     if lam[m, 0] > 0.0:
-                        g_ctl -= lam[m, 0] * (dq[m, 0] - side[r, m, 0, 2]) * d
+                        g_ctl -= lam[m, 0] * (dq[m, 0] - side_r[m, 0, 2]) * d
                         na_ctl -= lam[m, 0] * d
                     if lam[m, 1] > 0.0:
-                        g_ctl -= lam[m, 1] * (dq[m, 1] - side[r, m, 1, 2]) * d
+                        g_ctl -= lam[m, 1] * (dq[m, 1] - side_r[m, 1, 2]) * d
                         nb_ctl -= lam[m, 1] * d
                 if fire or jump:   # the price vector at the event: one correlated bridge
                     for m in range(M):
                         zg[m] = _normal(k3, c3 * M + m)
                     _correlate(chol, zg, zc)
                     for m in range(M):
-                        Send[m] = _bridge_v(Su[m], S1[m], d, t1 - end, a, c0[m], _var(a, sig2[r, m], d),
-                                            _var_ahead(end, t1, r, t_sw, c4, k4, rates, cump, a, sig2T[m]), zc[m])
+                        if t_sw < t1:      # another regime jump (or this one) before t1
+                            v2 = _var_ahead(end, t1, r, t_sw, c4, k4, rates, cump, a, sig2T[m])
+                        else:
+                            v2 = _var(a, sig2_r[m], t1 - end)
+                        Send[m] = _bridge_v(Su[m], S1[m], d, t1 - end, a, c0[m], _var(a, sig2_r[m], d), v2, zc[m])
                     c3 += 1
                 else:
                     Send[:] = S1
@@ -619,15 +624,18 @@ def simulate_tabulated(keys, paths, n_steps, T, a, c0, sig2, chol, s0, q0, r0, s
                         for l in range(M):
                             pen_r[j, r, m, l] += pen[m, l]
                             pen[m, l] = 0.0
-                    occ[j, r] += held
-                    held = 0.0
+                    occ[j, r] += end - t_in
+                    t_in = end
                     r, t_sw, c4 = _jump(k4, c4, r, t_sw, rates, cump)
                     n_sw += 1
+                    rt = min(r, n_tab - 1)
+                    side_r = side[r]
+                    sig2_r = sig2[r]
                 else:
                     Ic[bm, bs] = 0.0
                     E[bm, bs] = _exponential(kc[bs], cc[bm, bs] * M + bm)
                     cc[bm, bs] += 1
-                    alpha = side[r, bm, bs, 2]
+                    alpha = side_r[bm, bs, 2]
                     nfill[bm, bs] += 1
                     n_events += 1
                     if bs == 0:    # ask fill: sell one at Su + δ⁺
@@ -647,7 +655,7 @@ def simulate_tabulated(keys, paths, n_steps, T, a, c0, sig2, chol, s0, q0, r0, s
                 if n_events >= max_events:
                     stopped = 1
                     break
-                outside, it, js = _quote(tt, ts, tab[min(r, n_tab - 1)], order, q_min, q_n, u, Su[0], q, it, js,
+                outside, it, js = _quote(tt, ts, tab[rt], order, q_min, q_n, u, Su[0], q, it, js,
                                          wt, ws, dq)
                 if outside:
                     n_out += 1
@@ -655,7 +663,7 @@ def simulate_tabulated(keys, paths, n_steps, T, a, c0, sig2, chol, s0, q0, r0, s
                 break
             _take_prices(S, S1, smin, smax)
             if rec:
-                outside, it, js = _quote(tt, ts, tab[min(r, n_tab - 1)], order, q_min, q_n, t1, S[0], q, it, js,
+                outside, it, js = _quote(tt, ts, tab[rt], order, q_min, q_n, t1, S[0], q, it, js,
                                          wt, ws, dq)
                 rec_x[p, i + 1] = x
                 rec_r[p, i + 1] = r
@@ -667,7 +675,7 @@ def simulate_tabulated(keys, paths, n_steps, T, a, c0, sig2, chol, s0, q0, r0, s
         for m in range(M):
             for l in range(M):
                 pen_r[j, r, m, l] += pen[m, l]
-        occ[j, r] += held
+        occ[j, r] += T - t_in
         pnl = x
         for m in range(M):
             pnl += q[m] * S[m]
@@ -796,7 +804,7 @@ def simulate_numpy(quote_fn, keys, paths, n_steps, T, a, c0, sig2, chol, s0, q0,
     occ = np.zeros((n, n_reg))
     pen_r = np.zeros((n, n_reg, M, M))
     pen = np.zeros((n, M, M))
-    held = np.zeros(n)
+    t_in = np.zeros(n)      # when the current regime was entered
     Ic = np.zeros((n, M, 2))
     S = np.tile(np.asarray(s0, float), (n, 1))
     q = np.tile(np.asarray(q0, np.int64), (n, 1))
@@ -819,11 +827,11 @@ def simulate_numpy(quote_fn, keys, paths, n_steps, T, a, c0, sig2, chol, s0, q0,
         for rv, v in zip(rec, (S[ridx], q[ridx], x[ridx], da_r, db_r, r[ridx])):
             rv[:, col] = v
 
-    def flush(pp):          # close the regime piece of paths pp: ∫QQ' dt and time into their regime's entries
+    def flush(pp, t):       # close the regime piece of paths pp at times t: ∫QQ' dt and time into their regime
         np.add.at(pen_r, (pp, r[pp]), pen[pp])
-        np.add.at(occ, (pp, r[pp]), held[pp])
+        np.add.at(occ, (pp, r[pp]), t - t_in[pp])
         pen[pp] = 0.0
-        held[pp] = 0.0
+        t_in[pp] = t
 
     for i in range(n_steps):
         t0 = T * i / n_steps
@@ -865,7 +873,6 @@ def simulate_numpy(quote_fn, keys, paths, n_steps, T, a, c0, sig2, chol, s0, q0,
             d = end - u
             qa = q[act]
             pen[act] += qa[:, :, None] * qa[:, None, :] * d[:, None, None]
-            held[act] += d
             for m in range(M):
                 for s_, col in ((0, 2), (1, 3)):
                     lm = lam[:, m, s_]
@@ -915,7 +922,7 @@ def simulate_numpy(quote_fn, keys, paths, n_steps, T, a, c0, sig2, chol, s0, q0,
             # regime jumps: the fill clocks keep their thresholds
             J_ = f[jump[f]]
             pj = act[J_]
-            flush(pj)
+            flush(pj, end[J_])
             r[pj], t_sw[pj], c4[pj] = _jump_np(k4[pj], c4[pj], r[pj], t_sw[pj], rates, cump)
             n_sw[pj] += 1
             # fills: the fired clock (asset bm, side bs) draws its next threshold
@@ -959,7 +966,7 @@ def simulate_numpy(quote_fn, keys, paths, n_steps, T, a, c0, sig2, chol, s0, q0,
             step_callback()
         if stopped.all():
             break
-    flush(np.arange(n))
+    flush(np.arange(n), T)
     pnl = x.copy()
     for m in range(M):
         pnl = pnl + q[:, m] * S[:, m]

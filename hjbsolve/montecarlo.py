@@ -246,7 +246,8 @@ class SimulationResult:
     Attributes
     ----------
     objective : ndarray, shape (n_paths,)
-        ``X_T + Q_T S_T − ε(η z Q_T² + ν σ² ∫ Q² dt)``.
+        ``X_T + Q_T S_T − ε(η z Q_T² + ν σ² ∫ Q² dt)`` (with regimes ``z`` of the regime at ``T``
+        and ``σ² ∫ Q² dt`` summed over the regimes' pieces, ``∫ σ_R² Q² dt``).
     pnl : ndarray, shape (n_paths,)
         ``X_T + Q_T S_T``.
     cash, s_final : ndarray, shape (n_paths,)
