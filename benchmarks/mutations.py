@@ -38,6 +38,7 @@ PACKAGE = "hjbsolve"
 MC = "tests/test_montecarlo.py::"
 REG = "tests/test_regimes.py::"
 ACC = "tests/test_accuracy.py::"
+MA = "tests/test_multiasset_mc.py::"
 EXP = "tests/test_expansion.py::"
 SOL = "tests/test_solver.py::"
 
@@ -184,20 +185,25 @@ MUTATIONS = (
                "return m1 + rho2 * v1 / vt * (y - my) + math.sqrt(v1) * zn"),),
              (MC + "test_bridge_has_the_law_conditional_on_its_endpoint",)),
     Mutation("mc-ignores-q0", "simulation always starts flat (q0 ignored)",
-             (("montecarlo.py", "par = (n_steps, model.T, a, c0, sig, s0, q0, regime0, side, phi, varpi, rates, cump)",
-               "par = (n_steps, model.T, a, c0, sig, s0, 0, regime0, side, phi, varpi, rates, cump)"),),
+             (("montecarlo.py", "par = (n_steps, model.T, a, c0, sig2, chol, s0v, q0v, regime0,",
+               "par = (n_steps, model.T, a, c0, sig2, chol, s0v, 0 * q0v, regime0,"),),
              (MC + "test_simulation_from_an_inventory_and_off_mean_price_matches_policy_evaluation",), fast=True),
     Mutation("kernel-transition-std-1pct", "compiled grid-time price transition 1 % too volatile",
-             (("_mc_kernels.py", "        std_dt[r] = math.sqrt(_var(a, sig2[r], dt))",
-               "        std_dt[r] = 1.01 * math.sqrt(_var(a, sig2[r], dt))"),),
+             (("_mc_kernels.py", "            std_dt[r, m] = math.sqrt(_var(a, sig2[r, m], dt))",
+               "            std_dt[r, m] = 1.01 * math.sqrt(_var(a, sig2[r, m], dt))"),),
              (MC + "test_numpy_twin_matches_kernel", MC + "test_price_transition_is_exact")),
     Mutation("kernel-running-penalty-1pct", "compiled objective's running penalty 1 % too small",
-             (("_mc_kernels.py", "            obj -= phi[rr] * pen_r[j, rr]",
-               "            obj -= 0.99 * phi[rr] * pen_r[j, rr]"),),
+             (("_mc_kernels.py", "                    obj -= phi[rr, m, l] * pen_r[j, rr, m, l]",
+               "                    obj -= 0.99 * phi[rr, m, l] * pen_r[j, rr, m, l]"),),
              (MC + "test_numpy_twin_matches_kernel",)),
     Mutation("kernel-ask-cost-sign", "compiled engine books an ask fill at S + δ + α",
-             (("_mc_kernels.py", "x += Su + da - alpha_a", "x += Su + da + alpha_a"),),
+             (("_mc_kernels.py", "x += Su[bm] + dq[bm, 0] - alpha", "x += Su[bm] + dq[bm, 0] + alpha"),),
              (MC + "test_numpy_twin_matches_kernel", MC + "test_constant_spread_value_closed_form")),
+    Mutation("mc-assets-uncorrelated", "several assets: the price noise drawn without the correlation",
+             (("montecarlo.py", "np.ascontiguousarray(np.linalg.cholesky(corr)))",
+               "np.eye(corr.shape[0]))"),),
+             (MA + "test_price_increments_have_the_covariance_and_drift",
+              MA + "test_optimal_policy_matches_the_exact_value"), fast=True),
     # ------------------------------------------------------------------ Monte Carlo with a regime chain
     Mutation("regime-holding-rate-of-old-state", "a regime's holding time drawn with the rate of the state left",
              (("_mc_kernels.py", "    return j, _holding(key, c + 1, j, t, rates), c + 2",
@@ -207,11 +213,12 @@ MUTATIONS = (
              (REG + "test_mc_regime_chain_and_piecewise_volatility_are_exact",), fast=True),
     Mutation("kernel-regime-volatility-ignored-in-step", "compiled grid-time transition uses the step's first σ "
              "across a regime jump",
-             (("_mc_kernels.py", "                std = math.sqrt(_var_ahead(t0, t1, r, t_sw, c4, k4, rates, cump, a, sig2))",
-               "                std = std_dt[r]"),),
+             (("_mc_kernels.py", "                    std = math.sqrt(_var_ahead(t0, t1, r, t_sw, c4, k4, rates, cump, a, sig2T[m]))",
+               "                    std = std_dt[r, m]"),),
              (MC + "test_numpy_twin_matches_kernel", REG + "test_mc_regime_chain_and_piecewise_volatility_are_exact")),
     Mutation("kernel-terminal-penalty-of-regime0", "compiled objective's terminal penalty always regime 0's",
-             (("_mc_kernels.py", "        obj = pnl - varpi[r] * q * q", "        obj = pnl - varpi[0] * q * q"),),
+             (("_mc_kernels.py", "                obj -= varpi[r, m, l] * q[m] * q[l]",
+               "                obj -= varpi[0, m, l] * q[m] * q[l]"),),
              (MC + "test_numpy_twin_matches_kernel",)),
     # ------------------------------------------------------------------ estimators
     Mutation("ou-controls-dropped", "the OU control variates (SD, W, WD, WT) left out of the 'control' estimator",

@@ -23,7 +23,7 @@ from .expansion import Expansion, expansion
 from .model import PAPER_S0, Model, paper_model
 from .multiasset import MultiAssetModel, inventory_risk
 from .montecarlo import SimulationResult, price_range, simulate
-from .policies import ConstantSpread, InventorySkew, Policy, RegimePolicy, TabulatedPolicy
+from .policies import BoxPolicy, ConstantSpread, InventorySkew, Policy, RegimePolicy, TabulatedPolicy
 from .prices import Brownian, OrnsteinUhlenbeck
 from .regimes import Regimes
 from .solution import Solution
@@ -34,7 +34,7 @@ __all__ = [
     "inventory_risk",
     "solve", "evaluate", "Solution", "SCHEMES", "NonFiniteError", "BoundWarning",
     "expansion", "Expansion", "exact_brownian",
-    "Policy", "TabulatedPolicy", "RegimePolicy", "ConstantSpread", "InventorySkew",
+    "Policy", "TabulatedPolicy", "BoxPolicy", "RegimePolicy", "ConstantSpread", "InventorySkew",
     "simulate", "SimulationResult", "price_range",
     "article",
 ]

@@ -2,26 +2,35 @@
 
 The market of one path over one grid step ``[t_i, t_{i+1}]``
 ------------------------------------------------------------
-1. ``S_{t_{i+1}}`` is drawn from the exact Gaussian transition of the price
-   ``dS = (c₀ − a S) dt + σ dW`` (:meth:`hjbsolve.prices.Brownian.kernel_params`;
-   ``S' = ρ S + c + std·Z``, stream 0 of the path).
+The state carries an asset axis: ``M`` mid-prices and inventories (``M = 1``: the single-asset
+market, the same loop and the same numbers; several assets: :class:`hjbsolve.multiasset.MultiAssetModel`).
+
+1. ``S_{t_{i+1}}`` is drawn from the exact Gaussian transition of the prices
+   ``dS_m = (c₀_m − a S_m) dt + σ_m (L dW)_m`` (:meth:`hjbsolve.prices.Brownian.kernel_params`;
+   ``L`` the lower Cholesky factor of the correlation matrix, so that the increments have the
+   covariance ``Λ dt``: ``S'_m = ρ S_m + c_m + std_m·(L Z)_m``, stream 0 of the path).
 2. The quotes are set at ``(t_i, S_{t_i}, Q)`` through the one table interpolation
    (:mod:`hjbsolve.interpolation`) and the inventory-limit rule (:mod:`hjbsolve.grid`); each
    side's fill intensity ``λ = exp(ℓ − kδ)`` (:mod:`hjbsolve.hamiltonian`, coefficients from
    :class:`hjbsolve.coefficients.MarketCoefficients`) is then constant until the next fill or
    ``t_{i+1}``.
-3. Fills are the events of two Poisson clocks (ask, bid) run by the *modified next
-   reaction method* (Anderson 2007): each side carries a unit-exponential threshold
-   ``E`` (streams 1, 2) and its integrated intensity ``I``; it fires when ``I`` reaches
-   ``E``. This gives the exact event times for piecewise-constant intensities, any number
-   of fills per side per step, and one random number per fill.
-4. At a fill time ``τ`` the mid-price is drawn exactly from the Gaussian (Ornstein–Uhlenbeck
-   or Brownian) bridge between the last sampled price and ``S_{t_{i+1}}`` (stream 3): the
-   fill times depend only on the past, so this is the exact joint law, and the grid-time
-   prices are the same whatever the policy (common random numbers across policies).
-   The fill is executed at ``S_τ ± δ`` and the quotes are re-set at ``(τ, S_τ, Q_τ)``.
-5. ``∫ Q² dt`` is accumulated exactly (``Q`` is constant between events); the objective uses the
-   penalty forms ``φ`` and ``ϖ`` of the coefficients.
+3. Fills are the events of ``2M`` Poisson clocks (ask and bid of every asset) run by the
+   *modified next reaction method* (Anderson 2007): each clock carries a unit-exponential
+   threshold ``E`` (streams 1: asks, 2: bids) and its integrated intensity ``I``; it fires when
+   ``I`` reaches ``E``. This gives the exact event times for piecewise-constant intensities (the
+   total rate ``Σ_m (λ⁺_m + λ⁻_m)``), any number of fills per side per step, and one random
+   number per fill. The quotes of every asset are re-set after every fill (of any asset).
+4. At a fill time ``τ`` the price vector is drawn exactly from the Gaussian (Ornstein–Uhlenbeck
+   or Brownian) bridge between the last sampled prices and ``S_{t_{i+1}}`` (stream 3; per asset
+   the scalar bridge, driven by the correlated normals ``L Z``: for a Brownian vector with
+   covariance ``Λ`` the bridge's mean is the per-asset one and its covariance is
+   ``Λ τ₁τ₂/(τ₁+τ₂)``, exactly this): the fill times depend only on the past, so this is the
+   exact joint law, and the grid-time prices are the same whatever the policy (common random
+   numbers across policies). The fill is executed at ``S_τ ± δ`` and the quotes are re-set at
+   ``(τ, S_τ, Q_τ)``.
+5. ``∫ Q Q' dt`` is accumulated exactly (``Q`` is constant between events); the objective uses the
+   penalty forms ``Φ`` and ``Ω̃`` of the coefficients (``− ∫ Q'ΦQ dt − Q_T'Ω̃Q_T``; one asset:
+   ``φ`` and ``ϖ``).
 6. Market regimes (:class:`hjbsolve.regimes.Regimes`): the regime ``r`` is a third kind of event.
    The chain is autonomous, so its jumps are drawn exactly and lazily from their own stream 4:
    at a jump from ``r`` (time ``τ``) a uniform picks the next state ``j`` with probability
@@ -45,19 +54,25 @@ with ``key_{p,j} = mix(base_j + p·γ₂)`` and ``base`` drawn from
 ``numpy.random.SeedSequence(seed)``. A path's numbers depend only on ``(seed, p)``, never on
 the thread that runs it, and the numpy twin reproduces them exactly.
 
+With ``M`` assets the streams are interleaved by asset: the grid normal of asset ``m`` at step
+``i`` is number ``i·M + m`` of stream 0, the ``c``-th threshold of asset ``m``'s ask (bid) clock
+number ``c·M + m`` of stream 1 (2), the bridge normal of asset ``m`` at the ``c``-th event number
+``c·M + m`` of stream 3. With ``M = 1`` these are the single-asset numbers ``i``, ``c``, ``c``:
+one asset draws exactly the random numbers it drew before the asset axis existed.
+
 Side coefficients
 -----------------
-``side`` has shape (2, 3): ``(ℓ, k, α)`` of the ask (row 0) and the bid (row 1), so that
-``λ(δ) = exp(ℓ − kδ)`` and a fill books ``δ − α``; ``phi``/``varpi`` are the running and
-terminal penalty coefficients.
+``side`` has shape (n_regimes, M, 2, 3): ``(ℓ, k, α)`` of the ask (0) and the bid (1) of every
+asset, so that ``λ(δ) = exp(ℓ − kδ)`` and a fill books ``δ − α``; ``phi``/``varpi`` are the
+running and terminal penalty forms (n_regimes, M, M).
 
 Martingale controls (per path; each has mean zero for any policy)
 ------------------------------------------------------------------
 * ``G``  = Σ_fills (δ − α) − ∫ [λ⁺(δ⁺ − α) + λ⁻(δ⁻ − α)] dt   (compensated spread income)
-* ``S``  = Σ_intervals Q (S_end − E[S_end | S_start])          (price martingale part of ∫Q dS)
-* ``N⁺``, ``N⁻`` = fills − ∫ λ dt of each side                   (compensated fill counts)
+* ``S``  = Σ_intervals Q·(S_end − E[S_end | S_start])         (price martingale part of ∫Q·dS)
+* ``N⁺``, ``N⁻`` = fills − ∫ λ dt of each side, summed over the assets (compensated fill counts)
 * ``SD`` = as ``S`` weighted by ``e^{−a(T−t)}`` (the ``∂_s`` of ``Q E_t[S_T]``; OU)
-* ``W``, ``WD``, ``WT`` = the price innovations ``S_end − E[S_end | S_start]`` summed with
+* ``W``, ``WD``, ``WT`` = the price innovations ``S_end − E[S_end | S_start]`` (summed over the assets) with
   weights ``1``, ``e^{−a(T−t)}`` and ``T − t`` (a basis for ``∂_s h``; OU)
 """
 
@@ -88,13 +103,19 @@ _TWO_PI = 2.0 * math.pi
 N_STREAMS = 5          # 0: price at grid times, 1: ask clock, 2: bid clock, 3: bridge prices, 4: regime chain
 N_CONTROLS = 8
 CONTROL_NAMES = ("G", "S", "N_ask", "N_bid", "SD", "W", "WD", "WT")
-# per-path integer outputs (I_BUDGET: the path hit the event budget and was stopped; I_RT: regime at T,
-# I_NSW: regime jumps)
-I_QMIN, I_QMAX, I_NASK, I_NBID, I_QT, I_OUT, I_BUDGET, I_RT, I_NSW = range(9)
-N_IOUT = 9
+# per-path integer outputs (I_OUT: quotes read outside the table's price range; I_BUDGET: the path hit
+# the event budget and was stopped; I_RT: regime at T, I_NSW: regime jumps)
+I_OUT, I_BUDGET, I_RT, I_NSW = range(4)
+N_IOUT = 4
+# per-path and per-asset integer outputs: inventory at T, its intraday minimum and maximum, ask and bid fills
+IA_QT, IA_QMIN, IA_QMAX, IA_NASK, IA_NBID = range(5)
+N_IA = 5
 # per-path float outputs
-F_OBJ, F_PNL, F_X, F_S, F_PEN, F_SMIN, F_SMAX = range(7)
-N_FOUT = 7
+F_OBJ, F_PNL, F_X = range(3)
+N_FOUT = 3
+# per-path and per-asset float outputs: mid-price at T, lowest and highest mid-price sampled
+FA_S, FA_SMIN, FA_SMAX = range(3)
+N_FA = 3
 
 
 @njit(cache=True, inline="always")
@@ -282,43 +303,88 @@ def _var_ahead_np(t, t1, r, t_sw, c, key, rates, cump, a, sig2):
 
 # ----------------------------------------------------------------------------- policy tables
 def kernel_table(ask, bid):
-    """The kernel's table layout ``(n_q, 2, n_t, n_s)`` from ``ask, bid`` of shape (n_t, n_s, n_q):
-    the ``(t, s)`` stencil of one inventory and side is contiguous in memory."""
-    return np.ascontiguousarray(np.stack([ask, bid], axis=0).transpose(3, 0, 1, 2))
+    """The kernel's table layout ``(n_cells, M, 2, n_t, n_s)`` from ``ask, bid`` of shape
+    (n_t, n_s, n_cells, M) (or (n_t, n_s, n_q) for one asset): the ``(t, s)`` stencil of one
+    inventory cell, asset and side is contiguous in memory."""
+    ask, bid = np.asarray(ask), np.asarray(bid)
+    if ask.ndim == 3:
+        ask, bid = ask[..., None], bid[..., None]
+    return np.ascontiguousarray(np.stack([ask, bid], axis=0).transpose(3, 4, 0, 1, 2))
 
 
 @njit(cache=True, inline="always")
-def _quote(tt, ts, tab, rt, order, q_min, t, s, q, it, js, wt, ws):
-    """Quotes of a tabulated policy at ``(t, s, q)`` (:mod:`hjbsolve.interpolation`).
+def _cell(q, q_min, q_n):
+    """C-order cell index of the inventory vector ``q`` in the box (``-1`` outside it)."""
+    cell = 0
+    for m in range(q.size):
+        qi = q[m] - q_min[m]
+        if qi < 0 or qi > q_n[m] - 1:
+            return -1
+        cell = cell * q_n[m] + qi
+    return cell
 
-    ``tab`` has shape (n_tables, n_q, 2, n_t, n_s); ``rt`` is the table used. Returns ``(δ⁺, δ⁻, outside, it, js)`` with ``outside`` =
-    ``s`` beyond the table's range and ``it, js`` the located intervals (the next search's guess).
+
+@njit(cache=True, inline="always")
+def _quote(tt, ts, tab, order, q_min, q_n, t, s, q, it, js, wt, ws, dq):
+    """Quotes of a tabulated policy at ``(t, s, q)`` (:mod:`hjbsolve.interpolation`), written into
+    ``dq`` (shape (M, 2): ``δ⁺, δ⁻`` per asset).
+
+    ``tab`` has shape (n_cells, M, 2, n_t, n_s); ``q`` the inventory vector (M,), the cells the
+    C-order product of the axes ``q_min[m] … q_min[m] + q_n[m] − 1``. The inventory-limit rule
+    (:mod:`hjbsolve.grid`) acts along each asset's axis; nothing is quoted outside the box. Returns
+    ``(outside, it, js)`` with ``outside`` = ``s`` beyond the table's range and ``it, js`` the located
+    intervals (the next search's guess).
     """
-    n_q = tab.shape[1]
     outside = ts.size > 1 and (s < ts[0] or s > ts[ts.size - 1])
-    qi = q - q_min
     i0, mt, it = stencil_nb(tt, t, order, it, wt)
     j0, ms, js = stencil_nb(ts, s, order, js, ws)
-    if qi < 0 or qi > n_q - 1:
-        return np.inf, np.inf, outside, it, js
-    da = interpolate_nb(tab[rt, qi, 0], i0, mt, wt, j0, ms, ws) if ask_quoted_nb(qi, n_q) else np.inf
-    db = interpolate_nb(tab[rt, qi, 1], i0, mt, wt, j0, ms, ws) if bid_quoted_nb(qi, n_q) else np.inf
-    return da, db, outside, it, js
+    cell = _cell(q, q_min, q_n)
+    for m in range(q.size):
+        if cell < 0:
+            dq[m, 0] = np.inf
+            dq[m, 1] = np.inf
+            continue
+        qi = q[m] - q_min[m]
+        dq[m, 0] = interpolate_nb(tab[cell, m, 0], i0, mt, wt, j0, ms, ws) if ask_quoted_nb(qi, q_n[m]) else np.inf
+        dq[m, 1] = interpolate_nb(tab[cell, m, 1], i0, mt, wt, j0, ms, ws) if bid_quoted_nb(qi, q_n[m]) else np.inf
+    return outside, it, js
 
 
 # ----------------------------------------------------------------------------- the path kernel
 @njit(cache=True, inline="always")
-def _intensity(ell, k, d):
+def _intensity(side, j, d):
     if d == np.inf:
         return 0.0
-    return fill_intensity_nb(d, ell, k)
+    return fill_intensity_nb(d, side[j, 0], side[j, 1])
+
+
+@njit(cache=True, inline="always")
+def _correlate(chol, z, out):
+    """``out = L z`` (``L`` lower triangular; one asset: ``out = 1.0 · z``, exactly ``z``)."""
+    for m in range(z.size):
+        acc = chol[m, 0] * z[0]
+        for l in range(1, m + 1):
+            acc += chol[m, l] * z[l]
+        out[m] = acc
+
+
+@njit(cache=True, inline="always")
+def _take_prices(dst, src, smin, smax):
+    """``dst[:] = src`` and the running extremes ``smin``, ``smax`` of every asset's sampled price."""
+    for m in range(src.size):
+        dst[m] = src[m]
+        if dst[m] < smin[m]:
+            smin[m] = dst[m]
+        if dst[m] > smax[m]:
+            smax[m] = dst[m]
 
 
 @njit(cache=True, parallel=True)
-def simulate_tabulated(keys, paths, n_steps, T, a, c0, sig, s0, q0, r0, side, phi, varpi, rates, cump,
-                       tt, ts, tab, order, q_min, max_events,
-                       fout, iout, ctrl, occ, pen_r, n_rec, rec_s, rec_q, rec_x, rec_a, rec_b, rec_r):
-    """Simulate the paths ``paths`` (global indices) with a tabulated policy.
+def simulate_tabulated(keys, paths, n_steps, T, a, c0, sig2, chol, s0, q0, r0, side, phi, varpi, rates, cump,
+                       tt, ts, tab, order, q_min, q_n, max_events,
+                       fout, fasset, iout, iasset, ctrl, occ, pen_r,
+                       n_rec, rec_s, rec_q, rec_x, rec_a, rec_b, rec_r):
+    """Simulate the paths ``paths`` (global indices) with a tabulated policy, for ``M >= 1`` assets.
 
     Parameters
     ----------
@@ -328,46 +394,61 @@ def simulate_tabulated(keys, paths, n_steps, T, a, c0, sig, s0, q0, r0, side, ph
         Global path indices (recording uses ``paths[j] < n_rec``).
     n_steps, T : int, float
         Grid ``t_i = T i / n_steps``.
-    a, c0 : float
-        Price ``dS = (c₀ − a S) dt + σ_r dW``.
-    sig : float array, shape (n_regimes,)
-        ``σ_r`` of each regime.
-    s0, q0, r0 : float, int, int
+    a : float
+        Mean reversion ``a`` (0: Brownian).
+    c0 : float array, shape (M,)
+        Prices ``dS_m = (c₀_m − a S_m) dt + σ_{r,m} (L dW)_m``.
+    sig2 : float array, shape (n_regimes, M)
+        ``σ_{r,m}²`` of each regime and asset (one asset: ``σ_r · σ_r``; several: the diagonal of ``Λ``).
+    chol : float array, shape (M, M)
+        Lower Cholesky factor ``L`` of the correlation matrix of the price noise (``[[1.]]`` for one
+        asset).
+    s0 : float array, shape (M,); q0 : int64 array, shape (M,); r0 : int
         Initial state (cash 0; regime ``r0``).
-    side : float array, shape (n_regimes, 2, 3)
-        ``(ℓ, k, α)`` of ask and bid in each regime (module docstring).
-    phi, varpi : float arrays, shape (n_regimes,)
-        Running and terminal penalty coefficients of each regime.
+    side : float array, shape (n_regimes, M, 2, 3)
+        ``(ℓ, k, α)`` of ask and bid of each asset in each regime (module docstring).
+    phi, varpi : float arrays, shape (n_regimes, M, M)
+        Running and terminal penalty forms ``Φ``, ``Ω̃`` of each regime (objective
+        ``… − ∫ q'Φq dt − q'Ω̃q``; one asset: ``φ``, ``ϖ``).
     rates : float array, shape (n_regimes,)
         ``−Q[r, r]``, the rate of leaving regime ``r`` (``[0.]`` without a chain).
     cump : float array, shape (n_regimes, n_regimes)
         Cumulative jump probabilities ``Σ_{i ≤ j} Q[r, i]/(−Q[r, r])`` (``i ≠ r``).
     tt, ts : float arrays, shapes (n_t,), (n_s,)
-    tab : float array, shape (n_tables, n_q, 2, n_t, n_s)
+        Table nodes (``n_s > 1`` only for one asset: the price coordinate is ``S_0``).
+    tab : float array, shape (n_tables, n_cells, M, 2, n_t, n_s)
         :func:`kernel_table` of each regime's quotes (``n_tables = 1``: the same in every regime).
     order : int
         Interpolation degree of the table (1 or 3).
-    q_min : int
+    q_min, q_n : int64 arrays, shape (M,)
+        Lowest inventory and number of inventories of each axis of the table's box.
     max_events : int
         Fills after which a path is stopped and flagged (``iout[:, I_BUDGET]``).
-    fout : float array, shape (n, N_FOUT)       (written)
-    iout : int64 array, shape (n, N_IOUT)       (written)
-    ctrl : float array, shape (n, N_CONTROLS)   (written)
-    occ, pen_r : float arrays, shape (n, n_regimes)   (written)
-        Time spent in each regime and ``∫ Q² dt`` over it.
+    fout : float array, shape (n, N_FOUT)           (written: objective, PnL, cash)
+    fasset : float array, shape (n, N_FA, M)        (written: ``S_T``, lowest and highest price)
+    iout : int64 array, shape (n, N_IOUT)           (written)
+    iasset : int64 array, shape (n, N_IA, M)        (written: ``Q_T``, min, max, ask and bid fills)
+    ctrl : float array, shape (n, N_CONTROLS)       (written)
+    occ : float array, shape (n, n_regimes)         (written: time spent in each regime)
+    pen_r : float array, shape (n, n_regimes, M, M) (written: ``∫ Q Q' dt`` over each regime)
     n_rec : int
-    rec_* : arrays, shape (n_rec, n_steps + 1)  (written for recorded paths; ``rec_r``: int64 regime)
+    rec_s, rec_q, rec_a, rec_b : arrays, shape (n_rec, n_steps + 1, M)   (written for recorded paths)
+    rec_x, rec_r : arrays, shape (n_rec, n_steps + 1)                    (cash; int64 regime)
     """
     n = paths.size
-    n_reg = sig.size
+    n_reg = sig2.shape[0]
+    M = s0.size
     n_tab = tab.shape[0]
-    sig2 = sig * sig
+    sig2T = np.ascontiguousarray(sig2.T)      # (M, n_regimes): one asset's σ_r² contiguous
     dt = T / n_steps
     rho_dt = math.exp(-a * dt)
-    c_dt = c0 * _phi1(a, dt)
-    std_dt = np.empty(n_reg)
+    c_dt = np.empty(M)
+    for m in range(M):
+        c_dt[m] = c0[m] * _phi1(a, dt)
+    std_dt = np.empty((n_reg, M))
     for r in range(n_reg):
-        std_dt[r] = math.sqrt(_var(a, sig2[r], dt))
+        for m in range(M):
+            std_dt[r, m] = math.sqrt(_var(a, sig2[r, m], dt))
     dcy_grid = np.empty(n_steps)          # e^{−a(T−t_i)}
     for i in range(n_steps):
         dcy_grid[i] = math.exp(-a * (T - T * i / n_steps))
@@ -376,34 +457,45 @@ def simulate_tabulated(keys, paths, n_steps, T, a, c0, sig, s0, q0, r0, side, ph
         ws = np.empty(4)
         p = paths[j]
         k0 = keys[j, 0]
-        k1 = keys[j, 1]
-        k2 = keys[j, 2]
+        kc = keys[j, 1:3]          # the ask (1) and bid (2) clocks
         k3 = keys[j, 3]
         k4 = keys[j, 4]
-        c1 = 0
-        c2 = 0
+        # per asset m and side: the c-th threshold is number c·M + m of the side's stream
+        E = np.empty((M, 2))
+        Ic = np.zeros((M, 2))
+        lam = np.empty((M, 2))
+        dq = np.empty((M, 2))
+        cc = np.ones((M, 2), np.int64)
+        nfill = np.zeros((M, 2), np.int64)
+        for m in range(M):
+            E[m, 0] = _exponential(kc[0], m)
+            E[m, 1] = _exponential(kc[1], m)
         c3 = 0
-        Ea = _exponential(k1, c1)
-        c1 += 1
-        Eb = _exponential(k2, c2)
-        c2 += 1
         r = r0
         t_sw = _holding(k4, 0, r, 0.0, rates)
         c4 = 1
         n_sw = 0
         for rr in range(n_reg):
             occ[j, rr] = 0.0
-            pen_r[j, rr] = 0.0
-        Ia = 0.0
-        Ib = 0.0
-        S = s0
-        q = q0
+            for m in range(M):
+                for l in range(M):
+                    pen_r[j, rr, m, l] = 0.0
+        S = s0.copy()
+        S1 = np.empty(M)
+        Su = np.empty(M)
+        Send = np.empty(M)
+        zg = np.empty(M)
+        zc = np.empty(M)
+        q = q0.copy()
+        qlo = q0.copy()
+        qhi = q0.copy()
+        smin = s0.copy()
+        smax = s0.copy()
         x = 0.0
-        pen = 0.0          # ∫Q² dt since the last regime jump (flushed into pen_r at jumps)
+        pen = np.zeros((M, M))  # ∫QQ' dt since the last regime jump (flushed into pen_r at jumps)
         t_in = 0.0         # when the current regime was entered
-        rt = min(r, n_tab - 1)      # the current regime's table and market (re-read at jumps)
-        ell_a, k_a, alpha_a = side[r, 0, 0], side[r, 0, 1], side[r, 0, 2]
-        ell_b, k_b, alpha_b = side[r, 1, 0], side[r, 1, 1], side[r, 1, 2]
+        rt = min(r, n_tab - 1)      # the current regime's table, market and variances (re-read at jumps)
+        side_r = side[r]
         sig2_r = sig2[r]
         g_ctl = 0.0
         s_ctl = 0.0
@@ -413,14 +505,9 @@ def simulate_tabulated(keys, paths, n_steps, T, a, c0, sig, s0, q0, r0, side, ph
         w_ctl = 0.0
         wd_ctl = 0.0
         wt_ctl = 0.0
-        qlo = q0
-        qhi = q0
-        n_ask = 0
-        n_bid = 0
+        n_events = 0
         n_out = 0
         stopped = 0
-        smin = s0
-        smax = s0
         rec = p < n_rec
         it = 0
         js = 0
@@ -428,162 +515,190 @@ def simulate_tabulated(keys, paths, n_steps, T, a, c0, sig, s0, q0, r0, side, ph
         for i in range(n_steps):
             t0 = T * i / n_steps
             t1 = T * (i + 1) / n_steps if i + 1 < n_steps else T
-            if i % 2 == 0:     # _normal(k0, i) and _normal(k0, i + 1) from one Box–Muller pair
-                r_bm = math.sqrt(-2.0 * math.log(_uniform(k0, i)))
-                th_bm = _TWO_PI * _uniform(k0, i + 1)
-                zn = r_bm * math.cos(th_bm)
-                z_next = r_bm * math.sin(th_bm)
-            else:
-                zn = z_next
-            if t_sw < t1:      # a regime jump within the step: σ piecewise constant
-                std = math.sqrt(_var_ahead(t0, t1, r, t_sw, c4, k4, rates, cump, a, sig2))
-            else:
-                std = std_dt[r]      # (the one-regime path: the same number as without a chain)
-            S1 = rho_dt * S + c_dt + std * zn
+            for m in range(M):   # normal number i·M + m of stream 0; one Box–Muller pair gives two
+                nz = i * M + m
+                if nz % 2 == 0:
+                    r_bm = math.sqrt(-2.0 * math.log(_uniform(k0, nz)))
+                    th_bm = _TWO_PI * _uniform(k0, nz + 1)
+                    zg[m] = r_bm * math.cos(th_bm)
+                    z_next = r_bm * math.sin(th_bm)
+                else:
+                    zg[m] = z_next
+            _correlate(chol, zg, zc)
+            for m in range(M):
+                if t_sw < t1:      # a regime jump within the step: σ piecewise constant
+                    std = math.sqrt(_var_ahead(t0, t1, r, t_sw, c4, k4, rates, cump, a, sig2T[m]))
+                else:
+                    std = std_dt[r, m]      # (the one-regime path: the same number as without a chain)
+                S1[m] = rho_dt * S[m] + c_dt[m] + std * zc[m]
             dcy0 = dcy_grid[i]
             u = t0
-            Su = S
-            da, db, outside, it, js = _quote(tt, ts, tab, rt, order, q_min, u, Su, q, it, js, wt, ws)
+            Su[:] = S
+            outside, it, js = _quote(tt, ts, tab[rt], order, q_min, q_n, u, Su[0], q, it, js,
+                                     wt, ws, dq)
             if outside:
                 n_out += 1
             if rec and i == 0:
-                rec_s[p, 0] = S
-                rec_q[p, 0] = q
                 rec_x[p, 0] = x
-                rec_a[p, 0] = da
-                rec_b[p, 0] = db
                 rec_r[p, 0] = r
+                for m in range(M):
+                    rec_s[p, 0, m] = S[m]
+                    rec_q[p, 0, m] = q[m]
+                    rec_a[p, 0, m] = dq[m, 0]
+                    rec_b[p, 0, m] = dq[m, 1]
             while True:
-                la = _intensity(ell_a, k_a, da)
-                lb = _intensity(ell_b, k_b, db)
-                ta = (Ea - Ia) / la if la > 0.0 else np.inf
-                tb = (Eb - Ib) / lb if lb > 0.0 else np.inf
-                tau = u + min(ta, tb)
+                # the next fill: the clock (asset, side) whose integrated intensity reaches its
+                # threshold first (ties: the first in the order asset 0 ask, asset 0 bid, asset 1 ask, …)
+                best = np.inf
+                bm = 0
+                bs = 0
+                for m in range(M):
+                    for sd in range(2):
+                        lam[m, sd] = _intensity(side_r[m], sd, dq[m, sd])
+                        tm = (E[m, sd] - Ic[m, sd]) / lam[m, sd] if lam[m, sd] > 0.0 else np.inf
+                        if tm < best:
+                            best = tm
+                            bm = m
+                            bs = sd
+                tau = u + best
                 fire = tau < t1 and tau < t_sw
                 jump = not fire and t_sw < t1
                 end = tau if fire else (t_sw if jump else t1)
                 d = end - u
                 # interval [u, end] at constant q, quotes and regime
-                pen += q * q * d
-                if la > 0.0:
-                    g_ctl -= la * (da - alpha_a) * d
-                    na_ctl -= la * d
-                if lb > 0.0:
-                    g_ctl -= lb * (db - alpha_b) * d
-                    nb_ctl -= lb * d
-                if fire or jump:
-                    if t_sw < t1:      # another regime jump (or this one) before t1
-                        v2 = _var_ahead(end, t1, r, t_sw, c4, k4, rates, cump, a, sig2)
-                    else:
-                        v2 = _var(a, sig2_r, t1 - end)
-                    Send = _bridge_v(Su, S1, d, t1 - end, a, c0, _var(a, sig2_r, d), v2, _normal(k3, c3))
+                for m in range(M):
+                    for l in range(M):
+                        pen[m, l] += q[m] * q[l] * d
+                for m in range(M):
+                    if lam[m, 0] > 0.0:
+                        g_ctl -= lam[m, 0] * (dq[m, 0] - side_r[m, 0, 2]) * d
+                        na_ctl -= lam[m, 0] * d
+                    if lam[m, 1] > 0.0:
+                        g_ctl -= lam[m, 1] * (dq[m, 1] - side_r[m, 1, 2]) * d
+                        nb_ctl -= lam[m, 1] * d
+                if fire or jump:   # the price vector at the event: one correlated bridge
+                    for m in range(M):
+                        zg[m] = _normal(k3, c3 * M + m)
+                    _correlate(chol, zg, zc)
+                    for m in range(M):
+                        if t_sw < t1:      # another regime jump (or this one) before t1
+                            v2 = _var_ahead(end, t1, r, t_sw, c4, k4, rates, cump, a, sig2T[m])
+                        else:
+                            v2 = _var(a, sig2_r[m], t1 - end)
+                        Send[m] = _bridge_v(Su[m], S1[m], d, t1 - end, a, c0[m], _var(a, sig2_r[m], d), v2, zc[m])
                     c3 += 1
                 else:
-                    Send = S1
-                if u == t0 and not (fire or jump):
+                    Send[:] = S1
+                plain = u == t0 and not (fire or jump)
+                if plain:
                     rho = rho_dt
                     dcy = dcy0
-                    mean = rho_dt * Su + c_dt
                 else:
                     rho = math.exp(-a * d)
                     dcy = math.exp(-a * (T - u))
-                    mean = rho * Su + c0 * _phi1(a, d)
-                dev = Send - mean
-                s_ctl += q * dev
-                sd_ctl += q * dcy * dev
-                w_ctl += dev
-                wd_ctl += dcy * dev
-                wt_ctl += (T - u) * dev
+                for m in range(M):
+                    if plain:
+                        mean = rho_dt * Su[m] + c_dt[m]
+                    else:
+                        mean = rho * Su[m] + c0[m] * _phi1(a, d)
+                    dev = Send[m] - mean
+                    s_ctl += q[m] * dev
+                    sd_ctl += q[m] * dcy * dev
+                    w_ctl += dev
+                    wd_ctl += dcy * dev
+                    wt_ctl += (T - u) * dev
                 if not (fire or jump):
-                    Ia += la * d
-                    Ib += lb * d
+                    for m in range(M):
+                        Ic[m, 0] += lam[m, 0] * d
+                        Ic[m, 1] += lam[m, 1] * d
                     break
                 u = end
-                Su = Send
-                if Su < smin:
-                    smin = Su
-                if Su > smax:
-                    smax = Su
+                _take_prices(Su, Send, smin, smax)
+                # every clock but the one that fires integrates its intensity over [u - d, u]
+                for m in range(M):
+                    for sd in range(2):
+                        if jump or m != bm or sd != bs:
+                            Ic[m, sd] += lam[m, sd] * d
                 if jump:       # the regime changes; the fill clocks keep their thresholds
-                    Ia += la * d
-                    Ib += lb * d
-                    pen_r[j, r] += pen
+                    for m in range(M):
+                        for l in range(M):
+                            pen_r[j, r, m, l] += pen[m, l]
+                            pen[m, l] = 0.0
                     occ[j, r] += end - t_in
-                    pen = 0.0
                     t_in = end
                     r, t_sw, c4 = _jump(k4, c4, r, t_sw, rates, cump)
                     n_sw += 1
                     rt = min(r, n_tab - 1)
-                    ell_a, k_a, alpha_a = side[r, 0, 0], side[r, 0, 1], side[r, 0, 2]
-                    ell_b, k_b, alpha_b = side[r, 1, 0], side[r, 1, 1], side[r, 1, 2]
+                    side_r = side[r]
                     sig2_r = sig2[r]
-                elif ta <= tb:   # ask fill: sell one at Su + da
-                    Ia = 0.0
-                    Ea = _exponential(k1, c1)
-                    c1 += 1
-                    Ib += lb * d
-                    x += Su + da - alpha_a
-                    q -= 1
-                    n_ask += 1
-                    g_ctl += da - alpha_a
-                    na_ctl += 1.0
-                    if q < qlo:
-                        qlo = q
-                else:          # bid fill: buy one at Su - db
-                    Ib = 0.0
-                    Eb = _exponential(k2, c2)
-                    c2 += 1
-                    Ia += la * d
-                    x -= Su - db + alpha_b
-                    q += 1
-                    n_bid += 1
-                    g_ctl += db - alpha_b
-                    nb_ctl += 1.0
-                    if q > qhi:
-                        qhi = q
-                if n_ask + n_bid >= max_events:
+                else:
+                    Ic[bm, bs] = 0.0
+                    E[bm, bs] = _exponential(kc[bs], cc[bm, bs] * M + bm)
+                    cc[bm, bs] += 1
+                    alpha = side_r[bm, bs, 2]
+                    nfill[bm, bs] += 1
+                    n_events += 1
+                    if bs == 0:    # ask fill: sell one at Su + δ⁺
+                        x += Su[bm] + dq[bm, 0] - alpha
+                        q[bm] -= 1
+                        g_ctl += dq[bm, 0] - alpha
+                        na_ctl += 1.0
+                        if q[bm] < qlo[bm]:
+                            qlo[bm] = q[bm]
+                    else:          # bid fill: buy one at Su − δ⁻
+                        x -= Su[bm] - dq[bm, 1] + alpha
+                        q[bm] += 1
+                        g_ctl += dq[bm, 1] - alpha
+                        nb_ctl += 1.0
+                        if q[bm] > qhi[bm]:
+                            qhi[bm] = q[bm]
+                if n_events >= max_events:
                     stopped = 1
                     break
-                da, db, outside, it, js = _quote(tt, ts, tab, rt, order, q_min, u, Su, q, it, js,
-                                                 wt, ws)
+                outside, it, js = _quote(tt, ts, tab[rt], order, q_min, q_n, u, Su[0], q, it, js,
+                                         wt, ws, dq)
                 if outside:
                     n_out += 1
             if stopped:
                 break
-            S = S1
-            if S < smin:
-                smin = S
-            if S > smax:
-                smax = S
+            _take_prices(S, S1, smin, smax)
             if rec:
-                rec_s[p, i + 1] = S
-                rec_q[p, i + 1] = q
+                outside, it, js = _quote(tt, ts, tab[rt], order, q_min, q_n, t1, S[0], q, it, js,
+                                         wt, ws, dq)
                 rec_x[p, i + 1] = x
-                da, db, outside, it, js = _quote(tt, ts, tab, rt, order, q_min, t1, S, q, it, js,
-                                                 wt, ws)
-                rec_a[p, i + 1] = da
-                rec_b[p, i + 1] = db
                 rec_r[p, i + 1] = r
-        pen_r[j, r] += pen
+                for m in range(M):
+                    rec_s[p, i + 1, m] = S[m]
+                    rec_q[p, i + 1, m] = q[m]
+                    rec_a[p, i + 1, m] = dq[m, 0]
+                    rec_b[p, i + 1, m] = dq[m, 1]
+        for m in range(M):
+            for l in range(M):
+                pen_r[j, r, m, l] += pen[m, l]
         occ[j, r] += T - t_in
-        pnl = x + q * S
-        obj = pnl - varpi[r] * q * q
-        pen_all = 0.0
+        pnl = x
+        for m in range(M):
+            pnl += q[m] * S[m]
+        obj = pnl
+        for m in range(M):
+            for l in range(M):
+                obj -= varpi[r, m, l] * q[m] * q[l]
         for rr in range(n_reg):
-            obj -= phi[rr] * pen_r[j, rr]
-            pen_all += pen_r[j, rr]
+            for m in range(M):
+                for l in range(M):
+                    obj -= phi[rr, m, l] * pen_r[j, rr, m, l]
         fout[j, F_OBJ] = obj
         fout[j, F_PNL] = pnl
         fout[j, F_X] = x
-        fout[j, F_S] = S
-        fout[j, F_PEN] = pen_all
-        fout[j, F_SMIN] = smin
-        fout[j, F_SMAX] = smax
-        iout[j, I_QMIN] = qlo
-        iout[j, I_QMAX] = qhi
-        iout[j, I_NASK] = n_ask
-        iout[j, I_NBID] = n_bid
-        iout[j, I_QT] = q
+        for m in range(M):
+            fasset[j, FA_S, m] = S[m]
+            fasset[j, FA_SMIN, m] = smin[m]
+            fasset[j, FA_SMAX, m] = smax[m]
+            iasset[j, IA_QT, m] = q[m]
+            iasset[j, IA_QMIN, m] = qlo[m]
+            iasset[j, IA_QMAX, m] = qhi[m]
+            iasset[j, IA_NASK, m] = nfill[m, 0]
+            iasset[j, IA_NBID, m] = nfill[m, 1]
         iout[j, I_OUT] = n_out
         iout[j, I_BUDGET] = stopped
         iout[j, I_RT] = r
@@ -596,7 +711,6 @@ def simulate_tabulated(keys, paths, n_steps, T, a, c0, sig, s0, q0, r0, side, ph
         ctrl[j, 5] = w_ctl
         ctrl[j, 6] = wd_ctl
         ctrl[j, 7] = wt_ctl
-
 
 # ----------------------------------------------------------------------------- numpy twin
 def _phi1_np(a, tau):
@@ -626,13 +740,25 @@ def _bridge_v_np(x, y, tau1, tau2, a, c0, v1, v2, zn):
 
 
 def _intensity_np(sd, d):
-    """Fill rates at quotes ``d`` (m,) with per-path side coefficients ``sd`` (m, 3): ``(ℓ, k, α)``."""
+    """Fill rates at quotes ``d`` (any shape) with side coefficients ``sd`` (shape of ``d`` + (3,)):
+    ``(ℓ, k, α)``."""
     d = np.asarray(d, float)
     with np.errstate(over="ignore"):
-        return np.where(d == np.inf, 0.0, fill_intensity(np.where(d == np.inf, 0.0, d), sd[:, 0], sd[:, 1]))
+        return np.where(d == np.inf, 0.0, fill_intensity(np.where(d == np.inf, 0.0, d), sd[..., 0], sd[..., 1]))
 
 
-def simulate_numpy(quote_fn, keys, paths, n_steps, T, a, c0, sig, s0, q0, r0, side, phi, varpi, rates, cump,
+def _correlate_np(chol, z):
+    """Numpy twin of :func:`_correlate`: ``z`` (m, M) → ``z L'`` summed in the kernel's order."""
+    out = np.empty(z.shape)
+    for m in range(z.shape[1]):
+        acc = chol[m, 0] * z[:, 0]
+        for l in range(1, m + 1):
+            acc = acc + chol[m, l] * z[:, l]
+        out[:, m] = acc
+    return out
+
+
+def simulate_numpy(quote_fn, keys, paths, n_steps, T, a, c0, sig2, chol, s0, q0, r0, side, phi, varpi, rates, cump,
                    max_events, n_rec, step_callback=None):
     """Numpy twin of :func:`simulate_tabulated`: vectorised over paths, a Python loop over steps.
 
@@ -645,56 +771,63 @@ def simulate_numpy(quote_fn, keys, paths, n_steps, T, a, c0, sig, s0, q0, r0, si
     ----------
     quote_fn : callable
         ``quote_fn(t, q, s, r) -> (δ⁺, δ⁻, outside)`` for ``t`` float or array (m,), ``q`` int64
-        array (m,), ``s`` float array (m,), ``r`` int64 regimes (m,): validated arrays of shape (m,).
+        inventories (m, M), ``s`` float prices (m, M), ``r`` int64 regimes (m,): validated quote
+        arrays of shape (m, M) and a bool array (m,).
     step_callback : callable, optional
         Called with no argument after each step (progress bar).
     Other parameters as :func:`simulate_tabulated`.
 
     Returns
     -------
-    fout, iout, ctrl, occ, pen_r, rec : arrays as the kernel's outputs; ``rec`` a tuple of six arrays
-    of shape (n_rec_local, n_steps + 1) (``s, q, x, δ⁺, δ⁻, regime``).
+    fout, fasset, iout, iasset, ctrl, occ, pen_r : arrays as the kernel's outputs; rec : a tuple of
+    six arrays ``s, q, x, δ⁺, δ⁻, regime`` of shapes (n_rec_local, n_steps + 1, M) (``s, q, δ±``) and
+    (n_rec_local, n_steps + 1) (``x``, regime).
     """
     n = paths.size
-    n_reg = sig.size
-    sig2 = sig * sig
+    M = s0.size
+    n_reg = sig2.shape[0]
     dt = T / n_steps
     rho_dt = math.exp(-a * dt)
-    c_dt = c0 * float(_phi1_np(a, dt))
-    std_dt = np.sqrt(_var_np(a, sig2, dt))
+    c_dt = c0 * np.array([float(_phi1_np(a, dt))])
+    std_dt = np.sqrt(_var_np(a, sig2, dt))                     # (n_regimes, M)
     k0, k1, k2, k3, k4 = (keys[:, j] for j in range(N_STREAMS))
-    c1 = np.ones(n, np.int64)
-    c2 = np.ones(n, np.int64)
+    kc = (k1, k2)
+    mm = np.arange(M)
+    cc = np.ones((n, M, 2), np.int64)
+    E = np.stack([np.stack([_exponential_np(kc[sd], np.full(n, m, np.int64)) for sd in range(2)], axis=-1)
+                  for m in range(M)], axis=1)                  # (n, M, 2)
     c3 = np.zeros(n, np.int64)
     c4 = np.ones(n, np.int64)
-    Ea = _exponential_np(k1, np.zeros(n, np.int64))
-    Eb = _exponential_np(k2, np.zeros(n, np.int64))
     r = np.full(n, int(r0), np.int64)
     t_sw = _holding_np(k4, np.zeros(n, np.int64), r, 0.0, rates)
     n_sw = np.zeros(n, np.int64)
     occ = np.zeros((n, n_reg))
-    pen_r = np.zeros((n, n_reg))
-    pen = np.zeros(n)
+    pen_r = np.zeros((n, n_reg, M, M))
+    pen = np.zeros((n, M, M))
     t_in = np.zeros(n)      # when the current regime was entered
-    Ia = np.zeros(n)
-    Ib = np.zeros(n)
-    S = np.full(n, float(s0))
-    q = np.full(n, int(q0), np.int64)
+    Ic = np.zeros((n, M, 2))
+    S = np.tile(np.asarray(s0, float), (n, 1))
+    q = np.tile(np.asarray(q0, np.int64), (n, 1))
     x = np.zeros(n)
     ctl = np.zeros((n, N_CONTROLS))
     qlo = q.copy()
     qhi = q.copy()
-    n_ask = np.zeros(n, np.int64)
-    n_bid = np.zeros(n, np.int64)
+    nfill = np.zeros((n, M, 2), np.int64)
     n_out = np.zeros(n, np.int64)
     stopped = np.zeros(n, bool)
     smin = S.copy()
     smax = S.copy()
     recm = paths < n_rec
     ridx = np.flatnonzero(recm)
-    rec = tuple(np.zeros((ridx.size, n_steps + 1)) for _ in range(5)) + (np.zeros((ridx.size, n_steps + 1), np.int64),)
+    nr = ridx.size
+    rec = (np.zeros((nr, n_steps + 1, M)), np.zeros((nr, n_steps + 1, M)), np.zeros((nr, n_steps + 1)),
+           np.zeros((nr, n_steps + 1, M)), np.zeros((nr, n_steps + 1, M)), np.zeros((nr, n_steps + 1), np.int64))
 
-    def flush(pp, t):       # close the regime piece of paths pp at times t: ∫Q² dt and time into their regime
+    def record(col, da_r, db_r):
+        for rv, v in zip(rec, (S[ridx], q[ridx], x[ridx], da_r, db_r, r[ridx])):
+            rv[:, col] = v
+
+    def flush(pp, t):       # close the regime piece of paths pp at times t: ∫QQ' dt and time into their regime
         np.add.at(pen_r, (pp, r[pp]), pen[pp])
         np.add.at(occ, (pp, r[pp]), t - t_in[pp])
         pen[pp] = 0.0
@@ -704,32 +837,34 @@ def simulate_numpy(quote_fn, keys, paths, n_steps, T, a, c0, sig, s0, q0, r0, si
         t0 = T * i / n_steps
         t1 = T * (i + 1) / n_steps if i + 1 < n_steps else T
         live = ~stopped
-        std = std_dt[r]
+        std = std_dt[r]                                        # (n, M)
         ahead = np.flatnonzero(live & (t_sw < t1))
         if ahead.size:
-            std[ahead] = np.sqrt(_var_ahead_np(np.full(ahead.size, t0), t1, r[ahead], t_sw[ahead], c4[ahead],
-                                               k4[ahead], rates, cump, a, sig2))
-        S1 = np.where(live, rho_dt * S + c_dt + std * _normal_np(k0, np.full(n, i)), S)
-        u = np.full(n, t0)
-        Su = S.copy()
+            for m in range(M):
+                std[ahead, m] = np.sqrt(_var_ahead_np(np.full(ahead.size, t0), t1, r[ahead], t_sw[ahead], c4[ahead],
+                                                      k4[ahead], rates, cump, a, sig2[:, m]))
+        zg = np.stack([_normal_np(k0, np.full(n, i * M + m)) for m in range(M)], axis=1)
+        S1 = np.where(live[:, None], rho_dt * S + c_dt + std * _correlate_np(chol, zg), S)
         act = np.flatnonzero(live)
-        u = u[act]
-        Su = Su[act]
+        u = np.full(act.size, t0)
+        Su = S[act].copy()
         da, db, out = quote_fn(t0, q[act], Su, r[act])
         n_out[act] += out
-        if i == 0 and ridx.size:
-            for rv, v in zip(rec, (S, q, x, *quote_fn(t0, q, S, r)[:2], r)):
-                rv[:, 0] = v[ridx]
+        if i == 0 and nr:
+            qa_r, qb_r, _ = quote_fn(t0, q[ridx], S[ridx], r[ridx])
+            record(0, qa_r, qb_r)
         first = True
         while act.size:
             ra = r[act]
-            sa, sb = side[ra, 0], side[ra, 1]
-            la = _intensity_np(sa, da)
-            lb = _intensity_np(sb, db)
+            sd = side[ra]                                      # (m, M, 2, 3)
+            dq = np.stack([da, db], axis=-1)                   # (m, M, 2)
+            lam = _intensity_np(sd, dq)
             with np.errstate(divide="ignore"):
-                ta = np.where(la > 0.0, (Ea[act] - Ia[act]) / np.where(la > 0.0, la, 1.0), np.inf)
-                tb = np.where(lb > 0.0, (Eb[act] - Ib[act]) / np.where(lb > 0.0, lb, 1.0), np.inf)
-            tau = u + np.minimum(ta, tb)
+                tclk = np.where(lam > 0.0, (E[act] - Ic[act]) / np.where(lam > 0.0, lam, 1.0), np.inf)
+            flat = tclk.reshape(act.size, 2 * M)               # order: asset 0 ask, asset 0 bid, asset 1 ask, …
+            best = np.argmin(flat, axis=1)                     # ties: the first
+            tau = u + flat[np.arange(act.size), best]
+            bm, bs = best // 2, best % 2
             tsw = t_sw[act]
             fire = (tau < t1) & (tau < tsw)
             jump = ~fire & (tsw < t1)
@@ -737,40 +872,42 @@ def simulate_numpy(quote_fn, keys, paths, n_steps, T, a, c0, sig, s0, q0, r0, si
             end = np.where(fire, tau, np.where(jump, tsw, t1))
             d = end - u
             qa = q[act]
-            pen[act] += qa * qa * d
-            ga = np.where(la > 0.0, la * (np.where(la > 0.0, da, 0.0) - sa[:, 2]) * d, 0.0)
-            gb = np.where(lb > 0.0, lb * (np.where(lb > 0.0, db, 0.0) - sb[:, 2]) * d, 0.0)
-            ctl[act, 0] -= ga
-            ctl[act, 0] -= gb
-            ctl[act, 2] -= np.where(la > 0.0, la * d, 0.0)
-            ctl[act, 3] -= np.where(lb > 0.0, lb * d, 0.0)
+            pen[act] += qa[:, :, None] * qa[:, None, :] * d[:, None, None]
+            for m in range(M):
+                for s_, col in ((0, 2), (1, 3)):
+                    lm = lam[:, m, s_]
+                    ctl[act, 0] -= np.where(lm > 0.0, lm * (np.where(lm > 0.0, dq[:, m, s_], 0.0) - sd[:, m, s_, 2])
+                                            * d, 0.0)
+                    ctl[act, col] -= np.where(lm > 0.0, lm * d, 0.0)
             Send = S1[act].copy()
             f = np.flatnonzero(ev)
             if f.size:
                 fa = act[f]
-                v2 = _var_ahead_np(end[f], t1, ra[f], tsw[f], c4[fa], k4[fa], rates, cump, a, sig2)
-                Send[f] = _bridge_v_np(Su[f], S1[fa], d[f], t1 - end[f], a, c0, _var_np(a, sig2[ra[f]], d[f]), v2,
-                                       _normal_np(k3[fa], c3[fa]))
+                zb = _correlate_np(chol, np.stack([_normal_np(k3[fa], c3[fa] * M + m) for m in range(M)], axis=1))
+                for m in range(M):
+                    v2 = _var_ahead_np(end[f], t1, ra[f], tsw[f], c4[fa], k4[fa], rates, cump, a, sig2[:, m])
+                    Send[f, m] = _bridge_v_np(Su[f, m], S1[fa, m], d[f], t1 - end[f], a, c0[m],
+                                              _var_np(a, sig2[ra[f], m], d[f]), v2, zb[:, m])
                 c3[fa] += 1
             if first:      # the whole step from t0 without an event: the kernel's precomputed constants
                 plain = ~ev
                 rho = np.where(plain, rho_dt, np.exp(-a * d))
-                mean = np.where(plain, rho_dt * Su + c_dt, rho * Su + c0 * _phi1_np(a, d))
+                mean = np.where(plain[:, None], rho_dt * Su + c_dt, rho[:, None] * Su + c0 * _phi1_np(a, d)[:, None])
                 dcy = np.where(plain, math.exp(-a * (T - t0)), np.exp(-a * (T - u)))
             else:
                 rho = np.exp(-a * d)
-                mean = rho * Su + c0 * _phi1_np(a, d)
+                mean = rho[:, None] * Su + c0 * _phi1_np(a, d)[:, None]
                 dcy = np.exp(-a * (T - u))
             first = False
             dev = Send - mean
-            ctl[act, 1] += qa * dev
-            ctl[act, 4] += qa * dcy * dev
-            ctl[act, 5] += dev
-            ctl[act, 6] += dcy * dev
-            ctl[act, 7] += (T - u) * dev
+            for m in range(M):
+                ctl[act, 1] += qa[:, m] * dev[:, m]
+                ctl[act, 4] += qa[:, m] * dcy * dev[:, m]
+                ctl[act, 5] += dev[:, m]
+                ctl[act, 6] += dcy * dev[:, m]
+                ctl[act, 7] += (T - u) * dev[:, m]
             nf = np.flatnonzero(~ev)
-            Ia[act[nf]] += la[nf] * d[nf]
-            Ib[act[nf]] += lb[nf] * d[nf]
+            Ic[act[nf]] += lam[nf] * d[nf, None, None]
             if not f.size:
                 break
             fa = act[f]
@@ -778,41 +915,38 @@ def simulate_numpy(quote_fn, keys, paths, n_steps, T, a, c0, sig, s0, q0, r0, si
             sf = Send[f]
             smin[fa] = np.minimum(smin[fa], sf)
             smax[fa] = np.maximum(smax[fa], sf)
+            # every clock but the one that fires integrates its intensity (a regime jump: every clock)
+            fired = fire[f][:, None, None] & (mm[None, :, None] == bm[f][:, None, None]) & \
+                (np.arange(2)[None, None, :] == bs[f][:, None, None])
+            Ic[fa] = np.where(fired, 0.0, Ic[fa] + lam[f] * d[f, None, None])
             # regime jumps: the fill clocks keep their thresholds
             J_ = f[jump[f]]
             pj = act[J_]
-            Ia[pj] += la[J_] * d[J_]
-            Ib[pj] += lb[J_] * d[J_]
             flush(pj, end[J_])
             r[pj], t_sw[pj], c4[pj] = _jump_np(k4[pj], c4[pj], r[pj], t_sw[pj], rates, cump)
             n_sw[pj] += 1
-            # fills
-            is_ask = fire[f] & (ta[f] <= tb[f])
-            A_ = f[is_ask]
-            B_ = f[fire[f] & ~is_ask]
-            pa = act[A_]
-            pb = act[B_]
-            Ia[pa] = 0.0
-            Ea[pa] = _exponential_np(k1[pa], c1[pa])
-            c1[pa] += 1
-            Ib[pa] += lb[A_] * d[A_]
-            x[pa] += Send[A_] + da[A_] - sa[A_, 2]
-            q[pa] -= 1
-            n_ask[pa] += 1
-            ctl[pa, 0] += da[A_] - sa[A_, 2]
-            ctl[pa, 2] += 1.0
-            qlo[pa] = np.minimum(qlo[pa], q[pa])
-            Ib[pb] = 0.0
-            Eb[pb] = _exponential_np(k2[pb], c2[pb])
-            c2[pb] += 1
-            Ia[pb] += la[B_] * d[B_]
-            x[pb] -= Send[B_] - db[B_] + sb[B_, 2]
-            q[pb] += 1
-            n_bid[pb] += 1
-            ctl[pb, 0] += db[B_] - sb[B_, 2]
-            ctl[pb, 3] += 1.0
-            qhi[pb] = np.maximum(qhi[pb], q[pb])
-            over = (n_ask[fa] + n_bid[fa]) >= max_events
+            # fills: the fired clock (asset bm, side bs) draws its next threshold
+            F_ = f[fire[f]]
+            pf = act[F_]
+            am, as_ = bm[F_], bs[F_]
+            for s_, key in enumerate(kc):
+                sel = as_ == s_
+                if sel.any():
+                    E[pf[sel], am[sel], s_] = _exponential_np(key[pf[sel]], cc[pf[sel], am[sel], s_] * M + am[sel])
+            cc[pf, am, as_] += 1
+            nfill[pf, am, as_] += 1
+            price = Send[F_, am]
+            quote = dq[F_, am, as_]
+            alpha = sd[F_, am, as_, 2]
+            ask = as_ == 0
+            x[pf] += np.where(ask, price + quote - alpha, -(price - quote + alpha))
+            q[pf, am] += np.where(ask, -1, 1)
+            ctl[pf, 0] += quote - alpha
+            ctl[pf[ask], 2] += 1.0
+            ctl[pf[~ask], 3] += 1.0
+            qlo[pf, am] = np.minimum(qlo[pf, am], q[pf, am])
+            qhi[pf, am] = np.maximum(qhi[pf, am], q[pf, am])
+            over = nfill[fa].sum(axis=(1, 2)) >= max_events
             stopped[fa[over]] = True
             cont = ~over
             act = fa[cont]
@@ -821,60 +955,58 @@ def simulate_numpy(quote_fn, keys, paths, n_steps, T, a, c0, sig, s0, q0, r0, si
             if act.size:
                 da, db, out = quote_fn(u, q[act], Su, r[act])
                 n_out[act] += out
-        S = np.where(stopped, S, S1)
+        S = np.where(stopped[:, None], S, S1)
         smin = np.minimum(smin, S)
         smax = np.maximum(smax, S)
-        if ridx.size:
+        if nr:
             tq = t1 if i + 1 < n_steps else T
             da_r, db_r, _ = quote_fn(tq, q[ridx], S[ridx], r[ridx])
-            for rv, v in zip(rec, (S[ridx], q[ridx], x[ridx], da_r, db_r, r[ridx])):
-                rv[:, i + 1] = v
+            record(i + 1, da_r, db_r)
         if step_callback is not None:
             step_callback()
         if stopped.all():
             break
     flush(np.arange(n), T)
-    fout = np.empty((n, N_FOUT))
-    iout = np.empty((n, N_IOUT), np.int64)
-    pnl = x + q * S
-    obj = pnl - varpi[r] * q * q
+    pnl = x.copy()
+    for m in range(M):
+        pnl = pnl + q[:, m] * S[:, m]
+    obj = pnl
+    for m in range(M):
+        for l in range(M):
+            obj = obj - varpi[r, m, l] * q[:, m] * q[:, l]
     for rr in range(n_reg):
-        obj = obj - phi[rr] * pen_r[:, rr]
+        for m in range(M):
+            for l in range(M):
+                obj = obj - phi[rr, m, l] * pen_r[:, rr, m, l]
+    fout = np.empty((n, N_FOUT))
     fout[:, F_OBJ] = obj
     fout[:, F_PNL] = pnl
     fout[:, F_X] = x
-    fout[:, F_S] = S
-    fout[:, F_PEN] = pen_r.sum(axis=1)
-    fout[:, F_SMIN] = smin
-    fout[:, F_SMAX] = smax
-    iout[:, I_QMIN] = qlo
-    iout[:, I_QMAX] = qhi
-    iout[:, I_NASK] = n_ask
-    iout[:, I_NBID] = n_bid
-    iout[:, I_QT] = q
+    fasset = np.stack([S, smin, smax], axis=1)
+    iout = np.empty((n, N_IOUT), np.int64)
     iout[:, I_OUT] = n_out
     iout[:, I_BUDGET] = stopped
     iout[:, I_RT] = r
     iout[:, I_NSW] = n_sw
-    return fout, iout, ctl, occ, pen_r, rec
+    iasset = np.stack([q, qlo, qhi, nfill[:, :, 0], nfill[:, :, 1]], axis=1)
+    return fout, fasset, iout, iasset, ctl, occ, pen_r, rec
 
 
 def table_quotes_np(tabs, t, q, s, r):
-    """``(δ⁺, δ⁻, outside)`` of tabulated policies (one per regime, or one for all) at arrays
-    ``t, q, s`` and regimes ``r`` (the numpy twin of :func:`_quote`)."""
+    """``(δ⁺, δ⁻, outside)`` of tabulated policies (one per regime, or one for all) at arrays ``t``
+    (m,) or a float, inventories ``q`` (m, M), prices ``s`` (m, M) and regimes ``r`` (m,) (the numpy
+    twin of :func:`_quote`): quote arrays of shape (m, M)."""
     s = np.asarray(s, float)
     tab0 = tabs[0]
-    outside = np.zeros(s.shape, bool) if tab0.s.size == 1 else (s < tab0.s[0]) | (s > tab0.s[-1])
-    t = np.broadcast_to(np.asarray(t, float), s.shape)
+    s_c = s[:, 0]                                  # a price-dependent table reads asset 0's price (M = 1)
+    outside = np.zeros(s_c.shape, bool) if tab0.s.size == 1 else (s_c < tab0.s[0]) | (s_c > tab0.s[-1])
+    t = np.broadcast_to(np.asarray(t, float), s_c.shape)
     q = np.asarray(q, np.int64)
-    sc = np.clip(s, tab0.s[0], tab0.s[-1])
-    if len(tabs) == 1:
-        ask, bid = tab0._quotes_checked(t, q, sc)
-        return ask, bid, outside
-    ask, bid = np.empty(s.shape), np.empty(s.shape)
-    r = np.broadcast_to(np.asarray(r, np.int64), s.shape)
+    sc = np.clip(s_c, tab0.s[0], tab0.s[-1])
+    ask, bid = np.empty(q.shape), np.empty(q.shape)
+    r = np.broadcast_to(np.asarray(r, np.int64), s_c.shape)
     for k, tab in enumerate(tabs):
-        m = r == k
+        m = r == k if len(tabs) > 1 else np.ones(s_c.shape, bool)
         if m.any():
-            ask[m], bid[m] = tab._quotes_checked(t[m], q[m], sc[m])
+            ask[m], bid[m] = tab.box_quotes(t[m], q[m], sc[m])
     return ask, bid, outside

@@ -27,6 +27,12 @@ The simulated market (exact; no Euler step, no cap on fills)
   process with piecewise-constant ``σ``, still drawn exactly); the terminal penalty is that of
   the regime at ``T`` (``ϖ_r = ε η z_r``, paper §3.1). The quotes are re-set at every jump.
 
+* Several assets (:class:`hjbsolve.multiasset.MultiAssetModel`, paper §5): the same loop with an
+  asset axis — ``M`` correlated Brownian prices with drifts (exact steps and bridges through the
+  Cholesky factor of the correlation), ``2M`` fill clocks (total rate ``Σ_i (λ⁺_i + λ⁻_i)``), the
+  limit rule along each axis, the objective ``X_T + Q_T·S_T − Q_T'Ω̃Q_T − ∫ Q'ΦQ dt`` with the
+  solver's penalty forms. ``M = 1`` draws the same random numbers as one asset (bit for bit).
+
 So for a given quoting rule the only approximation is that the rule is *applied* at grid
 and fill times: the quotes are held over at most one grid step. For an optimal policy the
 value lost is second order in the quote error (the objective is stationary at the optimum);
@@ -102,7 +108,8 @@ from tqdm import tqdm  # text bars (tqdm.auto warns in notebooks without ipywidg
 from . import _mc_kernels as K
 from ._validation import check_int, check_real
 from .model import Model
-from .policies import RegimePolicy, TabulatedPolicy, tabulate_policy
+from .multiasset import MultiAssetModel
+from .policies import BoxPolicy, RegimePolicy, TabulatedPolicy, tabulate_policy
 from .solution import Solution, _as_path, _check_time_axis, _load_model, _open_npz, _read_meta
 from .solver.api import MAX_BYTES
 
@@ -204,8 +211,9 @@ class RecordedPaths:
     ----------
     t : ndarray, shape (n_steps + 1,)
     s, q, x : ndarray, shape (record, n_steps + 1)
-        Mid-price, inventory and cash at the grid times.
-    ask, bid : ndarray, shape (record, n_steps + 1)
+        Mid-price, inventory and cash at the grid times (several assets: ``s`` and ``q`` have a
+        trailing asset axis, shape (record, n_steps + 1, M)).
+    ask, bid : ndarray, shape (record, n_steps + 1) (several assets: (record, n_steps + 1, M))
         Quotes ``δ⁺, δ⁻`` in force just after each grid time (``+inf``: not quoted).
     regime : int ndarray, shape (record, n_steps + 1)
         Market regime at the grid times (zeros without regimes; default zeros).
@@ -221,7 +229,7 @@ class RecordedPaths:
 
     def __post_init__(self):
         if self.regime is None:
-            self.regime = np.zeros(self.s.shape, np.int64)
+            self.regime = np.zeros(self.s.shape[:2], np.int64)
 
     def __len__(self):
         return self.s.shape[0]
@@ -256,6 +264,11 @@ class SimulationResult:
         Fills of each side.
     inventory_integral : ndarray, shape (n_paths,)
         ``∫ Q² dt``.
+
+    With several assets (a :class:`~hjbsolve.multiasset.MultiAssetModel`) ``s_final``, ``q_final``,
+    ``q_min``, ``q_max``, ``n_ask``, ``n_bid``, ``s_min`` and ``s_max`` have a trailing asset axis
+    (shape (n_paths, M)), ``inventory_integral`` is ``∫ Q Q' dt`` (shape (n_paths, M, M)), and the
+    objective is ``X_T + Q_T·S_T − Q_T'Ω̃Q_T − ∫ Q'ΦQ dt`` (``Ω̃ = ε η Ω``, ``Φ = ε ν Λ``).
     s_min, s_max : ndarray, shape (n_paths,)
         Lowest and highest mid-price sampled (grid and fill times).
     controls : ndarray, shape (n_paths, 8)
@@ -347,7 +360,7 @@ class SimulationResult:
         raise ValueError(f"estimator must be one of {ESTIMATORS}, got {est!r}")
 
     def _control_columns(self):
-        mean_reverting = self.model.price.mean_reversion > 0.0
+        mean_reverting = isinstance(self.model, Model) and self.model.price.mean_reversion > 0.0
         cols = [0, 1, 2, 3] + ([4, 5, 6, 7] if mean_reverting else [])
         # drop controls that are identically zero (e.g. a side never quoted)
         return [c for c in cols if np.any(self.controls[:, c] != 0.0)]
@@ -419,12 +432,14 @@ class SimulationResult:
         path = _as_path(path, "path")
         f = _open_npz(path, ("meta",) + _PATH_ARRAYS)
         meta = _read_meta(path, f, SIM_FORMAT)
-        model = _load_model(path, meta)
+        model = _load_sim_model(path, meta)
+        # several assets: the per-asset fields have a trailing axis M, the inventory integral (M, M)
+        tail = (model.n_assets,) if isinstance(model, MultiAssetModel) else ()
         n = f["objective"].shape[0] if f["objective"].ndim == 1 else 0
         arrays = {}
         for name in _PATH_ARRAYS:
             a = f[name]
-            shape = (n, K.N_CONTROLS) if name == "controls" else (n,)
+            shape = (n, K.N_CONTROLS) if name == "controls" else (n,) + tail * _ASSET_AXES.get(name, 0)
             kind = "iu" if name in _INT_ARRAYS else "f"
             if n < 1 or a.shape != shape or a.dtype.kind not in kind:
                 raise ValueError(f"{path}: field {name!r} must be {'an integer' if kind == 'iu' else 'a float'} array "
@@ -454,22 +469,42 @@ class SimulationResult:
             rec = []
             for name in _REC_ARRAYS:
                 a = f.get(f"paths_{name}")
-                if a is None or a.ndim != 2 or a.shape[1] != t.size or a.shape[0] > n or a.dtype.kind not in "iuf":
-                    raise ValueError(f"{path}: field 'paths_{name}' must be a real array of shape (record, len(paths_t)) "
-                                     f"with record <= n_paths, got {None if a is None else a.shape}")
+                extra = tail if name != "x" else ()
+                if a is None or a.ndim != 2 + len(extra) or a.shape[1:] != (t.size,) + extra or a.shape[0] > n or \
+                        a.dtype.kind not in "iuf":
+                    raise ValueError(f"{path}: field 'paths_{name}' must be a real array of shape (record, len(paths_t)"
+                                     f"{', M' if extra else ''}) with record <= n_paths, got "
+                                     f"{None if a is None else a.shape}")
                 bad = np.isnan(a) | (a == -np.inf) if name in ("ask", "bid") else ~np.isfinite(a)
                 if bad.any() or a.shape[0] != f["paths_s"].shape[0]:
                     raise ValueError(f"{path}: field 'paths_{name}' contains non-finite values or has another "
                                      f"number of paths than 'paths_s'")
                 rec.append(a)
             reg = f.get("paths_regime")
-            if reg is not None and (reg.shape != rec[0].shape or reg.dtype.kind not in "iu"
+            if reg is not None and (reg.shape != rec[0].shape[:2] or reg.dtype.kind not in "iu"
                                     or np.any((reg < 0) | (reg >= model.n_regimes))):
-                raise ValueError(f"{path}: field 'paths_regime' must be an integer array of shape {rec[0].shape} "
+                raise ValueError(f"{path}: field 'paths_regime' must be an integer array of shape {rec[0].shape[:2]} "
                                  f"with regimes in [0, {model.n_regimes - 1}]")
             paths = RecordedPaths(t, *rec, regime=reg)
         return cls(**arrays, model=model, settings=meta["settings"], paths=paths, estimator=meta["estimator"],
                    info=meta["info"])
+
+
+#: Per-path fields with an asset axis (``M``) for a multi-asset model: how many trailing ``M`` axes.
+_ASSET_AXES = {"s_final": 1, "q_final": 1, "q_min": 1, "q_max": 1, "n_ask": 1, "n_bid": 1, "s_min": 1, "s_max": 1,
+               "inventory_integral": 2}
+
+
+def _load_sim_model(path: Path, meta: dict):
+    """The model of a simulation file: a :class:`MultiAssetModel` (its table has ``cov``) or a
+    :class:`Model` (``ValueError`` naming the file otherwise)."""
+    d = meta.get("model")
+    if isinstance(d, dict) and "cov" in d:
+        try:
+            return MultiAssetModel.from_dict(d)
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"{path}: field 'model' is not a valid multi-asset model ({e})") from None
+    return _load_model(path, meta)
 
 
 def _json_default(o):
@@ -500,7 +535,7 @@ def _cross_fitted(y, C):
 # ----------------------------------------------------------------------------- policies
 def _tabulate(policy, model, n_steps, s0, n_paths) -> TabulatedPolicy:
     """``policy.tabulate(model, t, s)`` with suggested nodes (the protocol of :mod:`hjbsolve.policies`)."""
-    s_dependent = model.price.depends_on_price
+    s_dependent = model.depends_on_price if isinstance(model, MultiAssetModel) else model.price.depends_on_price
     n_t = n_steps + 1 if not s_dependent else min(n_steps + 1, _TAB_NT_S)
     t = np.linspace(0.0, model.T, n_t)
     if s_dependent:
@@ -508,12 +543,18 @@ def _tabulate(policy, model, n_steps, s0, n_paths) -> TabulatedPolicy:
         s = np.linspace(lo, hi, _TAB_NS)
     else:
         s = np.array([s0])
+    if isinstance(model, MultiAssetModel):
+        tab = policy.tabulate(model, t, s)
+        if isinstance(tab, BoxPolicy):
+            return tab
     return tabulate_policy(policy, model, t, s)
 
 
-def _checked_quotes(policy, rates=None):
-    """Wrap a plain ``policy.quotes`` as ``(t, q, s, r) -> (δ⁺, δ⁻, outside)`` with validation (the
-    regime ``r`` is ignored: the same quotes in every regime).
+def _checked_quotes(policy, multi: bool = False, rates=None):
+    """Wrap a plain ``policy.quotes`` as ``(t, q, s, r) -> (δ⁺, δ⁻, outside)`` on the kernel's arrays
+    (``q``, ``s`` and the quotes of shape (m, M)), with validation (the regime ``r`` is ignored: the
+    same quotes in every regime). One asset (``multi`` false): ``policy.quotes(t, q, s)`` with ``q``,
+    ``s`` of shape (m,); several: with the trailing asset axis, as a multi-asset ``Solution`` takes them.
 
     ``rates``: ``(model, side, n_paths)``: every call's fastest quotes must pass :func:`_event_budget`
     (a policy that turns aggressive after some fills is refused at once, not run to the budget).
@@ -521,34 +562,41 @@ def _checked_quotes(policy, rates=None):
     name = type(policy).__name__
 
     def fn(t, q, s, r=None):          # a plain policy is regime-blind: ``r`` is not passed on
-        out = policy.quotes(t, q, s)
+        out = policy.quotes(t, q, s) if multi else policy.quotes(t, q[:, 0], s[:, 0])
         if not isinstance(out, (tuple, list)) or len(out) != 2:
             raise ValueError(f"{name}.quotes(t, q, s) must return a pair (ask, bid), got {type(out).__name__}")
+        shape = q.shape if multi else q.shape[:1]
         res = []
         for side, v in zip(("ask", "bid"), out):
             v = np.asarray(v)
             if v.dtype.kind not in "iuf" or v.dtype == np.bool_:
                 raise ValueError(f"{name}.quotes returned {side} quotes of dtype {v.dtype}; quotes must be real")
             v = v.astype(float)
-            if v.shape != q.shape:
-                raise ValueError(f"{name}.quotes returned {side} quotes of shape {v.shape} for {q.size} states; "
-                                 f"expected shape {q.shape} (the broadcast shape of t, q, s)")
+            if v.shape != shape:
+                raise ValueError(f"{name}.quotes returned {side} quotes of shape {v.shape} for {q.shape[0]} states; "
+                                 f"expected shape {shape} (the broadcast shape of t, q, s"
+                                 f"{' with the trailing asset axis' if multi else ''})")
+            v = v.reshape(q.shape)
             bad = np.isnan(v) | (v == -np.inf)
             if bad.any():
-                j = int(np.flatnonzero(bad)[0])
-                tj = float(np.broadcast_to(t, q.shape)[j])
-                raise ValueError(f"{name}.quotes returned {v[j]} for the {side} quote at t={tj:g}, q={int(q[j])}, "
-                                 f"s={float(s[j]):g}: quotes must be finite or +inf (not quoted)")
+                j, i = np.unravel_index(int(np.flatnonzero(bad)[0]), q.shape)
+                tj = float(np.broadcast_to(t, q.shape[:1])[j])
+                where = f"q={q[j].tolist()}, s={s[j].tolist()}" if multi else f"q={int(q[j, 0])}, s={float(s[j, 0]):g}"
+                of = f" of asset {i}" if multi else ""
+                raise ValueError(f"{name}.quotes returned {v[j, i]} for the {side} quote{of} at t={tj:g}, {where}: "
+                                 f"quotes must be finite or +inf (not quoted)")
             res.append(v)
         if rates is not None and q.size:
             model, side, n_paths = rates
-            ja, jb = int(np.argmin(res[0])), int(np.argmin(res[1]))
-            ra, rb = _fastest_rates(side, res[0][ja], res[1][jb])
-            j = ja if ra >= rb else jb
-            _event_budget(model, side, float(res[0][ja]), float(res[1][jb]), n_paths,
-                          f"the policy {name!r} at (t={float(np.broadcast_to(t, q.shape)[j]):g}, q={int(q[j])}, "
-                          f"s={float(s[j]):g})")
-        return res[0], res[1], np.zeros(q.shape, bool)
+            ja, jb = np.argmin(res[0], axis=0), np.argmin(res[1], axis=0)          # per asset
+            amin, bmin = res[0].min(axis=0), res[1].min(axis=0)
+            ra, rb = _fastest_rates(side, amin, bmin, per_asset=True)
+            i = int(np.argmax(np.maximum(ra, rb)))
+            j = int(ja[i] if ra[i] >= rb[i] else jb[i])
+            where = f"q={q[j].tolist()}" if multi else f"q={int(q[j, 0])}, s={float(s[j, 0]):g}"
+            _event_budget(model, side, amin, bmin, n_paths,
+                          f"the policy {name!r} at (t={float(np.broadcast_to(t, q.shape[:1])[j]):g}, {where})")
+        return res[0], res[1], np.zeros(q.shape[:1], bool)
 
     return fn
 
@@ -565,17 +613,24 @@ def _kernel_table(pol: RegimePolicy) -> np.ndarray:
     return table
 
 
-def _fastest_rates(side: np.ndarray, ask_min: float, bid_min: float) -> tuple[float, float]:
-    """Fill rates ``exp(ℓ − kδ)`` of the most aggressive ask and bid quotes in the fastest regime
-    (``side``: shape (n_regimes, 2, 3))."""
-    with np.errstate(over="ignore"):
-        return (float(np.max(np.exp(side[:, 0, 0] - side[:, 0, 1] * ask_min))) if np.isfinite(ask_min) else 0.0,
-                float(np.max(np.exp(side[:, 1, 0] - side[:, 1, 1] * bid_min))) if np.isfinite(bid_min) else 0.0)
+def _fastest_rates(side: np.ndarray, ask_min, bid_min, per_asset: bool = False):
+    """Fill rates ``exp(ℓ − kδ)`` of the most aggressive ask and bid quotes of each asset in the fastest
+    regime (``side``: shape (n_regimes, M, 2, 3); ``ask_min, bid_min``: shape (M,)), summed over the
+    assets (the total intensity ``Σ_i λ±_i``), or per asset (arrays of shape (M,))."""
+    out = []
+    for j, d in ((0, np.atleast_1d(ask_min)), (1, np.atleast_1d(bid_min))):
+        with np.errstate(over="ignore", invalid="ignore"):
+            lam = np.exp(side[:, :, j, 0] - side[:, :, j, 1] * np.where(np.isfinite(d), d, 0.0)).max(axis=0)
+        out.append(np.where(np.isfinite(d), lam, 0.0))
+    if per_asset:
+        return out[0], out[1]
+    return float(out[0].sum()), float(out[1].sum())
 
 
 def _event_budget(model, side, ask_min, bid_min, n_paths, what, start=None) -> int:
-    """Fills a path may take; ``ValueError`` if the policy's fastest quotes cannot be simulated (with
-    regimes: at the largest intensity of any regime).
+    """Fills a path may take; ``ValueError`` if the policy's fastest quotes (per asset, shape (M,))
+    cannot be simulated (with regimes: at the largest intensity of any regime; several assets: the
+    sum of their rates).
 
     ``start``: the ``(ask, bid)`` quotes where the paths start, for a table whose most aggressive
     quotes lie somewhere in its ``(t, s, q)`` range (e.g. far from the mean of an OU price, where the
@@ -593,15 +648,18 @@ def _event_budget(model, side, ask_min, bid_min, n_paths, what, start=None) -> i
         if per0 * n_paths <= MAX_EVENTS_TOTAL and per0 * n_paths * EVENT_SECONDS <= MAX_SIM_SECONDS:
             cap = RUNAWAY_SECONDS / (EVENT_SECONDS * n_paths)
             return int(min(4e9, max(1e4, _EVENT_MARGIN * per0, cap)))
-        ra, rb, per_path = ra0, rb0, per0
+        per_path = per0
         ask_min, bid_min = start
         what = f"{what} at the start (t=0, q0, s0)"
     seconds = per_path * n_paths * EVENT_SECONDS
-    which = "ask" if ra >= rb else "bid"
-    quote = ask_min if ra >= rb else bid_min
+    pa, pb = _fastest_rates(side, ask_min, bid_min, per_asset=True)
+    i = int(np.argmax(np.maximum(pa, pb)))
+    which = "ask" if pa[i] >= pb[i] else "bid"
+    quote = float(np.atleast_1d(ask_min if pa[i] >= pb[i] else bid_min)[i])
+    asset = f" of asset {i}" if pa.size > 1 else ""
     raise ValueError(
-        f"{what} quotes {which} half-spread δ={quote:.6g}, whose fill rate A e^(-k(z+δ)) = {max(ra, rb):.3g} "
-        f"per unit time would make about {per_path:.3g} fills per path over T={model.T:g} "
+        f"{what} quotes {which} half-spread δ={quote:.6g}{asset}, whose fill rate A e^(-k(z+δ)) = "
+        f"{max(pa[i], pb[i]):.3g} per unit time would make about {per_path:.3g} fills per path over T={model.T:g} "
         f"({per_path * n_paths:.3g} for n_paths={n_paths}, about {seconds:.3g} s; limits {MAX_EVENTS_TOTAL:.0e} "
         f"fills, {MAX_SIM_SECONDS:g} s); such a policy cannot be simulated: lower n_paths, quote further from "
         f"the mid or check A, k, z")
@@ -611,6 +669,8 @@ def _as_regime_policy(policy, model: Model, n_steps: int, s0: float, n_paths: in
     """The tables a policy is simulated from: one per regime (a multi-regime ``Solution``, a
     :class:`RegimePolicy`) or one for every regime (regime-blind); ``None`` for a plain callable."""
     n_reg = model.n_regimes
+    if isinstance(policy, Solution) and policy.multi_asset or isinstance(policy, BoxPolicy):
+        return policy.tabulate()
     if isinstance(policy, Solution):
         if policy.n_regimes not in (1, n_reg):
             raise ValueError(f"the policy's solution has {policy.n_regimes} regime(s), the model {n_reg}")
@@ -622,6 +682,8 @@ def _as_regime_policy(policy, model: Model, n_steps: int, s0: float, n_paths: in
         pol = RegimePolicy((policy,), name=policy.name)
     elif hasattr(policy, "tabulate"):
         tab = _tabulate(policy, model, n_steps, s0, n_paths)
+        if isinstance(tab, BoxPolicy):
+            return tab
         pol = RegimePolicy((tab,), name=tab.name)
     else:
         return None
@@ -665,9 +727,20 @@ def simulate(model: Model, policy, n_paths: int = 10_000, n_steps: int = 1000, s
              regime0=0) -> SimulationResult:
     """Simulate ``n_paths`` trading days of the market under ``policy``.
 
+    Several assets (paper §5): with a :class:`~hjbsolve.multiasset.MultiAssetModel` the same kernel
+    loop runs with an asset axis — correlated Brownian price steps with drifts (exact: the Cholesky
+    factor of the correlation), a correlated Brownian bridge at every event, fills of every asset and
+    side at their exact event times (total rate ``Σ_i (λ⁺_i + λ⁻_i)`` from the quotes at the current
+    ``(t, q)``), the inventory-limit rule along each axis, the penalties ``ε ν ∫ q'Λq`` and
+    ``ε η q'Ωq`` from the solver's coefficient forms. ``s0`` and ``q0`` are then length-``M``
+    sequences (``s0`` required); the policy is a multi-asset ``Solution`` (its
+    :class:`~hjbsolve.policies.BoxPolicy`), a ``BoxPolicy``, or an object with
+    ``quotes(t, q, s)`` taking and returning arrays with the trailing asset axis (numpy engine). With
+    ``M = 1`` the numbers are the single-asset simulation's, bit for bit.
+
     Parameters
     ----------
-    model : Model
+    model : Model or MultiAssetModel
         The market (price process, intensities, penalties, costs; optionally a regime chain).
     policy : object
         A :class:`~hjbsolve.policies.TabulatedPolicy`; an object with ``tabulate`` (a
@@ -683,9 +756,10 @@ def simulate(model: Model, policy, n_paths: int = 10_000, n_steps: int = 1000, s
         every regime jump).
     s0 : float, optional
         Initial mid-price. Default: the model's ``s0`` (:func:`~hjbsolve.model.paper_model` sets
-        3000), else 3000.
+        3000), else 3000. Several assets: a sequence of ``M`` prices (required).
     q0 : int
         Initial inventory (cash starts at 0); must lie inside the policy's inventory limits.
+        Several assets: a sequence of ``M`` integers inside the policy's box.
     seed : int
         Seed (``>= 0``): path ``p``'s random numbers depend only on ``(seed, p)``.
     progress : bool
@@ -711,26 +785,36 @@ def simulate(model: Model, policy, n_paths: int = 10_000, n_steps: int = 1000, s
     ------
     ValueError
         Bad arguments; a policy returning NaN, ``−inf`` or arrays of the wrong shape; ``q0``
-        outside the policy's inventory range; ``regime0`` not a regime of the model; a policy
+        outside the policy's inventory range (box); ``s0``/``q0`` without one entry per asset; a
+        one-axis policy for several assets; per-asset OU prices with several assets; ``regime0`` not
+        a regime of the model; a policy
         with another number of regime tables than the model; paths leaving a tabulated
         policy's price range; fill rates (in the fastest regime) or regime jumps too fast to
         simulate.
     """
-    if not isinstance(model, Model):
-        raise ValueError(f"model must be an hs.Model, got {type(model).__name__}")
+    if not isinstance(model, (Model, MultiAssetModel)):
+        raise ValueError(f"model must be an hs.Model or an hs.MultiAssetModel, got {type(model).__name__}")
+    multi = isinstance(model, MultiAssetModel)
     n_paths = check_int("n_paths", n_paths, ge=2)        # a mean with a standard error needs two paths
     n_steps = check_int("n_steps", n_steps, ge=1)
-    if s0 is None:
-        s0 = model.s0 if isinstance(model, Model) and model.s0 is not None else 3000.0
-    s0 = check_real("s0", s0)
-    q0 = check_int("q0", q0)
+    if multi:
+        s0v, q0v = _asset_state(model, s0, q0)
+    else:
+        if s0 is None:
+            s0 = model.s0 if model.s0 is not None else 3000.0
+        s0 = check_real("s0", s0)
+        q0 = check_int("q0", q0)
+        s0v, q0v = np.array([s0]), np.array([q0], np.int64)
+    M = s0v.size
+    a, c0, sig2, chol = _price_arrays(model)          # (several assets: Brownian prices, refused otherwise)
     seed = check_int("seed", seed, ge=0)
     regime0 = _regime0(model, regime0)
     record = check_int("record", record, ge=0)
     if record > n_paths:
         raise ValueError(f"record must be <= n_paths ({n_paths}), got {record}")
     rates, cump = _chain_arrays(model)
-    n_bytes = 8.0 * (n_paths * (_PER_PATH + 2 * model.n_regimes) + record * (n_steps + 1) * _PER_RECORD)
+    n_bytes = 8.0 * (n_paths * (_PER_PATH + (K.N_FA + K.N_IA) * M + model.n_regimes * (1 + M * M))
+                     + record * (n_steps + 1) * _PER_RECORD * M)
     # regime jumps are events too: at most the fastest holding rate per unit time; and every event
     # of a step scans the jumps left in it (the bridge's piecewise variance): ~(jumps per step)² a step
     jumps_per_step = float(rates.max()) * model.T / n_steps
@@ -757,57 +841,65 @@ def simulate(model: Model, policy, n_paths: int = 10_000, n_steps: int = 1000, s
 
     # the policy's representation does not depend on the engine: a policy that tabulates is run from
     # its tables by both engines (the numpy engine then reproduces the compiled one path by path)
-    pol = _as_regime_policy(policy, model, n_steps, s0, n_paths)
+    pol = _as_regime_policy(policy, model, n_steps, s0v[0], n_paths)
     if pol is None and engine == "numba":
         raise ValueError(f"engine='numba' needs a policy with tabulate(); {type(policy).__name__} has none")
-    if pol is not None and not (pol.q_min <= q0 <= pol.q_max):
-        raise ValueError(f"q0={q0} lies outside the policy's inventory range [{pol.q_min}, {pol.q_max}]")
     if pol is not None:
+        box = _policy_box(pol, M)
+        if not np.all((box[0] <= q0v) & (q0v < box[0] + box[1])):
+            lo, hi = box[0], box[0] + box[1] - 1
+            where = (f"[{lo[0]}, {hi[0]}]" if not multi else
+                     "the box " + " × ".join(f"[{a}, {b}]" for a, b in zip(lo, hi)))
+            raise ValueError(f"q0={q0v.tolist() if multi else q0} lies outside the policy's inventory range {where}")
         pol.check_horizon(model.T)
-    if pol is not None and pol.s_dependent and not (pol.s_range[0] <= s0 <= pol.s_range[1]):
-        raise ValueError(f"s0={s0:g} lies outside the policy's price range {pol.s_range}")
+    if pol is not None and pol.s_dependent and not (pol.s_range[0] <= s0v[0] <= pol.s_range[1]):
+        raise ValueError(f"s0={s0v[0]:g} lies outside the policy's price range {pol.s_range}")
 
     # the market of every regime, from the coefficients the solver reads (and σ_r from the price law)
-    coef = model.coefficients(_mc_grid(model.n_regimes))
-    side = np.ascontiguousarray(coef.packed()[:, 0, :, :3])          # (n_regimes, 2, 3): (ℓ, k, α) per side
-    phi = np.ascontiguousarray(coef.running_form[:, 0, 0])
-    varpi = np.ascontiguousarray(coef.terminal_form[:, 0, 0])
-    a, c0, _ = model.price.kernel_params()
-    sig = np.array([m.price.kernel_params()[2] for m in model.regime_models()])
-    par = (n_steps, model.T, a, c0, sig, s0, q0, regime0, side, phi, varpi, rates, cump)
+    coef = model.coefficients(_mc_grid(model.n_regimes, M))
+    side = np.ascontiguousarray(coef.packed()[..., :3])              # (n_regimes, M, 2, 3): (ℓ, k, α) per side
+    phi = np.ascontiguousarray(coef.running_form)                   # (n_regimes, M, M): Φ
+    varpi = np.ascontiguousarray(coef.terminal_form)                # (n_regimes, M, M): Ω̃
+    par = (n_steps, model.T, a, c0, sig2, chol, s0v, q0v, regime0, side, phi, varpi, rates, cump)
     base = np.random.SeedSequence(seed).generate_state(K.N_STREAMS, np.uint64)
     fout = np.empty((n_paths, K.N_FOUT))
+    fasset = np.empty((n_paths, K.N_FA, M))
     iout = np.empty((n_paths, K.N_IOUT), np.int64)
+    iasset = np.empty((n_paths, K.N_IA, M), np.int64)
     ctrl = np.empty((n_paths, K.N_CONTROLS))
     occ = np.zeros((n_paths, model.n_regimes))
-    pen_r = np.zeros((n_paths, model.n_regimes))
-    rec = [np.zeros((record, n_steps + 1)) for _ in range(5)] + [np.zeros((record, n_steps + 1), np.int64)]
+    pen_r = np.zeros((n_paths, model.n_regimes, M, M))
+    rec = [np.zeros((record, n_steps + 1, M)), np.zeros((record, n_steps + 1, M)), np.zeros((record, n_steps + 1)),
+           np.zeros((record, n_steps + 1, M)), np.zeros((record, n_steps + 1, M)),
+           np.zeros((record, n_steps + 1), np.int64)]
     policy_name = pol.name if pol is not None else getattr(policy, "name", type(policy).__name__)
     use_numba = pol is not None and engine != "numpy"
     if pol is not None:
-        ask_min = min((float(np.min(t.ask)) if np.isfinite(t.ask).any() else np.inf) for t in pol.tables)
-        bid_min = min((float(np.min(t.bid)) if np.isfinite(t.bid).any() else np.inf) for t in pol.tables)
-        start = pol.tables[regime0].quotes(0.0, np.array([q0]), s0)
-        max_events = _event_budget(model, side, ask_min, bid_min, n_paths, f"the policy {policy_name!r}",
-                                   start=(float(np.min(start[0])), float(np.min(start[1]))))
+        ask_min, bid_min = _fastest_quotes(pol, M)
+        start = None
+        if not multi:           # where the paths start (a table's extremes may lie where no path goes)
+            sa, sb = pol.tables[regime0].quotes(0.0, np.array([q0]), s0)
+            start = (float(np.min(sa)), float(np.min(sb)))
+        max_events = _event_budget(model, side, ask_min, bid_min, n_paths, f"the policy {policy_name!r}", start=start)
     else:
-        qa, qb, _ = _checked_quotes(policy, (model, side, n_paths))(
-            np.zeros(1), np.full(1, q0, np.int64), np.full(1, s0))
-        max_events = min(_event_budget(model, side, float(qa[0]), float(qb[0]), n_paths, ""), 1_000_000)
+        qa, qb, _ = _checked_quotes(policy, multi, (model, side, n_paths))(np.zeros(1), q0v[None, :], s0v[None, :])
+        max_events = min(_event_budget(model, side, qa[0], qb[0], n_paths, ""), 1_000_000)
     t_start = time.perf_counter()
     if use_numba:
         if chunk_size is None:
             chunk_size = max(256, -(-n_paths // 50))
         starts = range(0, n_paths, chunk_size)
         table = _kernel_table(pol)
+        q_lo, q_n = _policy_box(pol, M)
         bar = tqdm(total=n_paths, desc="hjbsolve: paths", unit="path", disable=None if progress else True, leave=False)
         try:
             for p0 in starts:
                 sl = slice(p0, min(p0 + chunk_size, n_paths))
                 paths = np.arange(sl.start, sl.stop, dtype=np.int64)
                 keys = K.path_keys(base, paths)
-                K.simulate_tabulated(keys, paths, *par, pol.t, pol.s, table, pol.order, pol.q_min, max_events,
-                                     fout[sl], iout[sl], ctrl[sl], occ[sl], pen_r[sl], record, *rec)
+                K.simulate_tabulated(keys, paths, *par, pol.t, pol.s, table, pol.order, q_lo, q_n, max_events,
+                                     fout[sl], fasset[sl], iout[sl], iasset[sl], ctrl[sl], occ[sl], pen_r[sl],
+                                     record, *rec)
                 bar.update(paths.size)
         finally:
             bar.close()
@@ -818,16 +910,16 @@ def simulate(model: Model, policy, n_paths: int = 10_000, n_steps: int = 1000, s
             def fn(t, q, s, r):
                 return K.table_quotes_np(pol.tables, t, q, s, r)
         else:
-            fn = _checked_quotes(policy, (model, side, n_paths))
+            fn = _checked_quotes(policy, multi, (model, side, n_paths))
         paths = np.arange(n_paths, dtype=np.int64)
         keys = K.path_keys_np(base, paths)
         bar = tqdm(total=n_steps, desc="hjbsolve: steps (numpy engine)", disable=None if progress else True, leave=False)
         try:
-            f, i_, c, o, _, r = K.simulate_numpy(fn, keys, paths, *par, max_events, record,
-                                                 step_callback=lambda: bar.update(1))
+            f, fa, i_, ia, c, o, pr, r = K.simulate_numpy(fn, keys, paths, *par, max_events, record,
+                                                           step_callback=lambda: bar.update(1))
         finally:
             bar.close()
-        fout[:], iout[:], ctrl[:], occ[:] = f, i_, c, o
+        fout[:], fasset[:], iout[:], iasset[:], ctrl[:], occ[:], pen_r[:] = f, fa, i_, ia, c, o, pr
         rec = list(r)
         n_chunks = 1
         engine_used = "numpy"
@@ -842,39 +934,109 @@ def simulate(model: Model, policy, n_paths: int = 10_000, n_steps: int = 1000, s
         lo, hi = price_range(model, s0, n_paths)
         raise ValueError(
             f"{count} of {n_paths} paths left the policy's {what} [{lo_r:g}, {hi_r:g}] (mid-prices reached "
-            f"[{fout[:, K.F_SMIN].min():g}, {fout[:, K.F_SMAX].max():g}]), where its quotes would be extrapolated "
+            f"[{fasset[:, K.FA_SMIN, 0].min():g}, {fasset[:, K.FA_SMAX, 0].max():g}]), where its quotes would be "
+            f"extrapolated "
             f"or are not guaranteed. Solve or tabulate with a wider s_range, e.g. "
             f"hs.price_range(model, s0, n_paths) = ({lo:.6g}, {hi:.6g})")
 
     if pol is not None and pol.s_dependent:
         lo_i, hi_i = pol.s_range
-        out = (fout[:, K.F_SMIN] < lo_i) | (fout[:, K.F_SMAX] > hi_i) | (iout[:, K.I_OUT] > 0)
+        out = (fasset[:, K.FA_SMIN, 0] < lo_i) | (fasset[:, K.FA_SMAX, 0] > hi_i) | (iout[:, K.I_OUT] > 0)
         if out.any():
             _left(int(out.sum()), lo_i, hi_i, "price range")
+
+    def per_asset(arr):     # one asset: the single-asset shapes (the trailing asset axis dropped)
+        return arr if multi else arr[..., 0]
 
     paths_rec = None
     if record:
         t_grid = model.T * np.arange(n_steps + 1) / n_steps
-        paths_rec = RecordedPaths(t_grid, *rec[:5], regime=rec[5])
+        paths_rec = RecordedPaths(t_grid, per_asset(rec[0]), per_asset(rec[1]), rec[2], per_asset(rec[3]),
+                                  per_asset(rec[4]), regime=rec[5])
     info = {"wall_time": wall, "threads": numba.get_num_threads() if use_numba else 1, "engine": engine_used,
             "chunks": n_chunks, "estimator": estimator,
             "path_steps_per_second": n_paths * n_steps / wall if wall > 0 else float("inf"),
-            "fills_per_side_per_step": float((iout[:, K.I_NASK] + iout[:, K.I_NBID]).mean() / (2 * n_steps))}
-    settings = {"n_paths": n_paths, "n_steps": n_steps, "s0": s0, "q0": q0, "seed": seed, "regime0": regime0,
+            "fills_per_side_per_step": float((iasset[:, K.IA_NASK] + iasset[:, K.IA_NBID]).sum(axis=1).mean()
+                                             / (2 * M * n_steps))}
+    settings = {"n_paths": n_paths, "n_steps": n_steps, "s0": s0v.tolist() if multi else s0,
+                "q0": q0v.tolist() if multi else q0, "seed": seed, "regime0": regime0,
                 "policy": policy_name, "engine": engine_used, "record": record}
+    pen = pen_r.sum(axis=1)                                         # ∫QQ' dt over the day, (n_paths, M, M)
     return SimulationResult(
         objective=fout[:, K.F_OBJ].copy(), pnl=fout[:, K.F_PNL].copy(), cash=fout[:, K.F_X].copy(),
-        s_final=fout[:, K.F_S].copy(), q_final=iout[:, K.I_QT].copy(), q_min=iout[:, K.I_QMIN].copy(),
-        q_max=iout[:, K.I_QMAX].copy(), n_ask=iout[:, K.I_NASK].copy(), n_bid=iout[:, K.I_NBID].copy(),
-        inventory_integral=fout[:, K.F_PEN].copy(), s_min=fout[:, K.F_SMIN].copy(),
-        s_max=fout[:, K.F_SMAX].copy(), controls=ctrl, model=model, settings=settings, paths=paths_rec,
-        estimator=estimator, info=info, regime_final=iout[:, K.I_RT].copy(), n_switches=iout[:, K.I_NSW].copy(),
-        occupancy=occ)
+        s_final=per_asset(fasset[:, K.FA_S]).copy(), q_final=per_asset(iasset[:, K.IA_QT]).copy(),
+        q_min=per_asset(iasset[:, K.IA_QMIN]).copy(), q_max=per_asset(iasset[:, K.IA_QMAX]).copy(),
+        n_ask=per_asset(iasset[:, K.IA_NASK]).copy(), n_bid=per_asset(iasset[:, K.IA_NBID]).copy(),
+        inventory_integral=pen if multi else pen[:, 0, 0].copy(), s_min=per_asset(fasset[:, K.FA_SMIN]).copy(),
+        s_max=per_asset(fasset[:, K.FA_SMAX]).copy(), controls=ctrl, model=model, settings=settings,
+        paths=paths_rec, estimator=estimator, info=info, regime_final=iout[:, K.I_RT].copy(),
+        n_switches=iout[:, K.I_NSW].copy(), occupancy=occ)
 
 
-def _mc_grid(n_regimes: int = 1):
-    """A one-cell grid with a state per regime: the simulator needs the side coefficients and penalty
-    forms, not the fields."""
+def _mc_grid(n_regimes: int = 1, n_assets: int = 1):
+    """A small grid with a state per regime and an inventory axis per asset: the simulator needs the
+    side coefficients and penalty forms, not the fields."""
     from .grid import InventoryAxis, PriceAxis, StateGrid
 
-    return StateGrid(PriceAxis.single(), (InventoryAxis(1),), n_regimes)
+    return StateGrid(PriceAxis.single(), tuple(InventoryAxis(1) for _ in range(n_assets)), n_regimes)
+
+
+def _asset_state(model: MultiAssetModel, s0, q0) -> tuple[np.ndarray, np.ndarray]:
+    """``s0, q0`` of a multi-asset simulation as arrays of length ``M`` (``ValueError`` naming them)."""
+    M = model.n_assets
+    out = []
+    for name, v, check in (("s0", s0, check_real), ("q0", q0, check_int)):
+        if v is None and name == "s0":
+            raise ValueError(f"s0 is required for a multi-asset model: the M={M} initial mid-prices")
+        arr = np.asarray(v, dtype=object)
+        if arr.ndim != 1 or arr.size != M:
+            raise ValueError(f"{name} must be a sequence of M={M} numbers (one per asset), got {v!r}")
+        out.append(np.array([check(f"{name}[{i}]", x) for i, x in enumerate(arr)],
+                            dtype=float if name == "s0" else np.int64))
+    return out[0], out[1]
+
+
+def _price_arrays(model) -> tuple:
+    """``(a, c₀, σ², L)`` of the kernel: mean reversion, per-asset ``c₀`` (M,), variances per regime and
+    asset (n_regimes, M) and the lower Cholesky factor of the correlation (M, M) (``[[1.]]`` for one
+    asset; its diagonal is exactly 1, so one asset's noise is exactly ``σ Z``)."""
+    if isinstance(model, Model):
+        a, c0, _ = model.price.kernel_params()
+        sig = np.array([m.price.kernel_params()[2] for m in model.regime_models()])
+        return a, np.array([c0]), (sig * sig)[:, None], np.ones((1, 1))
+    if model.n_assets > 1 and model.depends_on_price:
+        raise ValueError(f"mean_reversion={model.mean_reversion!r}: the Monte Carlo of several assets simulates "
+                         "Brownian prices with constant drifts (Ornstein–Uhlenbeck assets would need policy tables "
+                         "in M price dimensions); simulate one OU asset with its single-asset model (asset_model(i))")
+    params = [p.kernel_params() for p in model.asset_prices()]
+    a = params[0][0]
+    if any(p[0] != a for p in params):
+        raise ValueError(f"mean_reversion={model.mean_reversion!r}: the assets must share one mean reversion")
+    corr = model.cov / np.sqrt(np.outer(np.diag(model.cov), np.diag(model.cov)))
+    np.fill_diagonal(corr, 1.0)
+    return (a, np.array([p[1] for p in params]), np.diag(model.cov)[None, :].copy(),
+            np.ascontiguousarray(np.linalg.cholesky(corr)))
+
+
+def _policy_box(pol, M: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(q_min, q_n)``: the lowest inventory and the number of inventories of each axis of a policy's
+    table, int64 arrays of length ``M`` (``ValueError`` for a table of another number of assets)."""
+    if isinstance(pol, BoxPolicy):
+        if pol.n_assets != M:
+            raise ValueError(f"the policy quotes {pol.n_assets} asset(s) but the model has M={M}")
+        return np.array(pol.q_min, np.int64), np.array(pol.inventory_shape, np.int64)
+    if M != 1:
+        raise ValueError(f"the policy {pol.name!r} has one inventory axis but the model has M={M} assets: give a "
+                         "multi-asset Solution, a BoxPolicy or a plain policy with quotes(t, q, s) per asset")
+    return np.array([pol.q_min], np.int64), np.array([pol.n_q], np.int64)
+
+
+def _fastest_quotes(pol, M: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per asset, the smallest ask and bid quote of a policy's tables (``inf`` for a side never quoted),
+    two arrays of shape (M,)."""
+    out = []
+    for side in ("ask", "bid"):
+        tabs = [getattr(t, side).reshape(-1, M) for t in (pol.tables if isinstance(pol, RegimePolicy) else (pol,))]
+        arr = np.concatenate(tabs, axis=0)
+        out.append(np.array([float(np.min(c[np.isfinite(c)])) if np.isfinite(c).any() else np.inf for c in arr.T]))
+    return out[0], out[1]

@@ -22,7 +22,7 @@ from ._validation import check_int, check_real
 from .grid import _as_real_array, ask_quoted, bid_quoted
 from .interpolation import ORDERS, interpolate, interpolate_on_grid
 
-__all__ = ["Policy", "TabulatedPolicy", "RegimePolicy", "ConstantSpread", "InventorySkew"]
+__all__ = ["Policy", "TabulatedPolicy", "BoxPolicy", "RegimePolicy", "ConstantSpread", "InventorySkew"]
 
 
 @runtime_checkable
@@ -161,9 +161,13 @@ class TabulatedPolicy:
     def check_horizon(self, T: float) -> None:
         """Raise ``ValueError`` unless the table covers ``[0, T]`` (a policy solved for another
         horizon would be held at its last row: refused by evaluation and simulation alike)."""
-        if self.t[0] > 0.0 or self.t[-1] < T * (1 - 1e-12) or self.t[-1] > T * (1 + 1e-12):
-            raise ValueError(f"the policy's table covers t in [{self.t[0]:g}, {self.t[-1]:g}], not [0, T={T:g}] of "
-                             "the model: solve or tabulate it for this model's horizon")
+        _check_horizon(self.t, T)
+
+    def box_quotes(self, t, q, s):
+        """:meth:`_quotes_checked` with the asset axis of :meth:`BoxPolicy.box_quotes`: ``q`` of shape
+        (m, 1), quotes of shape (m, 1) (one asset)."""
+        ask, bid = self._quotes_checked(t, q[:, 0], s)
+        return ask[:, None], bid[:, None]
 
     def quotes_on_grid(self, t: float, s: np.ndarray, q: np.ndarray, compiled: bool = True):
         """Fast path for solvers: quotes at one time on a tensor grid ``s × q``.
@@ -184,6 +188,155 @@ class TabulatedPolicy:
         return ask, bid
 
     def tabulate(self, model=None, t=None, s=None) -> "TabulatedPolicy":
+        return self
+
+
+def _check_horizon(t: np.ndarray, T: float) -> None:
+    if t[0] > 0.0 or t[-1] < T * (1 - 1e-12) or t[-1] > T * (1 + 1e-12):
+        raise ValueError(f"the policy's table covers t in [{t[0]:g}, {t[-1]:g}], not [0, T={T:g}] of "
+                         "the model: solve or tabulate it for this model's horizon")
+
+
+@dataclass(frozen=True, eq=False)
+class BoxPolicy:
+    """Quotes of ``M`` assets tabulated on a ``(t, box)`` grid: per asset ``δ±`` tables over the
+    inventory box ``[−Q_1, Q_1] × … × [−Q_M, Q_M]``, interpolated in ``t``.
+
+    The multi-asset form of :class:`TabulatedPolicy` (what a multi-asset
+    :meth:`hjbsolve.Solution.tabulate` returns and :func:`hjbsolve.simulate` trades): the same
+    table interpolation (:mod:`hjbsolve.interpolation`, the cell of the box an exact index) and the
+    same inventory-limit rule along each asset's axis (no ask of asset ``i`` at ``q_i = −Q_i``, no
+    bid at ``+Q_i``; nothing quoted outside the box).
+
+    Parameters
+    ----------
+    t : ndarray, shape (n_t,)
+        Strictly increasing, finite times covering ``[0, T]``.
+    q_max : sequence of int, length M
+        The box's half-widths ``Q_i >= 1``.
+    ask, bid : ndarray, shape (n_t, 1, n_cells, M)
+        ``δ⁺_i`` and ``δ⁻_i`` of every asset ``i`` (last axis) at every time and cell; the cells are
+        the C-order product of the axes ``−Q_i … Q_i`` (the last asset fastest, as
+        :class:`hjbsolve.grid.StateGrid`). The one price node: the quotes do not depend on the
+        mid-prices (Brownian prices with constant drifts).
+    name : str
+    order : {1, 3}
+        Interpolation degree in ``t``.
+
+    Raises
+    ------
+    ValueError
+        Invalid inputs (the message names the argument, the value and what is allowed).
+    """
+
+    t: np.ndarray
+    q_max: tuple
+    ask: np.ndarray
+    bid: np.ndarray
+    name: str = "tabulated"
+    order: int = 1
+
+    def __post_init__(self):
+        if isinstance(self.q_max, (int, np.integer)) or not hasattr(self.q_max, "__len__") or len(self.q_max) < 1:
+            raise ValueError(f"q_max must be a sequence of M >= 1 integers (one bound per asset), got {self.q_max!r}")
+        q_max = tuple(check_int(f"q_max[{i}]", v, ge=1) for i, v in enumerate(self.q_max))
+        t = _as_real_array("t", self.t)
+        if t.ndim != 1 or t.size < 2 or np.any(np.diff(t) <= 0):
+            raise ValueError(f"t must be a strictly increasing 1-d array of at least two times, got shape {t.shape}")
+        if self.order not in ORDERS:
+            raise ValueError(f"order must be one of {ORDERS}, got {self.order!r}")
+        shape = (t.size, 1, int(np.prod([2 * Q + 1 for Q in q_max])), len(q_max))
+        for name in ("ask", "bid"):
+            arr = np.asarray(getattr(self, name))
+            if arr.shape != shape:
+                raise ValueError(f"{name} must have shape {shape} (len(t), 1, cells of the box, M), got {arr.shape}")
+            arr = _as_table(name, arr, shape)
+            arr.setflags(write=False)
+            object.__setattr__(self, name, arr)
+        t.setflags(write=False)
+        object.__setattr__(self, "t", t)
+        object.__setattr__(self, "q_max", q_max)
+        object.__setattr__(self, "name", str(self.name))
+
+    #: The single price node (the quotes do not depend on the mid-prices).
+    s = np.zeros(1)
+    s_dependent = False
+    s_range = (-np.inf, np.inf)
+
+    n_regimes = 1
+
+    @property
+    def tables(self) -> tuple:
+        """``(self,)``: one table for every regime (the simulator's interface, as :class:`RegimePolicy`)."""
+        return (self,)
+
+    @property
+    def n_assets(self) -> int:
+        return len(self.q_max)
+
+    @property
+    def inventory_shape(self) -> tuple:
+        return tuple(2 * Q + 1 for Q in self.q_max)
+
+    @property
+    def q_min(self) -> tuple:
+        return tuple(-Q for Q in self.q_max)
+
+    def contains(self, q) -> bool:
+        """Whether the inventory vector ``q`` lies in the box."""
+        return all(-Q <= int(v) <= Q for v, Q in zip(q, self.q_max))
+
+    def box_quotes(self, t, q, s=None):
+        """Quotes at already validated arrays: ``t`` (m,), integer inventories ``q`` (m, M).
+
+        Returns
+        -------
+        ask, bid : ndarray, shape (m, M)
+            ``+inf`` where a side is not quoted (its axis' limit, or ``q`` outside the box).
+        """
+        q = np.asarray(q, np.int64)
+        shape = self.inventory_shape
+        idx = q + np.array(self.q_max)
+        inside = np.all((idx >= 0) & (idx < np.array(shape)), axis=-1)
+        cell = np.ravel_multi_index(tuple(np.clip(idx, 0, np.array(shape) - 1)[..., i] for i in range(len(shape))),
+                                    shape)
+        tc = np.clip(np.broadcast_to(np.asarray(t, float), cell.shape), self.t[0], self.t[-1])
+        zero = np.zeros(cell.shape)
+        out = []
+        for tab, quoted in ((self.ask, ask_quoted), (self.bid, bid_quoted)):
+            v = np.stack([interpolate(tab[..., i], self.t, self.s, self.order, self.order, tc, zero, cell)
+                          for i in range(len(shape))], axis=-1)
+            ok = inside[..., None] & quoted(idx, np.array(shape))
+            out.append(np.where(ok, v, np.inf))
+        return out[0], out[1]
+
+    def quotes(self, t, q, s=None):
+        """``(δ⁺, δ⁻)`` per asset at inventories ``q`` (integers, trailing axis M) and times ``t``
+        (broadcast with ``q``'s other axes); ``s`` (the mid-prices) is not used. Quotes have the
+        trailing asset axis; ``+inf`` at an axis' limit and outside the box.
+
+        Raises
+        ------
+        ValueError
+            Non-finite ``t``; ``q`` not integer or without a trailing axis of length M.
+        """
+        t = _as_real_array("t", t)
+        qa = np.asarray(q)
+        M = self.n_assets
+        if qa.dtype.kind not in "iuf" or qa.dtype == np.bool_ or not np.all(np.isfinite(qa)) or \
+                np.any(np.rint(qa) != qa) or qa.ndim == 0 or qa.shape[-1] != M:
+            raise ValueError(f"q must be integer inventories with a trailing axis of length M={M}, got shape "
+                             f"{qa.shape}: {qa.ravel()[:5]!r}")
+        shape = np.broadcast_shapes(t.shape, qa.shape[:-1])
+        qb = np.broadcast_to(np.rint(qa).astype(np.int64), shape + (M,)).reshape(-1, M)
+        ask, bid = self.box_quotes(np.broadcast_to(t, shape).ravel(), qb)
+        return ask.reshape(shape + (M,)), bid.reshape(shape + (M,))
+
+    def check_horizon(self, T: float) -> None:
+        """As :meth:`TabulatedPolicy.check_horizon`."""
+        _check_horizon(self.t, T)
+
+    def tabulate(self, model=None, t=None, s=None) -> "BoxPolicy":
         return self
 
 

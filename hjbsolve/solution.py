@@ -24,7 +24,7 @@ from .grid import InventoryAxis, PriceAxis, _as_real_array
 from .hamiltonian import fill_intensity, quotes_from_values
 from .interpolation import interpolate
 from .model import Model
-from .policies import RegimePolicy, TabulatedPolicy
+from .policies import BoxPolicy, RegimePolicy, TabulatedPolicy
 from .regimes import resolve_regime
 
 __all__ = ["Solution", "FORMAT", "FORMAT_ASSETS"]
@@ -203,11 +203,8 @@ class Solution:
         """
         r = self._regime(regime)
         if self.multi_asset:
-            t, cell, _, _ = self._prepare_assets(t, q, s)
-            zero = np.zeros(t.shape)
-            sides = [[interpolate(tab, self.t, self.s, ORDER_T, ORDER_S, t, zero, cell) for tab in tabs]
-                     for tabs in self._quote_tables()]
-            return np.stack(sides[0], axis=-1), np.stack(sides[1], axis=-1)
+            t, _, q, _ = self._prepare_assets(t, q, s)
+            return self.tabulate().quotes(t, q)
         t, qi, s = self._prepare(t, q, s)
         ask, bid = self.tabulate(r)._quotes_checked(t, qi + int(self.q[0]), s)
         return ask[()], bid[()]
@@ -283,13 +280,13 @@ class Solution:
 
     def tabulate(self, regime=None) -> TabulatedPolicy:
         """The optimal quotes on the stored grid as a cubic :class:`TabulatedPolicy` (cached), of the
-        regime ``regime`` for a model with regimes (required when it has several).
+        regime ``regime`` for a model with regimes (required when it has several); for several assets a
+        :class:`~hjbsolve.policies.BoxPolicy` (per-asset tables over the inventory box).
 
         This is what :meth:`quotes`, :func:`hjbsolve.evaluate` and :func:`hjbsolve.simulate` use.
         """
         if self.multi_asset:
-            raise ValueError("tabulate: a TabulatedPolicy has one inventory axis; a multi-asset solution answers "
-                             "through quotes(t, q, s) (policies for several assets are not implemented yet)")
+            return self._tabulate_box()
         r = self._regime(regime)
         key = ("policy", r)
         tab = self._cache.get(key)
@@ -302,6 +299,17 @@ class Solution:
                                   name=self.info.get("name", "optimal"), order=ORDER_T,
                                   s_range=self.s_range if self.s.size > 1 else None)
             self._cache[key] = tab
+        return tab
+
+    def _tabulate_box(self) -> BoxPolicy:
+        """The optimal quotes of every asset on the stored grid and box, as a cubic
+        :class:`~hjbsolve.policies.BoxPolicy` (cached)."""
+        tab = self._cache.get("box policy")
+        if tab is None:
+            asks, bids = self._quote_tables()
+            tab = BoxPolicy(self.t, self.q_max, np.stack(asks, axis=-1), np.stack(bids, axis=-1),
+                            name=self.info.get("name", "optimal"), order=ORDER_T)
+            self._cache["box policy"] = tab
         return tab
 
     def tabulate_regimes(self) -> RegimePolicy:

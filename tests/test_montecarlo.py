@@ -206,9 +206,16 @@ res = hs.simulate(m, hs.expansion(m, 1), n_paths=300, n_steps=100, seed=9, progr
 chain = hs.Regimes(generator=[[-3.0, 3.0], [4.0, -4.0]], sigma=[0.5, 1.5], A_plus=[1000.0, 600.0])
 reg = hs.simulate(m.replace(regimes=chain), hs.expansion(m, 1), n_paths=300, n_steps=100, seed=9, progress=False,
                   chunk_size=37, regime0=1)
+mm = hs.MultiAssetModel(A=[300.0, 120.0], k=[1.2, 1.2], z=[0.2, 0.35], alpha=[0.01, -0.01], T=1.0, eps=0.05,
+                        cov=[[0.25, 0.32], [0.32, 0.64]], drift=[0.05, -0.1])
+msol = hs.solve(mm, q_max=[20, 15], method="expm")
+multi = hs.simulate(mm, msol, n_paths=300, n_steps=100, s0=[100.0, 50.0], q0=[1, -1], seed=9, progress=False,
+                    chunk_size=37)
 np.savez(sys.argv[1], threads=res.info["threads"], objective=res.objective, pnl=res.pnl, q_min=res.q_min,
          q_max=res.q_max, n_ask=res.n_ask, controls=res.controls, regime_objective=reg.objective,
-         regime_controls=reg.controls, regime_final=reg.regime_final, occupancy=reg.occupancy)
+         regime_controls=reg.controls, regime_final=reg.regime_final, occupancy=reg.occupancy,
+         multi_objective=multi.objective, multi_q_final=multi.q_final, multi_n_bid=multi.n_bid,
+         multi_controls=multi.controls, multi_inventory_integral=multi.inventory_integral)
 """
 
 
@@ -216,7 +223,7 @@ np.savez(sys.argv[1], threads=res.info["threads"], objective=res.objective, pnl=
 def test_same_seed_same_numbers_with_one_and_two_threads(tmp_path):
     """Two processes started with ``NUMBA_NUM_THREADS=1`` and ``=2`` (so the second really runs two
     threads, whatever the runner's CPU count) give the same numbers bit for bit, also with a regime
-    chain (its jumps have their own per-path stream)."""
+    chain (its jumps have their own per-path stream) and with two correlated assets (issue 11)."""
     import os
     import subprocess
     import sys
@@ -230,7 +237,8 @@ def test_same_seed_same_numbers_with_one_and_two_threads(tmp_path):
     one, two = (np.load(tmp_path / f"t{n}.npz") for n in (1, 2))
     assert int(one["threads"]) == 1 and int(two["threads"]) == 2
     for name in ("objective", "pnl", "q_min", "q_max", "n_ask", "controls", "regime_objective", "regime_controls",
-                 "regime_final", "occupancy"):
+                 "regime_final", "occupancy", "multi_objective", "multi_q_final", "multi_n_bid", "multi_controls",
+                 "multi_inventory_integral"):
         assert np.array_equal(one[name], two[name]), name
     assert one["occupancy"][:, 1].mean() > 0.1 and not np.array_equal(one["objective"], one["regime_objective"])
 
