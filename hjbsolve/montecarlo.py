@@ -533,6 +533,16 @@ def _cross_fitted(y, C):
 
 
 # ----------------------------------------------------------------------------- policies
+class _OneRegime:
+    """One regime of a policy with a chain (its ``tabulate(..., regime=r)``), as a regime-free policy."""
+
+    def __init__(self, policy, regime: int):
+        self.policy, self.regime = policy, regime
+
+    def tabulate(self, model, t, s):
+        return self.policy.tabulate(model, t, s, regime=self.regime)
+
+
 def _tabulate(policy, model, n_steps, s0, n_paths) -> TabulatedPolicy:
     """``policy.tabulate(model, t, s)`` with suggested nodes (the protocol of :mod:`hjbsolve.policies`)."""
     s_dependent = model.depends_on_price if isinstance(model, MultiAssetModel) else model.price.depends_on_price
@@ -680,6 +690,12 @@ def _as_regime_policy(policy, model: Model, n_steps: int, s0: float, n_paths: in
         pol = policy
     elif isinstance(policy, TabulatedPolicy):
         pol = RegimePolicy((policy,), name=policy.name)
+    elif getattr(getattr(policy, "model", None), "regimes", None) is not None and policy.model.n_regimes > 1:
+        # the closed forms of a chain (hs.expansion of a regime model): one table per regime
+        if policy.model.n_regimes != n_reg:
+            raise ValueError(f"the policy's model has {policy.model.n_regimes} regime(s), the model {n_reg}")
+        tabs = tuple(_tabulate(_OneRegime(policy, r), model, n_steps, s0, n_paths) for r in range(n_reg))
+        pol = RegimePolicy(tabs, name=tabs[0].name)
     elif hasattr(policy, "tabulate"):
         tab = _tabulate(policy, model, n_steps, s0, n_paths)
         if isinstance(tab, BoxPolicy):
