@@ -894,7 +894,8 @@ def simulate(model: Model, policy, n_paths: int = 10_000, n_steps: int = 1000, s
         ask_min, bid_min = _fastest_quotes(pol, M)
         start = None
         if not multi:           # where the paths start (a table's extremes may lie where no path goes)
-            sa, sb = pol.tables[regime0].quotes(0.0, np.array([q0]), s0)
+            tab = pol.tables[regime0 if pol.n_regimes > 1 else 0]     # one table: the same in every regime
+            sa, sb = tab.quotes(0.0, np.array([int(q0v[0])]), float(s0v[0]))
             start = (float(np.min(sa)), float(np.min(sb)))
         max_events = _event_budget(model, side, ask_min, bid_min, n_paths, f"the policy {policy_name!r}", start=start)
     else:

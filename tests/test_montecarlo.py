@@ -566,7 +566,7 @@ def test_a_table_whose_extreme_quotes_are_unsimulable_runs_from_reasonable_start
     from hjbsolve import montecarlo as mc
 
     m = hs.paper_model("brownian")
-    side = np.array([[[math.log(m.A) - m.k * m.z, m.k, 0.0], [math.log(m.A) - m.k * m.z, m.k, 0.0]]])
+    side = np.array([[[[math.log(m.A) - m.k * m.z, m.k, 0.0], [math.log(m.A) - m.k * m.z, m.k, 0.0]]]])  # (regimes, M, 2, 3)
     with pytest.raises(ValueError, match="cannot be simulated"):
         mc._event_budget(m, side, -13.0, 1.0, 1000, "the policy 'x'")
     budget = mc._event_budget(m, side, -13.0, 1.0, 1000, "the policy 'x'", start=(1.0, 1.0))
