@@ -29,7 +29,10 @@ def check_real(name: str, value, *, gt=None, ge=None, lt=None, le=None) -> float
     """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise ValueError(f"{name} must be a real number, got {value!r} of type {type(value).__name__}")
-    v = float(value)
+    try:
+        v = float(value)
+    except OverflowError:                     # an int beyond double precision (10**400)
+        v = math.inf
     if not math.isfinite(v):
         raise ValueError(f"{name} must be finite, got {value!r}")
     if gt is not None and not v > gt:

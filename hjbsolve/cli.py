@@ -210,7 +210,10 @@ def _cmd_simulate(args) -> int:
     cfg = load_config(args.params)
     m, s0 = cfg.model, cfg.s0
     if cfg.multi_asset:                         # an [assets] table
-        return _simulate_assets(m, args)
+        if args.regime0 is not None:
+            raise ValueError(f"--regime0 applies to a model with [regimes]; an [assets] model has none (got "
+                             f"{args.regime0!r})")
+        return _simulate_assets(m, args, s0, cfg.solve)
     regime0 = 0
     if m.regimes is not None:                   # checked before any solve
         from .regimes import resolve_regime
@@ -271,29 +274,60 @@ def _cmd_simulate(args) -> int:
     return 0
 
 
-def _simulate_assets(m, args) -> int:
+def _simulate_assets(m, args, s0, solve_opts: dict) -> int:
     """``hjbsolve simulate`` for a :class:`~hjbsolve.MultiAssetModel` (an ``[assets]`` parameter file): the
-    optimal policy (solved on the box, ``--q-max`` for every asset or the solver's default; by the
-    matrix exponential when all ``k`` are equal, else finite differences) simulated
-    from flat inventories at mid-prices 0 (the prices enter the objective only through ``Q_T·S_T``,
-    whose mean is the drift's), a per-asset table and ``simulation.npz``."""
+    policy (``optimal``: solved on the box — the file's ``[solve]`` options, ``--q-max`` for every asset
+    or the solver's default; by default the matrix exponential when all ``k`` are equal, else finite
+    differences; ``order0``/``order1``: the
+    closed forms of §5; ``constant``/``skew``: the heuristic on every asset, each by its own inventory)
+    simulated from flat inventories at the mid-prices ``[assets] s0``; its exact value on the box next
+    to the Monte Carlo estimate, a per-asset table, ``simulation.npz``, the objective density and the
+    final inventories (over the iso-risk ellipses for two assets)."""
+    from .expansion import expansion
     from .montecarlo import pnl_statistics, simulate
-    from .solver import solve
+    from .plotting import plot_final_inventories, plot_pnl_density, save_figure
+    from .policies import ConstantSpread, InventorySkew
+    from .solver import evaluate, solve
 
-    if args.policy != "optimal":
-        raise ValueError(f"--policy {args.policy}: with several assets only the optimal policy is simulated "
-                         "(the closed forms and heuristics are single-asset policies)")
     M = m.n_assets
     # the exact matrix exponential when every asset and side has one k (Brownian prices), else finite
     # differences at the accuracy `hjbsolve simulate` uses for one asset
     one_k = len({k for i in range(M) for _, k in m.side_params(i)}) == 1
-    opts = {"method": "expm"} if one_k else {"tol": 1e-4, "value_rtol": 1e-5}
-    sol = solve(m, q_max=None if args.q_max is None else [args.q_max] * M, progress=not args.no_progress, **opts)
-    res = simulate(m, sol, n_paths=args.paths, n_steps=args.steps, s0=[0.0] * M, q0=[0] * M, seed=args.seed,
-                   progress=not args.no_progress, estimator="control" if args.paths >= 40 else "plain")
-    v = float(sol.value(0.0, [0] * M, [0.0] * M))
-    print(f"hjbsolve simulate: {M} assets, box q_max={list(sol.q_max)}")
-    print(f"policy optimal: {args.paths} days, {args.steps} steps, seed {args.seed}, {res.info['wall_time']:.2f} s")
+    opts = dict(solve_opts)
+    if args.q_max is not None:
+        opts["q_max"] = args.q_max
+    if isinstance(opts.get("q_max"), int):
+        opts["q_max"] = [opts["q_max"]] * M
+    accuracy = {"tol": 1e-4, "value_rtol": 1e-5}
+    bar = not args.no_progress
+    if args.policy == "optimal":
+        if "method" not in opts:
+            opts.update({"method": "expm"} if one_k and not ({"tol", "value_rtol", "n_steps", "scheme"} & set(opts))
+                        else accuracy)
+        if opts.get("method", "fd") == "fd":
+            opts = {**accuracy, **opts}
+        policy = solve(m, progress=bar, **opts)
+        exact = policy
+    else:
+        if args.policy in ("order0", "order1"):
+            policy = expansion(m, order=int(args.policy[-1]))
+        elif args.policy == "constant":
+            policy = ConstantSpread(args.half_spread)
+        else:
+            if not (math.isfinite(args.skew) and args.skew >= 0):
+                raise ValueError(f"--skew must be a finite number >= 0 (the widening per unit of inventory), got "
+                                 f"{args.skew}")
+            policy = InventorySkew(args.half_spread, args.skew)
+        opts.pop("method", None)                 # a fixed policy: its verification equation, by finite differences
+        exact = evaluate(m, policy, progress=bar, **{**accuracy, **opts})
+    q0 = [0] * M
+    res = simulate(m, policy, n_paths=args.paths, n_steps=args.steps, s0=list(s0), q0=q0, seed=args.seed,
+                   progress=bar, estimator="control" if args.paths >= 40 else "plain")
+    v = float(exact.value(0.0, q0, list(s0)))
+    print(f"hjbsolve simulate: {M} assets, mid-prices from {list(s0)}, exact values on the box q_max="
+          f"{list(exact.q_max)}")
+    print(f"policy {args.policy}: {args.paths} days, {args.steps} steps, seed {args.seed}, "
+          f"{res.info['wall_time']:.2f} s")
     print(f"objective, {res.estimator} estimate: {res.mean:.6g} ± {res.stderr:.2g} (1 s.e.); exact value {v:.6g} "
           f"(z = {(res.mean - v) / res.stderr if res.stderr > 0 else 0.0:+.2f})")
     head = f"{'':>22} | {'mean':>11} {'std':>10} {'1%':>10} {'50%':>10} {'99%':>10}"
@@ -307,12 +341,16 @@ def _simulate_assets(m, args) -> int:
         st = pnl_statistics(np.asarray(x, float))
         print(f"{name:>22} | {st['mean']:11.5g} {st['std']:10.4g} {st['q0.01']:10.5g} {st['q0.5']:10.5g} "
               f"{st['q0.99']:10.5g}")
-    out = Path(args.out) / "simulation.npz"
-    if out.exists():
-        print(f"replacing {out}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    res.save(out)
-    print(f"wrote {out}")
+    out = Path(args.out)
+    files = [out / "simulation.npz", out / "objective_density.png", out / "final_inventories.png"]
+    replaced = [str(f) for f in files if f.exists()]
+    if replaced:
+        print(f"replacing {', '.join(replaced)}")
+    out.mkdir(parents=True, exist_ok=True)
+    res.save(files[0])
+    save_figure(plot_pnl_density({args.policy: res}), files[1])
+    save_figure(plot_final_inventories(res, m), files[2])
+    print(f"wrote {', '.join(map(str, files))}")
     return 0
 
 

@@ -175,6 +175,8 @@ SCHEMA: tuple[Key, ...] = (
         {"anyOf": [_NUMBER, _NUMBERS]}),
     Key("assets", "drift", "number or list of M numbers", "price/time", "0", "constant drift `b_i` of mid-price i",
         {"anyOf": [_NUMBER, _NUMBERS]}),
+    Key("assets", "s0", "number or list of M numbers", "price", "0",
+        "initial mid-price `S_i(0)` per asset (where `simulate` starts its days)", {"anyOf": [_NUMBER, _NUMBERS]}),
     Key("assets", "Omega", "list of M lists of M numbers", "—", "`diag(z)`",
         "terminal-penalty matrix `Ω` (`εη q'Ωq` at `T`; positive semi-definite)", _MATRIX),
     Key("assets", "running_form", "list of M lists of M numbers", "price/time", "`ε ν Λ`",
@@ -271,19 +273,22 @@ class RunConfig:
     model : Model or MultiAssetModel
         ``model.s0`` is the initial price (where quotes are reported and days start); a
         :class:`~hjbsolve.MultiAssetModel` (an ``[assets]`` table) has none: its quotes do not
-        depend on the prices.
+        depend on the prices, and its days start at :attr:`asset_s0`.
     solve : dict
         Keyword options of :func:`hjbsolve.solve` (only those the file sets).
     q : list of int, or list of lists of int (several assets)
         Inventories of the printed quotes.
     t : float
         Time of the printed quotes.
+    asset_s0 : tuple of float, optional
+        ``[assets] s0``: the initial mid-prices of several assets (:attr:`s0`).
     """
 
     model: Model
     solve: dict = field(default_factory=dict)
     q: list = field(default_factory=lambda: list(DEFAULT_REPORT_Q))
     t: float = 0.0
+    asset_s0: tuple | None = None
 
     @property
     def multi_asset(self) -> bool:
@@ -292,8 +297,11 @@ class RunConfig:
 
     @property
     def s0(self):
-        """The initial price, ``model.s0`` (``None`` for several assets)."""
-        return None if self.multi_asset else self.model.s0
+        """The initial price, ``model.s0``; for several assets the ``M`` initial mid-prices (``[assets] s0``,
+        default 0 each)."""
+        if self.multi_asset:
+            return self.asset_s0 if self.asset_s0 is not None else (0.0,) * self.model.n_assets
+        return self.model.s0
 
 
 def _read_toml(path) -> dict:
@@ -352,7 +360,7 @@ def _regimes(table: dict) -> Regimes:
         raise ValueError(f"[regimes] {e}") from None
 
 
-def _assets(data: dict) -> MultiAssetModel:
+def _assets(data: dict) -> tuple[MultiAssetModel, tuple | None]:
     """The ``[assets]`` table (with ``[model]`` ``T``, ``eps``, ``eta``, ``nu``) as a multi-asset model;
     the model's own checks, with the table named."""
     other = [f"[{sec}]" for sec in ("price", "regimes") if sec in data]
@@ -369,12 +377,19 @@ def _assets(data: dict) -> MultiAssetModel:
     if missing:
         raise ValueError(f"[assets] must give {missing} (no paper value exists for several assets)")
     table.setdefault("alpha", 0.0)
+    s0 = table.pop("s0", None)
     defaults = paper_model("ou")
     params = {k: model_table.get(k, getattr(defaults, k)) for k in ASSETS_MODEL_KEYS}
     try:
-        return MultiAssetModel(**table, **params)
+        model = MultiAssetModel(**table, **params)
+        if s0 is not None:
+            from .multiasset import _per_asset
+
+            s0 = _per_asset("s0", s0, model.n_assets, False)
     except ValueError as e:
-        raise ValueError(f"[assets] {e}") from None
+        key = str(e).split(" ", 1)[0]
+        raise ValueError(f"[{'model' if key in ASSETS_MODEL_KEYS else 'assets'}] {e}") from None
+    return model, s0
 
 
 def _report_q(q, model) -> list:
@@ -429,7 +444,7 @@ def load_config(path=None) -> RunConfig:
     model_table = data.get("model", {})
     solve = dict(data.get("solve", {}))
     if "assets" in data:
-        model = _assets(data)
+        model, asset_s0 = _assets(data)
         if isinstance(solve.get("q_max"), list) and len(solve["q_max"]) != model.n_assets:
             raise ValueError(f"[solve] q_max = {_toml(solve['q_max'])}: must be one integer, or one per asset "
                              f"(M = {model.n_assets})")
@@ -447,7 +462,7 @@ def load_config(path=None) -> RunConfig:
     if "s_range" in solve:
         solve["s_range"] = tuple(solve["s_range"])
     report = data.get("report", {})
-    cfg = RunConfig(model=model, solve=solve)
+    cfg = RunConfig(model=model, solve=solve, asset_s0=asset_s0 if "assets" in data else None)
     cfg.q = _report_q(report["q"], model) if "q" in report else _default_report_q(model)
     cfg.t = report.get("t", cfg.t)
     if not 0.0 <= cfg.t <= model.T:                # checked before any solve

@@ -327,7 +327,10 @@ def _check_t(t, T):
 
 def _check_q(q):
     """Integer-valued inventories, returned as floats."""
-    q = np.asarray(q)
+    try:
+        q = np.asarray(q)
+    except ValueError:                        # ragged nested sequences
+        raise ValueError(f"q must be an integer inventory (array) of a regular shape, got {q!r}") from None
     if q.dtype.kind not in "iuf":
         raise ValueError(f"q must be an integer inventory (array), got {q!r}")
     qf = q.astype(float)
@@ -1188,7 +1191,7 @@ class MultiAssetExpansion(_ClosedForms):
                 "scale": self.scale, "C_plus": cp, "C_minus": cm,
             }
 
-    def quotes(self, t, q, s=None):
+    def quotes(self, t, q, s=None, regime=None):
         """Optimal half-spreads ``(δ⁺, δ⁻)`` per asset (eqs. 46–48 corrected; eq. 40's ``1/k±_i + α_i ±
         Δ_i`` at order 0), through the single-asset marginals and quote assembly of
         :mod:`hjbsolve.hamiltonian`.
@@ -1201,20 +1204,23 @@ class MultiAssetExpansion(_ClosedForms):
             Integer inventories.
         s : array_like, shape (..., M), optional
             Mid-prices; required when an asset has an OU price.
+        regime : None or 0
+            The interface of :meth:`Expansion.quotes` (a multi-asset model has no regime chain).
 
         Returns
         -------
         ask, bid : ndarray, shape ``broadcast(t, q[..., 0], s[..., 0]) + (M,)``
             Price units. No inventory limit applies (the closed forms have none).
         """
+        resolve_regime(None, regime)
         t, q, s = self._inputs(t, q, s, s_required=self.s_dependent)
         m = self.model
         with self._closed_form(t, s):
-            Delta = self._delta(t, s)
+            Delta, th1, pi = self._quote_coefficients(t, s)
             if self.order == 0:
                 gq = gm = gp = np.zeros(q.shape)
             else:
-                th1, pi, eps = self._theta1(t, s), self._pi(t), self.scale
+                eps = self.scale
 
                 def g(qq):      # q-dependent part of h_q, ε̂(q·θ₁ − q'π̃q); h⁰ + ε̂θ₀ cancels in the marginals
                     return eps * (np.sum(qq * th1, axis=-1) - np.einsum("...i,...ij,...j->...", qq, pi, qq))
@@ -1227,6 +1233,23 @@ class MultiAssetExpansion(_ClosedForms):
         ks = np.array([[k for _, k in m.side_params(i)] for i in range(self.n_assets)])
         alpha = np.array(m.alpha)
         return optimal_quote(pp, alpha, 1.0 / ks[:, 0]), optimal_quote(pm, alpha, 1.0 / ks[:, 1])
+
+    def _quote_coefficients(self, t, s):
+        """``(Δ, θ₁, π̃)`` at broadcast ``(t, s)`` (shapes ``t.shape + (M,)``, ``+ (M,)``, ``+ (M, M)``),
+        computed once per distinct ``(t, s)`` (the quadratures cost per point; an inventory grid at one
+        time asks for one). ``θ₁, π̃`` are ``None`` at order 0."""
+        M = self.n_assets
+        key = np.concatenate([t[..., None], s if self.s_dependent else np.zeros(t.shape + (0,))], axis=-1)
+        uniq, inv = np.unique(key.reshape(-1, key.shape[-1]), axis=0, return_inverse=True)
+        inv = inv.reshape(-1)
+        tu = uniq[:, 0]
+        su = uniq[:, 1:] if self.s_dependent else np.zeros((tu.size, M))
+        out = [self._delta(tu, su)]
+        if self.order == 1:
+            out += [self._theta1(tu, su), self._pi(tu)]
+        else:
+            out += [None, None]
+        return tuple(None if x is None else x[inv].reshape(t.shape + x.shape[1:]) for x in out)
 
     @staticmethod
     def _finite_pair(*arrays):
@@ -1244,7 +1267,7 @@ class MultiAssetExpansion(_ClosedForms):
         s0 = 0.0 if s is None else np.asarray(s, dtype=float)
         return s0 + 0.5 * (ask - bid)
 
-    def value(self, t, q, s):
+    def value(self, t, q, s, regime=None):
         """``v(t, q, s)`` (``u = x + v``), the ``q·s`` part included: order 0 ``q·(s + Δ) + h⁰`` (eq. 40),
         order 1 ``+ ε̂(θ₀ + q·θ₁ − q'π̃q)`` (eqs. 32, 45).
 
@@ -1253,12 +1276,15 @@ class MultiAssetExpansion(_ClosedForms):
         t : array_like
         q, s : array_like, shape (..., M)
             Integer inventories and mid-prices (``s`` required).
+        regime : None or 0
+            As in :meth:`quotes`.
 
         Returns
         -------
         ndarray, shape ``broadcast(t, q[..., 0], s[..., 0])``
             Price units.
         """
+        resolve_regime(None, regime)
         t, q, s = self._inputs(t, q, s, s_required=True)
         with self._closed_form(t, s):
             v = np.sum(q * (s + self._delta(t, s)), axis=-1) + self._h0(t, s)

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import check_names, check_real, fields_dict
+from ._validation import check_int, check_names, check_real, fields_dict
 from .coefficients import MAX_LOG_RATE
 from .prices import Brownian, OrnsteinUhlenbeck
 
@@ -320,9 +320,7 @@ class MultiAssetModel:
         problem, and the solvers give the same numbers."""
         from .model import Model
 
-        if not 0 <= int(i) < self.n_assets:
-            raise ValueError(f"asset index must be in [0, {self.n_assets - 1}], got {i!r}")
-        i = int(i)
+        i = check_int("asset index i", i, ge=0, le=self.n_assets - 1)
         (Ap, kp), (Am, km) = self.side_params(i)
         phi = None if self.running_form is None else float(self.running_form[i, i])
         varpi = None
@@ -421,8 +419,8 @@ def inventory_risk(q, *, Omega, cov, eps: float = 1.0, eta: float = 1.0, nu: flo
     Raises
     ------
     ValueError
-        Shapes that do not match, matrices that are not symmetric or definite as required, or a
-        parameter out of range.
+        Shapes that do not match, matrices that are not symmetric or definite as required, a
+        parameter out of range, or a risk beyond double precision.
     """
     Om = _matrix("Omega", Omega, None)
     M = Om.shape[0]
@@ -434,10 +432,18 @@ def inventory_risk(q, *, Omega, cov, eps: float = 1.0, eta: float = 1.0, nu: flo
     eps, eta, nu = (check_real(n, v, ge=0.0) for n, v in (("eps", eps), ("eta", eta), ("nu", nu)))
     T = check_real("T", T, gt=0.0)
     t = check_real("t", t, ge=0.0, le=T)
-    qa = np.asarray(q, dtype=float)
+    try:
+        qa = np.asarray(q, dtype=float)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"q must be real inventory vectors (a trailing axis of length M={M}), got {q!r}") from None
     if qa.ndim == 0 or qa.shape[-1] != M:
         raise ValueError(f"q must have a trailing axis of length M={M} (one entry per asset), got shape {qa.shape}")
     if not np.all(np.isfinite(qa)):
         raise ValueError("q must be finite")
     form = eta * Om + nu * (T - t) * La
-    return eps * np.einsum("...i,ij,...j->...", qa, form, qa)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = eps * np.einsum("...i,ij,...j->...", qa, form, qa)
+    if not np.all(np.isfinite(out)):
+        raise ValueError(f"the inventory risk overflows double precision at q up to {float(np.max(np.abs(qa))):.3g} "
+                         f"(|Π| beyond {np.finfo(float).max:.3g}): give smaller inventories or penalties")
+    return out

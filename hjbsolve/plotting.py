@@ -6,16 +6,21 @@ import numpy as np
 
 __all__ = ["plot_quotes_vs_q", "plot_value_vs_q", "plot_error_map", "plot_day", "plot_day_panels",
            "plot_inventory_extremes", "plot_pnl_density", "save_figure", "log_ticks", "legend_outside",
-           "reference_line", "label_contours", "clip_spikes", "plot_iso_risk"]
+           "reference_line", "label_contours", "clip_spikes", "plot_iso_risk", "plot_final_inventories"]
 
 
 def _check_mapping(name: str, items, method: str) -> dict:
     """``items`` as a non-empty dict of label → object with ``method`` (a ValueError otherwise)."""
     if not isinstance(items, dict) or not items:
         raise ValueError(f"{name} must be a non-empty dict of label -> object with .{method}(), got {items!r:.80}")
+    from .policies import policy_assets
+
     for label, obj in items.items():
         if not callable(getattr(obj, method, None)):
             raise ValueError(f"{name}[{label!r}] must have a .{method}() method, got {type(obj).__name__}")
+        if policy_assets(obj) not in (None, 1):
+            raise ValueError(f"{name}[{label!r}] quotes {policy_assets(obj)} assets: this plot draws one asset's "
+                             "quotes against q; for several assets use plot_iso_risk or plot_final_inventories")
     return items
 
 
@@ -36,6 +41,9 @@ def _recorded(result, path):
         n = 0 if rec is None else len(rec)
         raise ValueError(f"path must index a recorded path (simulate(..., record=N)); got path={path!r} with {n} "
                          "recorded")
+    if np.ndim(rec.s) == 3:
+        raise ValueError("the result is a simulation of several assets: this plot draws one asset's day; use "
+                         "plot_final_inventories (or plot_pnl_density) for several assets")
     return rec
 
 
@@ -637,5 +645,99 @@ def plot_iso_risk(sol, t: float = 0.0, ax=None, extent=None, n_levels: int = 5, 
     handles = [Line2D([], [], color="tab:grey", lw=1.0, label="iso-risk Π(q) = c (price units, labelled)"),
                Line2D([], [], color="tab:blue", marker=r"$\rightarrow$", ms=12, ls="none",
                       label=f"E[dq]/dt = λ⁻ − λ⁺ (longest {longest:.3g} units per time unit)")]
+    legend_outside(ax, ncol=1, handles=handles)
+    return ax
+
+
+def plot_final_inventories(result, model, ax=None, max_points: int = 4000):
+    """Where a multi-asset simulation ends: the final inventories ``Q_T`` of the simulated days.
+
+    With two assets, a scatter of ``(Q₁(T), Q₂(T))`` over the iso-risk ellipses ``Π(q) = c`` of the
+    model at ``t = 0`` (paper §5.8), with the major axis of the simulated distribution (its sample
+    covariance) and the model's low-risk direction (the eigenvector of the smallest eigenvalue of
+    ``ηΩ + νTΛ``), both through the sample mean (drifts move the centre): the paper's "favour a
+    well-diversified portfolio" claim is that the two align.
+    With another number of assets, one histogram of ``Q_i(T)`` per asset.
+
+    Parameters
+    ----------
+    result : SimulationResult
+        From :func:`hjbsolve.simulate` of a :class:`~hjbsolve.MultiAssetModel` (``q_final`` of shape
+        ``(n_paths, M)``).
+    model : MultiAssetModel
+        The simulated model (its ``Ω``, ``Λ``, ``η``, ``ν``, ``T``).
+    ax : Axes, optional
+    max_points : int
+        Most days drawn in the scatter (the first ones; every day enters the sample covariance).
+
+    Returns
+    -------
+    Axes
+
+    Raises
+    ------
+    ValueError
+        ``result`` without a per-asset ``q_final`` of ``model``'s ``M`` assets, or a bad ``max_points``.
+    """
+    from .multiasset import MultiAssetModel
+
+    if not isinstance(model, MultiAssetModel):
+        raise ValueError(f"model must be an hs.MultiAssetModel, got {type(model).__name__}")
+    q = np.asarray(getattr(result, "q_final", None))
+    M = model.n_assets
+    if q.ndim != 2 or q.shape[1] != M or q.shape[0] < 2:
+        raise ValueError(f"result must be a simulation of the model's M={M} assets (q_final of shape (n_paths, {M})), "
+                         f"got q_final of shape {q.shape}")
+    if isinstance(max_points, bool) or not isinstance(max_points, (int, np.integer)) or max_points < 1:
+        raise ValueError(f"max_points must be a positive integer, got {max_points!r}")
+    q = q.astype(float)
+    if M != 2:
+        ax = _axes(ax)
+        lo, hi = int(q.min()), int(q.max())
+        bins = np.arange(lo - 0.5, hi + 1.5) if hi - lo <= 120 else 60
+        for i in range(M):
+            ax.hist(q[:, i], bins=bins, histtype="step", lw=1.4, label=f"asset {i + 1}: mean {q[:, i].mean():.3g}, "
+                    f"sd {q[:, i].std(ddof=1):.3g}")
+        ax.set_xlabel("final inventory Q_i(T) (units)")
+        ax.set_ylabel("simulated days")
+        ax.set_title(f"Final inventories of {q.shape[0]} simulated days, M = {M} assets", fontsize=10)
+        legend_outside(ax, ncol=min(M, 3))
+        return ax
+    from matplotlib.lines import Line2D
+
+    ax = _axes(ax, figsize=(6.5, 6.0))
+    shown = q[:max_points]
+    ax.scatter(shown[:, 0], shown[:, 1], s=6, alpha=0.25, color="tab:blue", lw=0)
+    span = max(float(np.abs(q).max()), 1.0) * 1.1
+    x = np.linspace(-span, span, 201)
+    X, Y = np.meshgrid(x, x)
+    Pi = model.inventory_risk(np.stack([X, Y], axis=-1))
+    levels = np.unique(np.quantile(model.inventory_risk(q), [0.5, 0.9, 0.99]))
+    if np.all(levels > 0):
+        cs = ax.contour(X, Y, Pi, levels=levels, colors="tab:grey", linewidths=1.0)
+        label_contours(ax, cs, lambda v: f"{v:.3g}")
+    centre = q.mean(axis=0)
+    w, v = np.linalg.eigh(np.cov(q.T))
+    low = np.linalg.eigh(model.eta * model.Omega_matrix + model.nu * model.T * model.cov)[1][:, 0]
+    r = 0.8 * span
+    ax.plot(centre[0] + r * np.array([-1, 1]) * v[0, -1], centre[1] + r * np.array([-1, 1]) * v[1, -1], "-",
+            color="tab:orange", lw=1.6)
+    ax.plot(centre[0] + r * np.array([-1, 1]) * low[0], centre[1] + r * np.array([-1, 1]) * low[1], "--",
+            color="k", lw=1.2)
+    ax.plot([centre[0]], [centre[1]], "k+", ms=9)
+    ax.set_aspect("equal", adjustable="box")
+    ax.set_xlim(-span, span)
+    ax.set_ylim(-span, span)
+    ax.set_xlabel("final inventory Q₁(T) of asset 1 (units)")
+    ax.set_ylabel("final inventory Q₂(T) of asset 2 (units)")
+    rho = float(model.correlation[0, 1])
+    ax.set_title(f"Final inventories of {q.shape[0]} simulated days\nρ = {rho:.2g}, ε = {model.eps:g}, "
+                 f"η = {model.eta:g}, ν = {model.nu:g}", fontsize=10)
+    handles = [Line2D([], [], color="tab:blue", marker="o", ms=4, ls="none", alpha=0.5,
+                      label=f"simulated Q(T) (first {shown.shape[0]} days)"),
+               Line2D([], [], color="tab:orange", lw=1.6, label="major axis of the simulated Q(T), through its mean (+)"),
+               Line2D([], [], color="k", ls="--", lw=1.2, label="low-risk direction of ηΩ + νTΛ, through the mean"),
+               Line2D([], [], color="tab:grey", lw=1.0, label="iso-risk Π(q) at the 50/90/99 % of the days "
+                                                             "(price units, labelled)")]
     legend_outside(ax, ncol=1, handles=handles)
     return ax

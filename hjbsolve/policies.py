@@ -418,8 +418,30 @@ def _in_box(q, q_max: int, ask, bid):
     return np.where(inside & ask_quoted(j, n), ask, np.inf), np.where(inside & bid_quoted(j, n), bid, np.inf)
 
 
+class _InventoryRule:
+    """A heuristic whose quotes depend on the inventory only (``_quotes_q``). With several assets it
+    quotes every asset by the same rule, each by its own inventory ``q_i`` (and its own box
+    ``|q_i| <= q_max``)."""
+
+    def quotes(self, t, q, s):
+        """``(δ⁺, δ⁻)`` at broadcast ``(t, q, s)``; with a trailing asset axis on ``q`` (several assets),
+        the quotes have it too."""
+        qa = np.asarray(q)
+        try:
+            np.broadcast_shapes(np.shape(t), qa.shape, np.shape(s))
+        except ValueError:
+            raise ValueError(f"t, q and s must broadcast together, got shapes {np.shape(t)}, {qa.shape} and "
+                             f"{np.shape(s)}") from None
+        shape = np.broadcast_shapes(np.shape(t), qa.shape, np.shape(s))
+        return self._quotes_q(np.broadcast_to(qa, shape))
+
+    def box_quotes(self, t, q, s=None):
+        """Quotes at inventories ``q`` of shape (m, M), shape (m, M) (the simulator's multi-asset call)."""
+        return self._quotes_q(np.asarray(q))
+
+
 @dataclass(frozen=True)
-class ConstantSpread:
+class ConstantSpread(_InventoryRule):
     """Quote ``δ⁺ = δ⁻ = half_spread`` (plus an optional fixed skew), whatever the state.
 
     Parameters
@@ -450,10 +472,6 @@ class ConstantSpread:
         return _in_box(q, self.q_max, np.full(q.shape, self.half_spread + self.skew),
                        np.full(q.shape, self.half_spread - self.skew))
 
-    def quotes(self, t, q, s):
-        t, q, s = np.broadcast_arrays(np.asarray(t, float), np.asarray(q), np.asarray(s, float))
-        return self._quotes_q(q)
-
     def tabulate(self, model, t=None, s=None) -> TabulatedPolicy:
         q = np.arange(-self.q_max, self.q_max + 1)
         ask, bid = self._quotes_q(q)
@@ -463,7 +481,7 @@ class ConstantSpread:
 
 
 @dataclass(frozen=True)
-class InventorySkew:
+class InventorySkew(_InventoryRule):
     """The article's heuristic: a base half-spread, widened on the side that would grow ``|q|``.
 
     ``δ⁺ = half_spread + γ·max(−q, 0)`` and ``δ⁻ = half_spread + γ·max(q, 0)``: a long market
@@ -504,10 +522,6 @@ class InventorySkew:
         return _in_box(q, self.q_max, self.half_spread + self.gamma * np.maximum(-q, 0.0),
                        self.half_spread + self.gamma * np.maximum(q, 0.0))
 
-    def quotes(self, t, q, s):
-        t, q, s = np.broadcast_arrays(np.asarray(t, float), np.asarray(q), np.asarray(s, float))
-        return self._quotes_q(q)
-
     def tabulate(self, model, t=None, s=None) -> TabulatedPolicy:
         q = np.arange(-self.q_max, self.q_max + 1)
         ask, bid = self._quotes_q(q)
@@ -515,6 +529,37 @@ class InventorySkew:
         return TabulatedPolicy(np.array([0.0, model.T]), np.array([0.0]), -self.q_max, self.q_max,
                                np.broadcast_to(ask, shape).copy(), np.broadcast_to(bid, shape).copy(),
                                name=self.name)
+
+
+def policy_assets(policy) -> int | None:
+    """How many assets ``policy`` quotes: a multi-asset ``Solution``, a :class:`BoxPolicy` or a
+    multi-asset closed form their ``M``; a single-asset table, solution or closed form 1; ``None`` when
+    the policy does not say (a heuristic or a plain ``quotes`` callable: applied to every asset, each
+    by its own inventory)."""
+    from .multiasset import MultiAssetModel
+
+    if getattr(policy, "multi_asset", None) is not None:           # a Solution
+        return len(policy.q_max) if policy.multi_asset else 1
+    if isinstance(policy, (RegimePolicy, TabulatedPolicy)) or hasattr(policy, "quotes_on_grid"):
+        return 1
+    n = getattr(policy, "n_assets", None)
+    if n is not None:
+        return int(n)
+    m = getattr(policy, "model", None)
+    if isinstance(m, MultiAssetModel):
+        return m.n_assets
+    return None if m is None else 1
+
+
+def check_policy_assets(model, policy) -> None:
+    """``ValueError`` for a policy that quotes another number of assets than ``model`` has (a
+    single-asset table, solution or closed form for a multi-asset model, or the reverse)."""
+    M = getattr(model, "n_assets", 1) if not hasattr(model, "price") else 1
+    n = policy_assets(policy)
+    if n is not None and n != M:
+        raise ValueError(f"the policy ({type(policy).__name__}) quotes {n} asset(s) but the model has M={M}: use a "
+                         f"policy of a model with {M} asset(s) (hs.solve, hs.expansion or a BoxPolicy), or a "
+                         "heuristic (ConstantSpread, InventorySkew: applied to every asset)")
 
 
 def tabulate_policy(policy, *args) -> TabulatedPolicy:

@@ -250,7 +250,11 @@ class Solution:
         """Validated ``(t, cell index, q, s)`` broadcast together; ``q, s`` keep their trailing axis M."""
         M = len(self.q)
         t = self._check_t(t)
-        qa = np.asarray(q)
+        try:
+            qa = np.asarray(q)
+        except ValueError:                    # ragged nested sequences
+            raise ValueError(f"q must be integer inventory vectors of a regular shape (a trailing axis of length "
+                             f"M={M}), got {q!r}") from None
         s = _as_real_array("s", s)
         for name, x in (("q", qa), ("s", s)):
             if x.ndim == 0 or x.shape[-1] != M:
@@ -316,6 +320,8 @@ class Solution:
         """The optimal quotes of every regime state as one :class:`~hjbsolve.policies.RegimePolicy`
         (``tables[r] = tabulate(regime=r)``; one table without regimes): what
         :func:`hjbsolve.simulate` trades for a solution with a regime chain."""
+        if self.multi_asset:
+            raise ValueError("a multi-asset solution has no regimes: its policy is tabulate() (a BoxPolicy)")
         return RegimePolicy(tuple(self.tabulate(regime=r if self.model.regimes is not None else None)
                                   for r in range(self.n_regimes)), name=self.info.get("name", "optimal"))
 

@@ -45,7 +45,8 @@ def test_solve_command_reads_a_parameter_file(tmp_path, capsys):
     ("[model]\nk = -1.0\n", "k must be > 0"),
     ("[model]\nA = \"many\"\n", r"\[model\] A = \"many\": must be number or \[ask, bid\] pair"),
     ("[price]\nkind = \"levy\"\n", r"\[price\] kind = \"levy\": must be \"ou\" or \"brownian\""),
-    ("[solve]\nq_max = 0\n", "q_max must be >= 1"),
+    ("[solve]\nq_max = 0\n", "q_max must be >= 2"),
+    ("[solve]\nq_max = 1\n", "q_max must be >= 2, got 1: the accuracy contract"),
     ("not toml [", "not valid TOML"),
 ])
 def test_bad_parameter_files_are_clear_errors(tmp_path, capsys, text, match):

@@ -244,9 +244,13 @@ def test_bad_multi_asset_arguments(solved):
     with pytest.raises(ValueError, match=r"s0 must be a sequence of M=2"):
         hs.simulate(mm, sol, s0=[1.0, 2.0, 3.0], q0=[0, 0], **run)
     with pytest.raises(ValueError, match=r"q0 must be a sequence of M=2"):
-        hs.simulate(mm, sol, s0=S0, q0=0, **run)
-    with pytest.raises(ValueError, match=r"s0 is required"):
-        hs.simulate(mm, sol, q0=[0, 0], **run)
+        hs.simulate(mm, sol, s0=S0, q0=[0, 0, 0], **run)
+    with pytest.raises(ValueError, match=r"q0 must be a sequence of M=2"):
+        hs.simulate(mm, sol, s0=S0, q0=[[0, 0]], **run)
+    # one number for every asset; the prices default to 0 (they enter the value only through q0·s0)
+    a = hs.simulate(mm, sol, q0=1, seed=5, **run)
+    b = hs.simulate(mm, sol, s0=[0.0, 0.0], q0=[1, 1], seed=5, **run)
+    np.testing.assert_array_equal(a.objective, b.objective)
     with pytest.raises(ValueError, match=r"q0\[1\]"):
         hs.simulate(mm, sol, s0=S0, q0=[0, 1.5], **run)
     with pytest.raises(ValueError, match=r"s0\[0\]"):
@@ -254,8 +258,8 @@ def test_bad_multi_asset_arguments(solved):
     Q = sol.q_max
     with pytest.raises(ValueError, match=r"q0=\[0, " + str(Q[1] + 1) + r"\] lies outside .* box"):
         hs.simulate(mm, sol, s0=S0, q0=[0, Q[1] + 1], **run)
-    with pytest.raises(ValueError, match=r"one inventory axis but the model has M=2"):
-        hs.simulate(mm, hs.ConstantSpread(1.0), s0=S0, q0=[0, 0], **run)
+    with pytest.raises(ValueError, match=r"quotes 1 asset\(s\) but the model has M=2"):
+        hs.simulate(mm, hs.solve(hs.paper_model("brownian"), q_max=20), s0=S0, q0=[0, 0], **run)
     with pytest.raises(ValueError, match=r"quotes 1 asset\(s\) but the model has M=2"):
         one = hs.BoxPolicy(np.array([0.0, 1.0]), (2,), np.ones((2, 1, 5, 1)), np.ones((2, 1, 5, 1)))
         hs.simulate(mm, one, s0=S0, q0=[0, 0], **run)
@@ -306,13 +310,9 @@ def test_box_policy_quotes_are_the_solutions():
 
 # ----------------------------------------------------------------------------- results, command line
 @pytest.mark.filterwarnings("ignore::hjbsolve.BoundWarning")       # --q-max 25: a small box, simulated as solved
-def test_multi_asset_result_save_load_and_the_simulate_command(tmp_path, capsys):
+def test_multi_asset_result_save_and_load(tmp_path):
     """A multi-asset result saves and loads with its per-asset shapes (and a reordered field is
-    refused); ``hjbsolve simulate``'s multi-asset path (:func:`hjbsolve.cli._simulate_assets`, what an
-    ``[assets]`` parameter file runs) solves, simulates, prints the objective next to the exact value
-    and writes the result. TODO (issue 11): the ``[assets]`` TOML table comes from the ``ma-report``
-    branch; once merged, a file-level test replaces the direct call."""
-    from hjbsolve.cli import _simulate_assets, build_parser
+    refused)."""
     from hjbsolve.montecarlo import SimulationResult
 
     mm = _model(0.8, eps=0.2)
@@ -330,16 +330,85 @@ def test_multi_asset_result_save_load_and_the_simulate_command(tmp_path, capsys)
     with pytest.raises(ValueError, match=r"field 'q_final' must be an integer array of shape \(64, 2\)"):
         SimulationResult.load(tmp_path / "bad.npz")
 
-    args = build_parser().parse_args(["simulate", "--paths", "200", "--steps", "50", "--seed", "3", "--q-max", "25",
-                                      "--out", str(tmp_path / "cli"), "--no-progress"])
-    assert _simulate_assets(mm, args) == 0
+
+ASSETS_FILE = """
+[model]
+T = 1.0
+eps = 0.05
+[assets]
+cov = [[0.25, 0.32], [0.32, 0.64]]
+A = [300.0, 120.0]
+k = 1.2
+z = [0.2, 0.35]
+alpha = [0.01, -0.01]
+drift = [0.05, -0.1]
+s0 = [100.0, 50.0]
+[solve]
+q_max = 25
+"""
+
+
+@pytest.mark.filterwarnings("ignore::hjbsolve.BoundWarning")       # q_max 25: a small box, simulated as solved
+@pytest.mark.parametrize("policy", ["optimal", "order1", "skew"])
+def test_the_simulate_command_with_an_assets_file(tmp_path, capsys, policy):
+    """``hjbsolve simulate multi.toml --policy P``: the policy (the solved box, the closed forms of §5,
+    the heuristic on every asset) simulated from the file's ``s0`` on its ``[solve]`` box; the Monte Carlo
+    objective within 3
+    standard errors of the policy's exact value on the box (hs.solve / hs.evaluate), the result file and
+    the two figures written."""
+    from hjbsolve.cli import main
+    from hjbsolve.montecarlo import SimulationResult
+
+    f = tmp_path / "multi.toml"
+    f.write_text(ASSETS_FILE)
+    out_dir = tmp_path / policy
+    rc = main(["simulate", str(f), "--policy", policy, "--paths", "400", "--steps", "20", "--seed", "3",
+               "--out", str(out_dir), "--no-progress"])
     out = capsys.readouterr().out
     print(out)
-    assert "2 assets" in out and "final inventory 1" in out and "exact value" in out
+    assert rc == 0, out
+    # the file's [solve] q_max is the box of the exact value
+    assert "2 assets, mid-prices from [100.0, 50.0], exact values on the box q_max=[25, 25]" in out
+    assert "final inventory 1" in out
     z = float(out.split("(z = ")[1].split(")")[0])
     assert abs(z) <= 3.0, out
-    cli_res = SimulationResult.load(tmp_path / "cli" / "simulation.npz")
-    assert cli_res.n_paths == 200 and cli_res.q_final.shape == (200, 2)
-    args = build_parser().parse_args(["simulate", "--policy", "constant", "--out", str(tmp_path / "c")])
-    with pytest.raises(ValueError, match="only the optimal policy"):
-        _simulate_assets(mm, args)
+    res = SimulationResult.load(out_dir / "simulation.npz")
+    assert res.n_paths == 400 and res.q_final.shape == (400, 2)
+    np.testing.assert_array_equal(res.s_final.shape, (400, 2))
+    for png in ("objective_density.png", "final_inventories.png"):
+        assert (out_dir / png).stat().st_size > 10_000
+
+
+def test_assets_file_s0_is_checked(tmp_path):
+    from hjbsolve.config import load_config
+
+    f = tmp_path / "bad.toml"
+    f.write_text(ASSETS_FILE.replace("s0 = [100.0, 50.0]", "s0 = [100.0, 50.0, 1.0]"))
+    with pytest.raises(ValueError, match=r"\[assets\] s0 must be a number or one entry per asset \(M=2"):
+        load_config(f)
+    f.write_text(ASSETS_FILE.replace("s0 = [100.0, 50.0]", "s0 = 7.5"))
+    assert load_config(f).s0 == (7.5, 7.5)
+    f.write_text(ASSETS_FILE.replace("s0 = [100.0, 50.0]\n", ""))
+    assert load_config(f).s0 == (0.0, 0.0)
+    from hjbsolve.cli import main
+
+    assert main(["simulate", str(f), "--regime0", "1", "--paths", "10", "--no-progress"]) == 2
+
+
+def test_final_inventory_figure(solved):
+    """The figure of where the days end: the scatter, the major axis of the sample and the model's
+    low-risk direction (M = 2); per-asset histograms otherwise; bad arguments refused."""
+    from hjbsolve.plotting import plot_final_inventories
+
+    mm, sol = solved
+    res = hs.simulate(mm, sol, n_paths=300, n_steps=10, s0=S0, q0=[0, 0], seed=4, progress=False)
+    ax = plot_final_inventories(res, mm)
+    assert ax.get_xlabel().startswith("final inventory Q₁(T)") and len(ax.collections) >= 1
+    pts = ax.collections[0].get_offsets()
+    np.testing.assert_array_equal(np.asarray(pts), res.q_final[:300].astype(float))
+    with pytest.raises(ValueError, match=r"M=3 assets"):
+        cube = hs.MultiAssetModel(A=100.0, k=1.0, z=0.1, alpha=0.0, cov=np.eye(3), T=1.0)
+        plot_final_inventories(res, cube)
+    with pytest.raises(ValueError, match="max_points"):
+        plot_final_inventories(res, mm, max_points=0)
+

@@ -362,7 +362,8 @@ def test_info_has_diagnostics(ou_solution):
 
 
 @pytest.mark.parametrize("kwargs,match", [
-    (dict(q_max=0), "q_max must be >= 1"),
+    (dict(q_max=0), "q_max must be >= 2"),
+    (dict(q_max=1), "q_max must be >= 2, got 1"),
     (dict(q_max=2.5), "q_max must be an integer"),
     (dict(n_steps=0), "n_steps must be >= 1"),
     (dict(scheme="rk4"), "scheme must be one of"),

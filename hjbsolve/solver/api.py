@@ -42,7 +42,7 @@ from ..coefficients import MAX_LOG_RATE
 from ..grid import StateGrid, graded_time_grid, halve_steps, uniform_time_grid
 from ..model import Model
 from ..multiasset import MultiAssetModel
-from ..policies import RegimePolicy, tabulate_policy
+from ..policies import BoxPolicy, RegimePolicy, check_policy_assets, tabulate_policy
 from ..solution import Solution
 from . import _estimates as _est
 from .operators import JumpAxis, StateGenerator
@@ -68,6 +68,11 @@ MAX_WORK = 1.5e10
 #: per product beyond).
 STEP_SECONDS, CELL_EVAL_SECONDS, EXPM_SECONDS_PER_N3 = 4e-4, 3e-8, 3e-9
 PROPAGATION_SECONDS, SPARSE_EXPM_SECONDS = 4e-10, 2e-9
+#: Most fills over the horizon a policy's fastest quote may make (rate × T) for :func:`evaluate`.
+MAX_POLICY_RATE_T = 1e12
+#: Evaluations of a fixed policy's quotes per time step of :func:`evaluate` (the end and middle
+#: times of a step; its start is the previous step's end).
+POLICY_CALLS_PER_STEP = 2
 #: Longest estimated time of the first round of the automatic mode: a problem that is already
 #: too slow there is refused before any work starts (the caps bound time, not only memory).
 MAX_SECONDS = 30.0
@@ -79,15 +84,19 @@ MAX_SECONDS_AUTO = 900.0
 
 
 def _check_cost(model: Model, grid: StateGrid, steps: int, n_expm: int, stored_bytes: float, max_seconds: float,
-                what: str, scheme, dt: float | None = None) -> float:
+                what: str, scheme, dt: float | None = None, engine: "_Engine | None" = None) -> float:
     """Refuse, before any work, a run of ``steps`` time steps and ``n_expm`` state propagators on
     ``grid`` whose estimated time exceeds ``max_seconds``, whose work exceeds :data:`MAX_WORK`
     cell-steps or whose stored values exceed :data:`MAX_BYTES` (the message names the sizes); return the
     estimated seconds. ``scheme``: the :class:`Scheme` (its jump and state evaluations per step);
-    ``dt``: the typical step length (default ``T / steps``)."""
+    ``dt``: the typical step length (default ``T / steps``); ``engine``: with a fixed policy, its quotes
+    cost :data:`POLICY_CALLS_PER_STEP` evaluations per step (measured once, :attr:`_Engine.quote_seconds`)."""
     work = float(grid.size) * steps
     n_ops = grid.n_axes + 1
     seconds = steps * STEP_SECONDS + work * scheme.jump_evaluations(n_ops) * CELL_EVAL_SECONDS
+    policy = "" if engine is None or engine.policy is None else engine.describe_policy(grid)
+    if policy:
+        seconds += steps * POLICY_CALLS_PER_STEP * engine.quote_seconds * grid.size / engine.grid.size
     nnz_row, products = _propagator_estimate(model, grid, model.T / max(steps, 1) if dt is None else dt)
     if nnz_row:
         n_rows = grid.n_rows
@@ -102,7 +111,7 @@ def _check_cost(model: Model, grid: StateGrid, steps: int, n_expm: int, stored_b
             f" in regime {fastest} ({model.regimes.names[fastest]!r})" if model.regimes is not None else ""))
         raise ValueError(
             f"{what} would take {steps:.6g} time steps on {grid.size} cells (q_max={_q_max(grid)}, "
-            f"{grid.prices.n} price nodes{regimes}; T={model.T:g}, {rate}): "
+            f"{grid.prices.n} price nodes{regimes}; T={model.T:g}, {rate}{policy}): "
             f"about {seconds:.3g} s, {work:.3g} cell-steps and {stored_bytes / 1e9:.3g} GB of stored values (limits "
             f"{max_seconds:g} s, {MAX_WORK:.3g} and {MAX_BYTES / 1e9:g} GB)")
     return seconds
@@ -198,10 +207,39 @@ class _Engine:
         self.compiled = compiled
         self.policy = policy
         self.coef = model.coefficients(grid)
+        self.quote_seconds = 0.0
+        self._fastest = None
+        if policy is not None:           # one evaluation, timed: the cost model counts the policy's calls
+            raw = _raw_policy_quotes(policy, grid, compiled)
+            ask, bid = raw(0.0)                        # (a first call may load compiled kernels)
+            t0 = time.perf_counter()
+            raw(0.5 * model.T)
+            self.quote_seconds = time.perf_counter() - t0
+            lr, k = model.side_arrays(grid.n_axes)[:2]
+            log_rates = [lr[:, j] - k[:, j] * v.reshape(grid.n_axes, -1).min(axis=1) for j, v in enumerate((ask, bid))]
+            j = int(np.argmax([x.max() for x in log_rates]))
+            i = int(np.argmax(log_rates[j]))
+            self._fastest = (("ask", "bid")[j], i, float(log_rates[j][i]))
+            if self._fastest[2] + math.log(model.T) > math.log(MAX_POLICY_RATE_T):
+                v = (ask, bid)[j].reshape(grid.n_axes, -1)[i]
+                of = f" of asset {i}" if grid.n_axes > 1 else ""
+                raise ValueError(
+                    f"the policy quotes {self._fastest[0]} half-spread δ={float(v.min()):.6g}{of} at t=0, whose fill "
+                    f"rate {_rate_text(self._fastest[2])} per unit time makes more than {MAX_POLICY_RATE_T:.0e} fills "
+                    f"over T={model.T:g}: such a policy cannot be evaluated (its time scale is below double "
+                    "precision's); quote further from the mid")
+
+    def describe_policy(self, grid: StateGrid) -> str:
+        """The policy's part of a cost refusal: its fastest fill rate at ``t = 0`` and its cost per call."""
+        side, i, log_rate = self._fastest
+        of = f" of asset {i}" if grid.n_axes > 1 else ""
+        return (f"; the policy's fastest {side} fill rate{of} {_rate_text(log_rate)} per unit time at t=0, its quotes "
+                f"{self.quote_seconds * 1e3:.3g} ms per evaluation")
 
     def operators(self, grid: StateGrid):
         quotes = None if self.policy is None else _policy_quotes(self.policy, grid, self.compiled, self.model)
-        jumps = [JumpAxis(self.coef, grid, axis=i, quotes=quotes, carries_penalty=(i == 0), compiled=self.compiled,
+        jumps = [JumpAxis(self.coef, grid, axis=i, quotes=None if quotes is None else _axis_quotes(quotes, i),
+                          carries_penalty=(i == 0), compiled=self.compiled,
                           stiff_start=self.model.T if self.stiff_start else None, method=self.scheme.jumps)
                  for i in range(grid.n_axes)]
         state = StateGenerator.for_model(self.model, grid, compiled=self.compiled)
@@ -220,40 +258,64 @@ class _Engine:
                 f"q_max={_q_max(grid)}, {_penalties(self.coef)}") from None
 
 
-def _policy_quotes(policy, grid: StateGrid, compiled: bool, model: Model | None = None):
-    """``t -> (ask, bid)`` on the grid, shape ``grid.shape``, for a fixed policy (with ``model``:
-    quotes whose fill rate overflows double precision are a ``ValueError`` naming the quote)."""
+def _rate_text(log_rate: float) -> str:
+    return f"{math.exp(log_rate):.3g}" if log_rate < 700 else f"e^{log_rate:.4g}"
+
+
+def _axis_quotes(quotes, axis: int):
+    """``t -> (ask, bid)`` of inventory axis ``axis`` (shape ``grid.shape``) from ``quotes(t)`` of every
+    axis (shape ``(n_axes,) + grid.shape``); the axes share one evaluation per time."""
+    def one(t):
+        ask, bid = quotes(t)
+        return ask[axis], bid[axis]
+    return one
+
+
+def _policy_quotes(policy, grid: StateGrid, compiled: bool, model=None):
+    """``t -> (ask, bid)`` on the grid, each of shape ``(n_axes,) + grid.shape`` (the quotes of asset
+    ``i`` at every cell in ``[i]``), for a fixed policy; the last evaluation is kept, so the operators
+    of the several axes share it. With ``model``: quotes whose fill rate overflows double precision are a
+    ``ValueError`` naming the quote."""
     raw = _raw_policy_quotes(policy, grid, compiled)
-    if model is None:
-        return raw
-    sides = tuple(zip(("ask", "bid"), model.log_rates(), (model.k_plus, model.k_minus)))
+    lr, k = (None, None) if model is None else model.side_arrays(grid.n_axes)[:2]
+    memo: list = []          # the last few (t, quotes): every axis asks for the same times in turn
 
     def quotes(t):
+        for t_memo, out in memo:
+            if t_memo == t:
+                return out
         out = raw(t)
-        for (side, lr, k), v in zip(sides, out):
-            lowest = float(np.min(v))
-            if lr - k * lowest > MAX_LOG_RATE:
-                raise ValueError(f"the policy quotes {side} half-spread δ={lowest:.6g} at t={t:g}, whose fill rate "
-                                 f"A e^(-k(z+δ)) = e^{lr - k * lowest:.4g} per unit time overflows double precision "
-                                 f"(limit e^{MAX_LOG_RATE:g}): such a policy cannot be evaluated; quote further from "
-                                 "the mid or check A, k, z")
+        if model is not None:
+            for j, (side, v) in enumerate(zip(("ask", "bid"), out)):
+                lowest = v.reshape(grid.n_axes, -1).min(axis=1)
+                log_rate = lr[:, j] - k[:, j] * lowest
+                i = int(np.argmax(log_rate))
+                if log_rate[i] > MAX_LOG_RATE:
+                    of = f" of asset {i}" if grid.n_axes > 1 else ""
+                    raise ValueError(
+                        f"the policy quotes {side} half-spread δ={lowest[i]:.6g}{of} at t={t:g}, whose fill rate "
+                        f"A e^(-k(z+δ)) = e^{log_rate[i]:.4g} per unit time overflows double precision "
+                        f"(limit e^{MAX_LOG_RATE:g}): such a policy cannot be evaluated; quote further from "
+                        "the mid or check A, k, z")
+        memo[:] = (memo + [(t, out)])[-4:]
         return out
     return quotes
 
 
 def _raw_policy_quotes(policy, grid: StateGrid, compiled: bool):
     s = grid.prices.s
-    q = grid.q_cells(0)
+    M = grid.n_axes
     if isinstance(policy, RegimePolicy):
         if policy.n_regimes != grid.n_states:
             raise ValueError(f"the policy has {policy.n_regimes} regime table(s), the model {grid.n_states} regime(s)")
-        parts = [_policy_quotes(p, grid.with_states(1), compiled) for p in policy.tables]
+        parts = [_raw_policy_quotes(p, grid.with_states(1), compiled) for p in policy.tables]
 
         def quotes(t):
             out = [f(t) for f in parts]
-            return np.concatenate([o[0] for o in out]), np.concatenate([o[1] for o in out])
+            return np.concatenate([o[0] for o in out], axis=1), np.concatenate([o[1] for o in out], axis=1)
         return quotes
     if hasattr(policy, "quotes_on_grid"):
+        q = grid.q_cells(0)
         lo, hi = policy.s_range if policy.s_dependent else (-math.inf, math.inf)
         # beyond the policy's range (only the padding of the evaluation grid, which paths from
         # s_range reach with probability < 1e-8) its quotes are held at the boundary values
@@ -261,31 +323,44 @@ def _raw_policy_quotes(policy, grid: StateGrid, compiled: bool):
 
         def quotes(t):
             ask, bid = policy.quotes_on_grid(t, s_in, q, compiled=compiled)
-            return np.tile(ask, (grid.n_states, 1)), np.tile(bid, (grid.n_states, 1))
+            return np.tile(ask, (grid.n_states, 1))[None], np.tile(bid, (grid.n_states, 1))[None]
         return quotes
 
     shape = grid.shape
+    qv = np.stack([grid.q_cells(i) for i in range(M)], axis=-1)          # (cells, M)
+    # the inventory-limit rule of the evaluation grid, along every axis
+    limits = [(grid.q_cells(i) == ax.q[0], grid.q_cells(i) == ax.q[-1]) for i, ax in enumerate(grid.inventory)]
+    name = type(policy).__name__
 
     def quotes(t):
-        tt = np.full(shape, float(t))
-        qq = np.broadcast_to(q[None, :], shape)
-        ss = np.broadcast_to(np.tile(s, grid.n_states)[:, None], shape)
+        if M == 1:
+            tt = np.full(shape, float(t))
+            qq = np.broadcast_to(qv[None, :, 0], shape)
+            ss = np.broadcast_to(np.tile(s, grid.n_states)[:, None], shape)
+            want = shape
+        else:                    # trailing asset axis; the quotes of several assets do not depend on s
+            tt = np.asarray(float(t))             # one time: a closed form computes its coefficients once
+            qq = np.broadcast_to(qv[None], shape + (M,))
+            ss = np.zeros(shape + (M,))
+            want = shape + (M,)
         out = policy.quotes(tt, qq, ss)
         if not isinstance(out, (tuple, list)) or len(out) != 2:
-            raise ValueError(f"{type(policy).__name__}.quotes(t, q, s) must return a pair (ask, bid)")
+            raise ValueError(f"{name}.quotes(t, q, s) must return a pair (ask, bid)")
         res = []
         for side, v in zip(("ask", "bid"), out):
             try:
-                v = np.array(np.broadcast_to(np.asarray(v, dtype=float), shape))
+                v = np.array(np.broadcast_to(np.asarray(v, dtype=float), want))
             except (ValueError, TypeError):
-                raise ValueError(f"{type(policy).__name__}.quotes must return real arrays broadcasting to "
-                                 f"{shape} (price nodes × inventories), got {np.shape(v)} for {side}") from None
+                what = "price nodes × inventories" if M == 1 else "inventory cells × assets"
+                raise ValueError(f"{name}.quotes must return real arrays broadcasting to "
+                                 f"{want} ({what}), got {np.shape(v)} for {side}") from None
             if np.isnan(v).any() or np.isneginf(v).any():
-                raise ValueError(f"{type(policy).__name__}.quotes returned NaN or -inf {side} quotes at t={t}")
-            res.append(v)
+                raise ValueError(f"{name}.quotes returned NaN or -inf {side} quotes at t={t}")
+            res.append(v[None] if M == 1 else np.ascontiguousarray(np.moveaxis(v, -1, 0)))
         ask, bid = res
-        ask[:, 0] = np.inf        # the inventory-limit rule of the evaluation grid
-        bid[:, -1] = np.inf
+        for i, (at_min, at_max) in enumerate(limits):
+            ask[i][:, at_min] = np.inf
+            bid[i][:, at_max] = np.inf
         return ask, bid
     return quotes
 
@@ -303,11 +378,11 @@ def _fixed_steps(engine: _Engine, n_steps: int, t_eval, progress: bool, kind: st
     n_steps = check_int("n_steps", n_steps, ge=1)
     grid = engine.grid
     _check_cost(engine.model, grid, n_steps, 1, 8.0 * grid.size * min(n_steps + 1, 101), MAX_SECONDS_RUN,
-                f"n_steps={n_steps} (lower n_steps or q_max, or narrow s_range)", engine.scheme)
+                f"n_steps={n_steps} (lower n_steps or q_max, or narrow s_range)", engine.scheme, engine=engine)
     t, save = uniform_time_grid(engine.model.T, n_steps, t_eval)
     _check_cost(engine.model, grid, t.size - 1, _n_lengths(t), 8.0 * grid.size * int(save.sum()), MAX_SECONDS_RUN,
                 f"n_steps={n_steps} with {int(save.sum())} stored times (fewer t_eval, lower n_steps or q_max)",
-                engine.scheme)
+                engine.scheme, engine=engine)
     with tqdm(total=t.size - 1, desc="hjbsolve: backward steps", disable=None if progress else True, leave=False) as bar:
         g = engine.run(t, save, bar=bar)
     info = _info(engine, kind, n_steps=t.size - 1, wall=time.perf_counter() - t0)
@@ -371,7 +446,7 @@ def _automatic(engine: _Engine, tol: float, value_rtol: float, t_eval, progress:
                                  f"round {rnd + 1} of the automatic steps (tol={tol:g}, value_rtol={value_rtol:g}, "
                                  f"{spent:.3g} s estimated for the rounds before; shorten T, lower q_max, narrow "
                                  f"s_range or pass a larger ds, loosen tol/value_rtol, or pass n_steps)",
-                                 engine.scheme, dt=T / max(tc.size - 1, 1))
+                                 engine.scheme, dt=T / max(tc.size - 1, 1), engine=engine)
             bar.total += (tc.size - 1) + (tf.size - 1)
             bar.refresh()
             coarse_prices = grid.prices.coarsened()
@@ -578,7 +653,7 @@ def solve(model: Model, q_max: int | None = None, s_range=None, *, method: str =
     return _automatic(engine, tol, value_rtol, t_eval, progress, "hjb", t0)
 
 
-def evaluate(model: Model, policy, q_max: int | None = None, s_range=None, *, n_steps: int | None = None,
+def evaluate(model: "Model | MultiAssetModel", policy, q_max: int | None = None, s_range=None, *, n_steps: int | None = None,
              ds: float | None = None, t_eval=None, scheme: str | None = None, tol: float = 1e-5,
              value_rtol: float = 1e-6, progress: bool = False, compiled: bool = True,
              price_dependent: bool | None = None) -> Solution:
@@ -591,24 +666,56 @@ def evaluate(model: Model, policy, q_max: int | None = None, s_range=None, *, n_
 
     Parameters
     ----------
+    model : Model or MultiAssetModel
+        With several assets (paper §5) the verification equation is integrated on the inventory box
+        (one jump operator per asset in the same backward loop, as :func:`solve`); ``q_max`` is then
+        one bound per asset (or one for all; default: the box of a tabulated policy, else
+        :func:`~hjbsolve.solver.setup.multi_asset_grid`'s).
     policy : object with ``quotes(t, q, s) -> (δ⁺, δ⁻)``
         ``+inf`` for an unquoted side. A :class:`~hjbsolve.policies.TabulatedPolicy`, or anything
         with ``tabulate`` (a ``Solution``, an ``Expansion``, ``ConstantSpread``), is evaluated
         through the one table interpolation; inventories beyond ``±q_max`` are never reached.
+        Several assets: a multi-asset ``Solution`` (its :class:`~hjbsolve.policies.BoxPolicy`), a
+        ``BoxPolicy``, a :class:`~hjbsolve.expansion.MultiAssetExpansion`, or any object whose
+        ``quotes(t, q, s)`` takes ``q``, ``s`` with a trailing asset axis and returns ``(δ⁺, δ⁻)``
+        with it (``ConstantSpread`` and ``InventorySkew`` apply to every asset, each skewed by its
+        own inventory).
     price_dependent : bool, optional
         Whether the value depends on ``s`` (default: yes for OU; for a Brownian price only if
         ``s_range`` is given, for policies whose quotes depend on ``s``).
     Other parameters as in :func:`solve`.
+
+    Raises
+    ------
+    ValueError
+        As :func:`solve`; a policy of another number of assets (or regimes) than ``model``;
+        ``s_range``, ``ds`` or ``price_dependent`` with a multi-asset model; quotes that are NaN,
+        ``−inf`` or whose fill rate overflows.
     """
-    _check_model(model)
+    _check_model(model, multi=True)
     if not (hasattr(policy, "quotes") or hasattr(policy, "tabulate")):
         raise ValueError(f"policy must have a quotes(t, q, s) method, got {type(policy).__name__}")
     progress = _check_bool("progress", progress)
     compiled = _check_bool("compiled", compiled)
     tol, value_rtol = _check_tolerances(tol, value_rtol)
+    check_policy_assets(model, policy)
+    t0 = time.perf_counter()
+    if isinstance(model, MultiAssetModel):
+        if s_range is not None or ds is not None or price_dependent:
+            raise ValueError(f"s_range, ds and price_dependent do not apply to a multi-asset model (got "
+                             f"s_range={s_range!r}, ds={ds!r}, price_dependent={price_dependent!r}): its value "
+                             "q·s + g(t, q) has no price axis")
+        if isinstance(policy, Solution):
+            policy = policy.tabulate()              # its BoxPolicy
+        if q_max is None and isinstance(policy, BoxPolicy):
+            q_max = list(policy.q_max)              # beyond its box a table quotes nothing: no cell to add
+        grid = multi_asset_grid(model, q_max)
+        policy_check = getattr(policy, "check_horizon", None)
+        if policy_check is not None:
+            policy_check(model.T)
+        return _evaluate(model, grid, policy, n_steps, scheme, t_eval, tol, value_rtol, progress, compiled, t0)
     if price_dependent is None:
         price_dependent = model.price.depends_on_price or s_range is not None
-    t0 = time.perf_counter()
     grid = state_grid(model, q_max, s_range, ds, price_dependent)
     if isinstance(policy, Solution):
         if policy.model.regimes is not None and policy.model.n_regimes != model.n_regimes:
@@ -631,6 +738,10 @@ def evaluate(model: Model, policy, q_max: int | None = None, s_range=None, *, n_
     if getattr(policy, "s_dependent", False) and not price_dependent:
         raise ValueError("the policy's quotes depend on the price: pass s_range (or price_dependent=True) so that "
                          "the evaluation has a price axis")
+    return _evaluate(model, grid, policy, n_steps, scheme, t_eval, tol, value_rtol, progress, compiled, t0)
+
+
+def _evaluate(model, grid, policy, n_steps, scheme, t_eval, tol, value_rtol, progress, compiled, t0) -> Solution:
     engine = _Engine(model, grid, _pick_scheme(scheme, n_steps), compiled, policy=policy)
     if n_steps is not None:
         sol = _fixed_steps(engine, n_steps, t_eval, progress, "policy", t0)

@@ -128,10 +128,17 @@ def binding_q_max(model, s_range=None) -> int:
     return int(math.ceil(max(one(m) for m in model.regime_models())))     # the largest over the regimes
 
 
-def check_q_max(model, q_max, s_range=None) -> int:
-    """``q_max`` validated: an integer in ``[1, largest_q_max]``; a warning when it is far below the
+#: Smallest inventory bound of a solve (the contract's box ``|q| <= q_max/2`` must hold a pair of cells).
+MIN_Q_MAX = 2
+
+
+def check_q_max(model, q_max, s_range=None, name: str = "q_max") -> int:
+    """``q_max`` validated: an integer in ``[2, largest_q_max]``; a warning when it is far below the
     default and probably binds near ``q = 0``."""
-    q_max = check_int("q_max", q_max, ge=1, le=MAX_Q)
+    q_max = check_int(name, q_max, le=MAX_Q)
+    if q_max < MIN_Q_MAX:
+        raise ValueError(f"{name} must be >= {MIN_Q_MAX}, got {q_max}: the accuracy contract covers |q| <= q_max/2, "
+                         "and a smaller bound leaves no pair of neighbouring inventories whose quote errors it checks")
     limit = largest_q_max(model)
     if q_max > limit:
         steepest, where = model, ""
@@ -297,10 +304,10 @@ def multi_asset_grid(model, q_max=None) -> StateGrid:
         if isinstance(q_max, (list, tuple)):
             if len(q_max) != M:
                 raise ValueError(f"q_max must be an integer or one bound per asset (M={M}), got {q_max!r}")
-            q = [check_int(f"q_max[{i}]", v, ge=1, le=MAX_Q) for i, v in enumerate(q_max)]
+            q = [check_int(f"q_max[{i}]", v, le=MAX_Q) for i, v in enumerate(q_max)]
         else:
-            q = [check_int("q_max", q_max, ge=1, le=MAX_Q)] * M
-        q = [check_q_max(model.asset_model(i), v) for i, v in enumerate(q)]
+            q = [check_int("q_max", q_max, le=MAX_Q)] * M
+        q = [check_q_max(model.asset_model(i), v, name=f"q_max[{i}]" if M > 1 else "q_max") for i, v in enumerate(q)]
     n_cells = float(np.prod([2.0 * v + 1.0 for v in q]))
     if n_cells > MAX_CELLS:
         raise ValueError(f"q_max={q} makes an inventory box of {n_cells:.4g} cells (limit {MAX_CELLS:.3g}; about "

@@ -1,0 +1,204 @@
+"""Exact evaluation of fixed quoting policies with several assets (``hs.evaluate`` of a
+``MultiAssetModel``), and the policies that several assets accept.
+
+References, independent of the code under test:
+
+* the linear verification equation of a fixed policy on the inventory box, written here cell by cell
+  from the model (fill rates ``A±_i e^{−k±_i(z_i+δ)}``, the cash of a fill ``δ − α_i``, the drift
+  ``q·b``, the running penalty ``q'Φq``, the terminal ``−q'Ω̃q`` and the inventory-limit rule) and
+  integrated with scipy's Radau at tight tolerances;
+* the exact optimal value from the matrix exponential (``method="expm"``: another algorithm);
+* the single-asset evaluation, for ``M = 1`` (the same problem and the same code);
+* the exact-event Monte Carlo (its own random paths), within 3 standard errors.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.integrate import solve_ivp
+
+import hjbsolve as hs
+from hjbsolve.policies import check_policy_assets, policy_assets
+
+pytestmark = pytest.mark.filterwarnings("ignore::hjbsolve.BoundWarning")   # small boxes on purpose
+
+COV2 = [[0.25, 0.24], [0.24, 0.64]]          # correlation 0.6
+
+
+def brief_model(**changes):
+    kw = dict(A=[300.0, 120.0], k=[1.2, 1.2], z=[0.2, 0.35], alpha=[0.01, -0.01], cov=COV2, T=1.0, eps=0.01,
+              eta=1.0, nu=1.0, drift=[0.1, -0.2])
+    kw.update(changes)
+    return hs.MultiAssetModel(**kw)
+
+
+def box(q_max):
+    axes = [np.arange(-q, q + 1) for q in q_max]
+    return np.stack([g.ravel() for g in np.meshgrid(*axes, indexing="ij")], axis=-1)
+
+
+def radau_policy_value(mm, policy, q_max, t_eval):
+    """``g(t, q) = v − q·s`` of ``policy`` on the box from the verification equation
+    ``∂_t g + q·b − q'Φq + Σ_i Σ_± λ±_i(δ±_i) (δ±_i − α_i + g(q ∓ e_i) − g(q)) = 0``, ``g(T) = −q'Ω̃q``,
+    written cell by cell and integrated backwards by Radau; rows of the result follow ``t_eval``."""
+    cells = box(q_max)
+    n, M = cells.shape
+    index = {tuple(c): j for j, c in enumerate(cells)}
+    Phi, Om = mm.running_penalty_form, mm.terminal_penalty_form
+    source = cells @ mm.drifts - np.einsum("ni,ij,nj->n", cells, Phi, cells)
+    nb = {}
+    for i in range(M):
+        e = np.eye(M, dtype=int)[i]
+        for sign, name in ((-1, "ask"), (1, "bid")):       # an ask fill lowers q_i, a bid fill raises it
+            nb[(i, name)] = np.array([index.get(tuple(c + sign * e), -1) for c in cells])
+
+    def rhs(tau, g):                # tau = T − t: dg/dtau = the generator
+        t = mm.T - tau
+        ask, bid = policy.quotes(np.asarray(t), cells[None], np.zeros((1, n, M)))
+        ask, bid = ask[0], bid[0]
+        out = source.copy()
+        for i in range(M):
+            (Ap, kp), (Am, km) = mm.side_params(i)
+            for name, d, A, k in (("ask", ask[:, i], Ap, kp), ("bid", bid[:, i], Am, km)):
+                j = nb[(i, name)]
+                ok = (j >= 0) & np.isfinite(d)
+                lam = np.where(ok, A * np.exp(-k * (mm.z[i] + np.where(ok, d, 0.0))), 0.0)
+                out += lam * (np.where(ok, d, 0.0) - mm.alpha[i] + np.where(ok, g[np.maximum(j, 0)], 0.0) - g)
+        return out
+
+    g_T = -np.einsum("ni,ij,nj->n", cells, Om, cells)
+    taus = mm.T - np.asarray(t_eval, float)
+    order = np.argsort(taus)
+    sol = solve_ivp(rhs, (0.0, mm.T), g_T, method="Radau", t_eval=taus[order], rtol=1e-11, atol=1e-11)
+    assert sol.success
+    out = np.empty((len(taus), n))
+    out[order] = sol.y.T
+    return cells, out
+
+
+@pytest.mark.parametrize("policy_kind", ["order1", "skew"])
+def test_evaluation_of_a_fixed_policy_against_radau(policy_kind):
+    """Every stored time and inventory inside the contract (|q_i| <= q_max_i/2) within value_rtol."""
+    mm = brief_model()
+    Q = (6, 5)
+    policy = hs.expansion(mm, order=1) if policy_kind == "order1" else hs.InventorySkew(1.0, 0.1)
+    value_rtol = 1e-7
+    ev = hs.evaluate(mm, policy, q_max=list(Q), value_rtol=value_rtol, tol=1e-6)
+    t_eval = np.array([0.0, 0.37, 0.8, 0.99])
+    cells, ref = radau_policy_value(mm, policy, Q, t_eval)
+    inside = np.all(np.abs(cells) <= np.array(Q) // 2, axis=1)
+    s = np.array([1.3, -0.4])                  # v = q·s + g at any price
+    got = np.stack([ev.value(t, cells[inside], s) for t in t_eval]) - cells[inside] @ s
+    err = np.abs(got - ref[:, inside]) / np.maximum(1.0, np.abs(ref[:, inside]))
+    print(f"{policy_kind}: largest relative error vs Radau {err.max():.2e} (value_rtol {value_rtol:g})")
+    assert err.max() <= value_rtol
+
+
+def test_evaluating_the_optimal_policy_gives_the_exact_value():
+    """The optimal policy's value is the HJB value: the evaluation of the FD solution's quotes against
+    the matrix-exponential solution (an independent algorithm), at several times."""
+    mm = brief_model()
+    Q = [20, 20]
+    fd = hs.solve(mm, q_max=Q, tol=1e-6, value_rtol=1e-8)
+    ref = hs.solve(mm, q_max=Q, method="expm")
+    ev = hs.evaluate(mm, fd, q_max=Q, value_rtol=1e-8, tol=1e-6)
+    q = box([10, 10])
+    for t in (0.0, 0.5, 0.9):
+        v_ref = ref.value(t, q, [0.0, 0.0])
+        err = np.abs(ev.value(t, q, [0.0, 0.0]) - v_ref) / np.maximum(1.0, np.abs(v_ref))
+        # the policy is the FD solution's (quotes within tol/k of the optimum): its value differs from
+        # the optimum at second order in the quote error, far below the tolerances here
+        assert err.max() <= 2e-8, (t, err.max())
+    # a worse policy is worth less (the optimum is a maximum), by more than the tolerance
+    worse = hs.evaluate(mm, hs.ConstantSpread(1.0), q_max=Q)
+    assert np.all(worse.value(0.0, q, [0.0, 0.0]) < ref.value(0.0, q, [0.0, 0.0]) - 1e-3)
+
+
+def test_one_asset_evaluation_is_the_single_asset_one():
+    """``M = 1``: the same problem and the same code give the same numbers (to rounding)."""
+    m = hs.paper_model("brownian", T=0.5)
+    mm = hs.MultiAssetModel.from_model(m)
+    for policy in (hs.ConstantSpread(0.9), hs.InventorySkew(0.8, 0.02)):
+        one = hs.evaluate(m, policy, q_max=60)
+        multi = hs.evaluate(mm, policy, q_max=[60])
+        q = np.arange(-30, 31)
+        for t in (0.0, 0.25):
+            a = one.value(t, q, 3000.0)
+            b = multi.value(t, q[:, None], [[3000.0]])
+            assert np.max(np.abs(a - b) / np.maximum(1.0, np.abs(a))) <= 1e-12
+
+
+def test_evaluation_agrees_with_the_monte_carlo():
+    """Exact evaluation vs exact-event simulation of the same policy (the heuristic on every asset,
+    each by its own inventory), within 3 standard errors; the simulation starts at flat inventories
+    and the prices s0 (default 0: the value depends on them through q0·s0 only)."""
+    mm = brief_model()
+    policy = hs.InventorySkew(1.0, 0.05)
+    ev = hs.evaluate(mm, policy, q_max=[80, 80])
+    q0, s0 = [3, -2], [100.0, 50.0]
+    v = float(ev.value(0.0, q0, s0))
+    res = hs.simulate(mm, policy, n_paths=4000, n_steps=50, q0=q0, s0=s0, seed=11, progress=False,
+                      estimator="control")
+    z = (res.mean - v) / res.stderr
+    print(f"skew policy, M=2: exact {v:.6f}, Monte Carlo {res.mean:.6f} ± {res.stderr:.2g} (z = {z:+.2f})")
+    assert abs(z) < 3.0
+    # one number for every asset
+    again = hs.simulate(mm, policy, n_paths=50, n_steps=5, q0=0, s0=2.0, seed=1, progress=False)
+    assert again.q_final.shape == (50, 2)
+
+
+def test_closed_form_quotes_computed_once_per_time_equal_pointwise_ones():
+    """The coefficients of the multi-asset closed forms are computed once per distinct (t, s); the
+    answers equal the point-by-point ones (Brownian with drifts, and OU where they depend on s)."""
+    rng = np.random.default_rng(0)
+    for mm in (brief_model(), brief_model(drift=None, mean_reversion=[0.4, 0.9], mu=[1.0, -1.0])):
+        ex = hs.expansion(mm, order=1)
+        t = rng.choice([0.0, 0.3, 0.7], size=12)
+        q = rng.integers(-8, 9, size=(12, 2))
+        s = rng.choice([-0.5, 0.0, 0.5], size=(12, 2))
+        ask, bid = ex.quotes(t, q, s)
+        for j in range(12):
+            a, b = ex.quotes(t[j], q[j], s[j])
+            np.testing.assert_allclose([a, b], [ask[j], bid[j]], rtol=1e-14, atol=1e-14)
+
+
+def test_policies_of_another_number_of_assets_are_refused():
+    mm = brief_model()
+    m1 = hs.paper_model("brownian")
+    sol = hs.solve(mm, q_max=[6, 6], method="expm")
+    assert policy_assets(sol) == 2 and policy_assets(hs.expansion(m1)) == 1
+    assert policy_assets(hs.ConstantSpread(1.0)) is None
+    with pytest.raises(ValueError, match=r"quotes 1 asset\(s\) but the model has M=2"):
+        hs.evaluate(mm, hs.expansion(m1))
+    with pytest.raises(ValueError, match=r"quotes 2 asset\(s\) but the model has M=1"):
+        hs.evaluate(m1, sol)
+    with pytest.raises(ValueError, match=r"quotes 2 asset\(s\) but the model has M=1"):
+        hs.simulate(m1, hs.expansion(mm), n_paths=10, n_steps=5, progress=False)
+    with pytest.raises(ValueError, match=r"quotes 1 asset\(s\) but the model has M=2"):
+        check_policy_assets(mm, hs.solve(m1, q_max=20).tabulate())
+    with pytest.raises(ValueError, match=r"quotes 3 asset\(s\) but the model has M=2"):
+        cube = hs.MultiAssetModel(A=100.0, k=1.0, z=0.1, alpha=0.0, cov=np.eye(3), T=1.0)
+        hs.evaluate(mm, hs.expansion(cube))
+    with pytest.raises(ValueError, match=r"s_range, ds and price_dependent do not apply"):
+        hs.evaluate(mm, sol, s_range=(0.0, 1.0))
+    with pytest.raises(ValueError, match=r"policy must have a quotes"):
+        hs.evaluate(mm, object())
+
+
+def test_small_multi_asset_refusals():
+    mm = brief_model()
+    for bad in (True, 1.5, 2, -1):
+        with pytest.raises(ValueError, match=r"asset index i"):
+            mm.asset_model(bad)
+    with pytest.raises(ValueError, match=r"inventory risk overflows"):
+        hs.inventory_risk([1e200, 1e200], Omega=np.eye(2), cov=np.eye(2))
+    ex = hs.expansion(mm)
+    a0, _ = ex.quotes(0.0, [1, 2], regime=0)             # the interface of the single-asset closed forms
+    a1, _ = ex.quotes(0.0, [1, 2])
+    assert np.array_equal(a0, a1)
+    with pytest.raises(ValueError, match=r"regime=1 given, but the model has no regimes"):
+        ex.quotes(0.0, [1, 2], regime=1)
+    assert math.isfinite(float(ex.value(0.0, [1, 2], [0.0, 0.0], regime=None)))
