@@ -14,7 +14,7 @@ the wall time is about half of them. For each solve the error estimate is printe
 ``1/k``; expm: of the interpolation between its exact stored times). Not a test::
 
     python benchmarks/bench_multiasset.py [--cases m2-fd m2-expm m3-fd m3-expm]
-    python benchmarks/bench_multiasset.py --memory     # the largest box that fits in 8 GB (about 1 min)
+    python benchmarks/bench_multiasset.py --memory     # the largest box that fits in 8 GB (about 5 min)
 
 **The largest box in 8 GB** (``--memory``: peak RSS at q_max = 40 and 80 per asset, M = 2, default
 options, each in a fresh process; measured on the 2-core reference machine under load)::
@@ -59,7 +59,11 @@ CASES = {"m2-fd": (M2, [100, 100], "fd"), "m2-expm": (M2, [100, 100], "expm"),
          "m3-fd": (M3, [25, 25, 25], "fd"), "m3-expm": (M3, [25, 25, 25], "expm"),
          # the memory model (--memory): peak RSS at two box sizes of each method
          "m2-expm-40": (M2, [40, 40], "expm"), "m2-expm-80": (M2, [80, 80], "expm"),
-         "m2-fd-40": (M2, [40, 40], "fd"), "m2-fd-80": (M2, [80, 80], "fd")}
+         "m2-fd-40": (M2, [40, 40], "fd"), "m2-fd-80": (M2, [80, 80], "fd"),
+         # the check of the model at a box 25× (expm) and 6× (FD) larger than its fit
+         "m2-expm-400": (M2, [400, 400], "expm"), "m2-fd-200": (M2, [200, 200], "fd")}
+#: The check run of each method's memory model (``--memory``).
+CHECK = {"expm": "m2-expm-400", "fd": "m2-fd-200"}
 #: Memory of the machine the largest box must fit in (bytes).
 BUDGET = 8e9
 
@@ -102,7 +106,9 @@ def memory_model(method: str) -> dict:
     cells = (BUDGET - a) / b
     from hjbsolve.solver.setup import MAX_CELLS
 
-    return {"method": method, "runs": [small, large], "bytes_per_cell": b, "base_mb": a / 1e6,
+    check = _run(CHECK[method])
+    check["model_mb"] = (a + b * check["cells"]) / 1e6
+    return {"method": method, "runs": [small, large], "check": check, "bytes_per_cell": b, "base_mb": a / 1e6,
             "cells_in_budget": cells, "q_max_m2": int((math.sqrt(cells) - 1) // 2),
             "q_max_m3": int((cells ** (1 / 3) - 1) // 2), "max_cells": MAX_CELLS}
 
@@ -123,6 +129,10 @@ def main():
             for run in r["runs"]:
                 print(f"{run['case']:12s} {run['cells']:8d} cells {run['seconds']:7.1f} s {run['peak_rss_mb']:8.0f} MB "
                       f"peak RSS ({run['stored_mb']:.0f} MB stored, {run['n_stored']} times)")
+            c = r["check"]
+            print(f"{c['case']:12s} {c['cells']:8d} cells {c['seconds']:7.1f} s {c['peak_rss_mb']:8.0f} MB peak RSS "
+                  f"({c['stored_mb']:.0f} MB stored, {c['n_stored']} times): the model said {c['model_mb']:.0f} MB "
+                  f"(measured/model {c['peak_rss_mb'] / c['model_mb']:.2f})")
             print(f"{method}: {r['bytes_per_cell']:.0f} bytes per cell + {r['base_mb']:.0f} MB -> {r['cells_in_budget']:.3g} "
                   f"cells in 8 GB: q_max = {r['q_max_m2']} (M = 2), {r['q_max_m3']} (M = 3); the solver refuses "
                   f"boxes over {r['max_cells']:.3g} cells")

@@ -27,6 +27,7 @@ def _cmd_solve(args) -> int:
     from .plotting import plot_quotes_vs_q, save_figure
     from .solution import Solution
     from .solver import default_q_max, solve
+    from .solver.setup import MIN_Q_MAX
 
     cfg = load_config(args.params)
     if cfg.multi_asset:
@@ -39,7 +40,7 @@ def _cmd_solve(args) -> int:
     # the library's default bound (hs.solver.default_q_max: the one the README and notebooks use)
     if "q_max" not in opts:
         opts["q_max"] = max(20, 2 * max(abs(x) for x in cfg.q), default_q_max(m, opts.get("s_range")))
-    opts["q_max"] = check_int("q_max", opts["q_max"], ge=1)
+    opts["q_max"] = check_int("q_max", opts["q_max"], ge=MIN_Q_MAX)
     if not any(abs(x) < opts["q_max"] for x in cfg.q):
         raise ValueError(f"[report] q = {cfg.q}: no inventory with |q| < q_max={opts['q_max']}")
     t0 = time.perf_counter()
@@ -81,6 +82,7 @@ def _solve_assets(cfg, args) -> int:
     from .plotting import plot_iso_risk, save_figure
     from .solution import Solution
     from .solver import default_q_max, solve
+    from .solver.setup import MIN_Q_MAX
 
     m = cfg.model
     M = m.n_assets
@@ -91,7 +93,7 @@ def _solve_assets(cfg, args) -> int:
     if "q_max" not in opts:       # each asset's own default bound, or twice its largest reported |q_i|
         opts["q_max"] = [max(4, 2 * int(np.abs(q[:, i]).max()), default_q_max(m.asset_model(i))) for i in range(M)]
     bounds = opts["q_max"] if isinstance(opts["q_max"], list) else [opts["q_max"]] * M
-    bounds = [check_int(f"q_max[{i}]", b, ge=1) for i, b in enumerate(bounds)]
+    bounds = [check_int(f"q_max[{i}]", b, ge=MIN_Q_MAX) for i, b in enumerate(bounds)]
     inside = np.all(np.abs(q) < np.array(bounds), axis=1)
     if not inside.any():
         raise ValueError(f"[report] q = {cfg.q}: no inventory vector with |q_i| < q_max_i = {bounds}")
@@ -198,11 +200,8 @@ _POLICIES = ("optimal", "order0", "order1", "constant", "skew")
 
 def _cmd_simulate(args) -> int:
     from .config import load_config
-    from .expansion import expansion
     from .montecarlo import pnl_statistics, price_range, simulate
-    from .multiasset import MultiAssetModel
     from .plotting import plot_day, plot_pnl_density, save_figure
-    from .policies import ConstantSpread, InventorySkew
     from .solver import default_q_max, solve
 
     if not (math.isfinite(args.half_spread) and abs(args.half_spread) <= 1e6):
@@ -232,14 +231,8 @@ def _cmd_simulate(args) -> int:
             opts["s_range"] = price_range(m, s0, args.paths)    # every simulated day stays inside
         opts.setdefault("q_max", default_q_max(m, opts.get("s_range")))
         policy = solve(m, progress=not args.no_progress, **opts)
-    elif args.policy in ("order0", "order1"):
-        policy = expansion(m, order=int(args.policy[-1]))
-    elif args.policy == "constant":
-        policy = ConstantSpread(args.half_spread)
     else:
-        if not (math.isfinite(args.skew) and args.skew >= 0):
-            raise ValueError(f"--skew must be a finite number >= 0 (the widening per unit of inventory), got {args.skew}")
-        policy = InventorySkew(args.half_spread, args.skew)
+        policy = _fixed_policy(m, args)
     res = simulate(m, policy, n_paths=args.paths, n_steps=args.steps, s0=s0, seed=args.seed, regime0=regime0,
                    progress=not args.no_progress, record=1,
                    estimator="control" if args.paths >= 40 else "plain")   # the controls are fitted on half the paths
@@ -274,6 +267,20 @@ def _cmd_simulate(args) -> int:
     return 0
 
 
+def _fixed_policy(m, args):
+    """The policy of ``--policy order0|order1|constant|skew`` for model ``m`` (one asset or several)."""
+    from .expansion import expansion
+    from .policies import ConstantSpread, InventorySkew
+
+    if args.policy in ("order0", "order1"):
+        return expansion(m, order=int(args.policy[-1]))
+    if args.policy == "constant":
+        return ConstantSpread(args.half_spread)
+    if not (math.isfinite(args.skew) and args.skew >= 0):
+        raise ValueError(f"--skew must be a finite number >= 0 (the widening per unit of inventory), got {args.skew}")
+    return InventorySkew(args.half_spread, args.skew)
+
+
 def _simulate_assets(m, args, s0, solve_opts: dict) -> int:
     """``hjbsolve simulate`` for a :class:`~hjbsolve.MultiAssetModel` (an ``[assets]`` parameter file): the
     policy (``optimal``: solved on the box — the file's ``[solve]`` options, ``--q-max`` for every asset
@@ -283,10 +290,8 @@ def _simulate_assets(m, args, s0, solve_opts: dict) -> int:
     simulated from flat inventories at the mid-prices ``[assets] s0``; its exact value on the box next
     to the Monte Carlo estimate, a per-asset table, ``simulation.npz``, the objective density and the
     final inventories (over the iso-risk ellipses for two assets)."""
-    from .expansion import expansion
     from .montecarlo import pnl_statistics, simulate
     from .plotting import plot_final_inventories, plot_pnl_density, save_figure
-    from .policies import ConstantSpread, InventorySkew
     from .solver import evaluate, solve
 
     M = m.n_assets
@@ -309,15 +314,7 @@ def _simulate_assets(m, args, s0, solve_opts: dict) -> int:
         policy = solve(m, progress=bar, **opts)
         exact = policy
     else:
-        if args.policy in ("order0", "order1"):
-            policy = expansion(m, order=int(args.policy[-1]))
-        elif args.policy == "constant":
-            policy = ConstantSpread(args.half_spread)
-        else:
-            if not (math.isfinite(args.skew) and args.skew >= 0):
-                raise ValueError(f"--skew must be a finite number >= 0 (the widening per unit of inventory), got "
-                                 f"{args.skew}")
-            policy = InventorySkew(args.half_spread, args.skew)
+        policy = _fixed_policy(m, args)
         opts.pop("method", None)                 # a fixed policy: its verification equation, by finite differences
         exact = evaluate(m, policy, progress=bar, **{**accuracy, **opts})
     q0 = [0] * M

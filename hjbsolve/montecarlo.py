@@ -714,7 +714,8 @@ def _as_regime_policy(policy, model: Model, n_steps: int, s0: float, n_paths: in
     check_policy_assets(model, policy)
     if isinstance(policy, Solution) and policy.multi_asset or isinstance(policy, BoxPolicy):
         return policy.tabulate()
-    if isinstance(model, MultiAssetModel) and hasattr(policy, "quotes"):
+    if isinstance(model, MultiAssetModel) and hasattr(policy, "quotes") and \
+            not isinstance(policy, (Solution, TabulatedPolicy, RegimePolicy)):
         # a multi-asset closed form or a heuristic (every asset, each by its own inventory): its quotes
         # at the paths' states, with the trailing asset axis
         return None

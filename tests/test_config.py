@@ -45,8 +45,9 @@ def test_schema_keys_are_the_python_names():
     # [assets]: the MultiAssetModel fields that are per asset (the exact solve refuses OU prices)
     from hjbsolve.config import ASSETS_MODEL_KEYS
 
+    # (+ s0: the initial mid-prices of hjbsolve simulate, not a model field)
     assert _keys("assets") | set(ASSETS_MODEL_KEYS) == \
-        {f.name for f in dataclasses.fields(hs.MultiAssetModel)} - {"mean_reversion", "mu"}
+        {f.name for f in dataclasses.fields(hs.MultiAssetModel)} - {"mean_reversion", "mu"} | {"s0"}
 
 
 def test_readme_documents_every_key():
@@ -367,7 +368,7 @@ def test_assets_table_builds_the_multi_asset_model(tmp_path):
     with its solve options and inventory vectors; alpha defaults to 0 and the reported inventories to 0
     and ±5 along each asset."""
     cfg = load_config(_file(tmp_path, _readme_toml(2)))
-    assert cfg.multi_asset and cfg.s0 is None
+    assert cfg.multi_asset and cfg.s0 == (0.0, 0.0)       # no [assets] s0: the days start at 0
     assert cfg.model == hs.MultiAssetModel(A=[100.0, 60.0], k=1.2, z=[0.2, 0.35], alpha=[0.01, -0.01],
                                            drift=[0.05, -0.1], cov=[[0.25, 0.24], [0.24, 0.64]], T=1.0,
                                            eps=0.01, eta=1.0, nu=1.0)

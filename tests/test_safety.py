@@ -380,7 +380,8 @@ def test_second_round_of_hostile_inputs_are_named_value_errors():
         sol = hs.solve(B, q_max=20, n_steps=20)
         with pytest.raises(ValueError, match=r"covers t in \[0, 1\], not \[0, T=2\]"):
             hs.evaluate(B.replace(T=2.0), sol, q_max=20)
-        with pytest.raises(ValueError, match="ask half-spread δ=-1000 .* overflows double precision"):
+        with pytest.raises(ValueError, match=r"ask half-spread δ=-1000 at t=0, whose fill rate e\^1006 per unit time "
+                                             r"makes more than 1e\+12 fills .* cannot be evaluated"):
             hs.evaluate(B, hs.ConstantSpread(-1000.0), q_max=20)
     with pytest.raises(ValueError, match="composition must be one of"):
         Scheme("x", "bogus", 2)
