@@ -292,6 +292,7 @@ def _simulate_assets(m, args, s0, solve_opts: dict) -> int:
     final inventories (over the iso-risk ellipses for two assets)."""
     from .montecarlo import pnl_statistics, simulate
     from .plotting import plot_final_inventories, plot_pnl_density, save_figure
+    from .policies import OnBox
     from .solver import evaluate, solve
 
     M = m.n_assets
@@ -317,6 +318,7 @@ def _simulate_assets(m, args, s0, solve_opts: dict) -> int:
         policy = _fixed_policy(m, args)
         opts.pop("method", None)                 # a fixed policy: its verification equation, by finite differences
         exact = evaluate(m, policy, progress=bar, **{**accuracy, **opts})
+        policy = OnBox(policy, exact.q_max)       # the policy the exact value is of: the box's limit rule
     q0 = [0] * M
     res = simulate(m, policy, n_paths=args.paths, n_steps=args.steps, s0=list(s0), q0=q0, seed=args.seed,
                    progress=bar, estimator="control" if args.paths >= 40 else "plain")
@@ -326,7 +328,11 @@ def _simulate_assets(m, args, s0, solve_opts: dict) -> int:
     print(f"policy {args.policy}: {args.paths} days, {args.steps} steps, seed {args.seed}, "
           f"{res.info['wall_time']:.2f} s")
     print(f"objective, {res.estimator} estimate: {res.mean:.6g} ± {res.stderr:.2g} (1 s.e.); exact value {v:.6g} "
-          f"(z = {(res.mean - v) / res.stderr if res.stderr > 0 else 0.0:+.2f})")
+          f"(z-score {(res.mean - v) / res.stderr if res.stderr > 0 else 0.0:+.2f})")
+    if args.policy != "optimal":
+        print(f"the policy quotes on the box q_max={list(exact.q_max)} with its limit rule (no ask at -Q_i, no bid at "
+              f"+Q_i), as its exact value; days at the box's edge: "
+              f"{int(np.sum(np.any((res.q_max >= exact.q_max) | (res.q_min <= -np.array(exact.q_max)), axis=1)))}")
     head = f"{'':>22} | {'mean':>11} {'std':>10} {'1%':>10} {'50%':>10} {'99%':>10}"
     print(head)
     print("-" * len(head))
@@ -401,7 +407,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("solve", help="solve the HJB system; compare with the paper's closed forms",
                        description="Solve the HJB system of the parameter file's model, print exact vs order-0 vs "
                                    "order-1 quotes at the initial price [model] s0, write solution.npz and "
-                                   "quotes_vs_q.png.")
+                                   "quotes_vs_q.png. With [assets] (several assets): the quotes per asset (they do "
+                                   "not depend on the prices), the box in solution.npz and, for two assets, "
+                                   "iso_risk.png.")
     s.add_argument("params", nargs="?", default=None, help=params_help)
     s.add_argument("--out", default="hjbsolve-out", help="output folder (default: hjbsolve-out)")
     s.add_argument("--q-max", type=int, default=None, help="inventory bound, overrides [solve] q_max (default: "
@@ -415,7 +423,9 @@ def build_parser() -> argparse.ArgumentParser:
     sm = sub.add_parser("simulate", help="Monte Carlo of a policy: PnL table, one simulated day, objective density",
                         description="Simulate trading days from [model] s0 under a policy (the optimal one solved "
                                     "with the file's [solve] options; default tol=1e-4, value_rtol=1e-5 and the "
-                                    "s_range every simulated day stays in).")
+                                    "s_range every simulated day stays in). With [assets]: from [assets] s0, on the "
+                                    "[solve] box (a fixed policy with the box's limit rule), next to the policy's "
+                                    "exact value on that box; final_inventories.png instead of day.png.")
     sm.add_argument("params", nargs="?", default=None, help=params_help)
     sm.add_argument("--policy", choices=_POLICIES, default="optimal",
                     help="optimal (exact solve), order0/order1 (closed forms), constant (--half-spread), "

@@ -712,6 +712,8 @@ def _as_regime_policy(policy, model: Model, n_steps: int, s0: float, n_paths: in
     :class:`RegimePolicy`) or one for every regime (regime-blind); ``None`` for a plain callable."""
     n_reg = model.n_regimes
     check_policy_assets(model, policy)
+    if isinstance(policy, Solution):
+        policy.check_whole_grid()
     if isinstance(policy, Solution) and policy.multi_asset or isinstance(policy, BoxPolicy):
         return policy.tabulate()
     if isinstance(model, MultiAssetModel) and hasattr(policy, "quotes") and \

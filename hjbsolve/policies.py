@@ -531,6 +531,53 @@ class InventorySkew(_InventoryRule):
                                name=self.name)
 
 
+@dataclass(frozen=True, eq=False)
+class OnBox:
+    """A policy of several assets restricted to the inventory box ``Π_i [−Q_i, Q_i]`` by the inventory-limit
+    rule (no ask of asset ``i`` at ``q_i = −Q_i``, no bid at ``+Q_i``, nothing outside): the policy that
+    :func:`hjbsolve.evaluate` on that box values, so that a simulation of it is comparable (what
+    ``hjbsolve simulate`` trades for a heuristic or a closed form with ``[assets]``).
+
+    Parameters
+    ----------
+    policy : object with ``quotes(t, q, s)`` (trailing asset axis)
+    q_max : sequence of int, length M
+    """
+
+    policy: object
+    q_max: tuple
+
+    def __post_init__(self):
+        object.__setattr__(self, "q_max", tuple(check_int(f"q_max[{i}]", v, ge=1) for i, v in enumerate(self.q_max)))
+
+    @property
+    def name(self) -> str:
+        return f"{getattr(self.policy, 'name', type(self.policy).__name__)} on the box {list(self.q_max)}"
+
+    @property
+    def n_assets(self) -> int:
+        return len(self.q_max)
+
+    def _limit(self, q, ask, bid):
+        q = np.asarray(q)
+        out_a, out_b = np.array(ask, float), np.array(bid, float)
+        Q = np.array(self.q_max)
+        inside = np.all(np.abs(q) <= Q, axis=-1)            # as BoxPolicy: nothing quoted outside the box
+        for i, Qi in enumerate(self.q_max):
+            a_i, b_i = _in_box(q[..., i], Qi, out_a[..., i], out_b[..., i])
+            out_a[..., i], out_b[..., i] = np.where(inside, a_i, np.inf), np.where(inside, b_i, np.inf)
+        return out_a, out_b
+
+    def quotes(self, t, q, s):
+        ask, bid = self.policy.quotes(t, q, s)
+        return self._limit(np.broadcast_to(q, np.shape(ask)), ask, bid)
+
+    def box_quotes(self, t, q, s=None):
+        inner = self.policy.box_quotes if hasattr(self.policy, "box_quotes") else self.policy.quotes
+        ask, bid = inner(t, q, s)
+        return self._limit(q, ask, bid)
+
+
 def policy_assets(policy) -> int | None:
     """How many assets ``policy`` quotes: a multi-asset ``Solution``, a :class:`BoxPolicy` or a
     multi-asset closed form their ``M``; a single-asset table, solution or closed form 1; ``None`` when

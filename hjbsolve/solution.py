@@ -180,14 +180,19 @@ class Solution:
         ------
         ValueError
             ``t`` outside ``[0, T]``, ``q`` not an integer in ``[−q_max, q_max]``, ``s`` outside
-            ``s_range``, or shapes that do not broadcast.
+            ``s_range``, shapes that do not broadcast, or a value beyond double precision.
         """
         r = self._regime(regime)
-        if self.multi_asset:
-            t, cell, q, s = self._prepare_assets(t, q, s)
-            return (np.sum(q * s, axis=-1) + self._g_at(t, np.zeros(t.shape), cell))[()]
-        t, qi, s = self._prepare(t, q, s)
-        out = self.q[qi] * s + self._g_at(t, s, qi, r)
+        with np.errstate(over="ignore", invalid="ignore"):
+            if self.multi_asset:
+                t, cell, q, s = self._prepare_assets(t, q, s)
+                out = np.sum(q * s, axis=-1) + self._g_at(t, np.zeros(t.shape), cell)
+            else:
+                t, qi, s = self._prepare(t, q, s)
+                out = self.q[qi] * s + self._g_at(t, s, qi, r)
+        if not np.all(np.isfinite(out)):
+            raise ValueError(f"the value q·s + g overflows double precision at these (q, s) (|s| up to "
+                             f"{float(np.max(np.abs(s))):.3g}): give prices within double precision's range")
         return out[()]
 
     def quotes(self, t, q, s, regime=None):
@@ -204,10 +209,39 @@ class Solution:
         r = self._regime(regime)
         if self.multi_asset:
             t, _, q, _ = self._prepare_assets(t, q, s)
+            self._check_stored_edge(np.abs(q).reshape(-1, q.shape[-1]).max(axis=0, initial=0))
             return self.tabulate().quotes(t, q)
         t, qi, s = self._prepare(t, q, s)
+        self._check_stored_edge([int(np.abs(self.q[qi]).max(initial=0))])
         ask, bid = self.tabulate(r)._quotes_checked(t, qi + int(self.q[0]), s)
         return ask[()], bid[()]
+
+    @property
+    def solve_q_max(self):
+        """The bound(s) of the solve: :attr:`q_max`, unless the solution was loaded from a file that keeps
+        part of its inventories (``compact=True`` or ``save(q_max=...)``)."""
+        return self.info.get("solve_q_max", self.q_max)
+
+    def _check_stored_edge(self, q_abs) -> None:
+        """``ValueError`` for quotes at the edge of a file's kept inventories, where the solve had none of
+        its limits: they would need the value one step further, which the file does not keep."""
+        solve_q = self.solve_q_max
+        kept = self.q_max if self.multi_asset else (self.q_max,)
+        solve_q = tuple(solve_q) if isinstance(solve_q, (list, tuple)) else (solve_q,)
+        for i, (a, k, b) in enumerate(zip(q_abs, kept, solve_q)):
+            if k < b and a >= k:
+                of = f"q[..., {i}]" if self.multi_asset else "q"
+                raise ValueError(f"{of} = ±{int(a)}: this solution keeps |q| <= {k} of its solve's bound {b} (a compact "
+                                 f"file); its quotes are defined for |q| <= {k - 1} (the accuracy contract: |q| <= "
+                                 f"{b // 2}); load a whole-grid file (save without compact, hjbsolve solve --full)")
+
+    def check_whole_grid(self) -> None:
+        """``ValueError`` for a solution whose file keeps part of its inventories: simulating or evaluating
+        its quotes would put a limit (no quote) where the solve had none."""
+        if self.solve_q_max != self.q_max:
+            raise ValueError(f"this solution keeps |q| <= {self.q_max} of its solve's bound {self.solve_q_max} (a "
+                             "compact file): its quotes at that edge are not the solve's; simulate or evaluate the "
+                             "whole grid (save without compact, hjbsolve solve --full)")
 
     def spread(self, t, q, s, regime=None):
         """``ψ = δ⁺ + δ⁻``."""
@@ -366,6 +400,8 @@ class Solution:
             lo, hi = self.s_range
             if s.size % 2 == 1 and s.size >= 9 and s[0] <= lo and s[-1] >= hi:
                 g, s = g[..., ::2, :], s[::2]       # the price axis (second to last; regimes come before it)
+        if q_max is not None and q_max < self.q_max:
+            info["solve_q_max"] = int(self.solve_q_max)
         if compact or q_max is not None:
             info["stored"] = (f"inventories |q| <= {int(q[-1])} (the solve's bound: {self.q_max}), {t.size} of "
                               f"{self.t.size} stored times, {s.size} of {self.s.size} stored prices")
@@ -389,6 +425,8 @@ class Solution:
             box = g.reshape(g.shape[:-1] + self.inventory_shape)
             box = box[(Ellipsis,) + tuple(slice(b - k, b + k + 1) for b, k in zip(bounds, keep))]
             g, bounds = box.reshape(g.shape[:-1] + (-1,)), keep
+            if keep != tuple(self.q_max):
+                info["solve_q_max"] = list(self.solve_q_max)
         if compact and info.get("mode") == "automatic" and t.size % 2 == 1:
             g, t = g[::2], t[::2]                   # the solve's coarse time grid: 0, T and t_eval included
         if compact or q_max is not None:

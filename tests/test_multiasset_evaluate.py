@@ -212,6 +212,11 @@ def test_small_multi_asset_refusals():
         hs.simulate(mm.replace(A=[1e6, 120.0]), Plain(), n_paths=20, n_steps=10, progress=False)
     with pytest.raises(ValueError, match=r"q_max\[1\] must be >= 2, got 1"):
         hs.solve(mm, q_max=[3, 1], method="expm")
+    small = hs.solve(mm, q_max=[3, 3], method="expm")
+    with pytest.raises(ValueError, match=r"value q·s \+ g overflows double precision"):
+        small.value(0.0, [1, 1], [1e308, 1e308])
+    with pytest.raises(ValueError, match=r"q must be integer inventory vectors of a regular shape"):
+        small.value(0.0, [[1, 1], [2]], [0.0, 0.0])
     for bad in (True, 1.5, 2, -1):
         with pytest.raises(ValueError, match=r"asset index i"):
             mm.asset_model(bad)
@@ -224,3 +229,52 @@ def test_small_multi_asset_refusals():
     with pytest.raises(ValueError, match=r"regime=1 given, but the model has no regimes"):
         ex.quotes(0.0, [1, 2], regime=1)
     assert math.isfinite(float(ex.value(0.0, [1, 2], [0.0, 0.0], regime=None)))
+
+
+def test_a_compact_file_refuses_quotes_at_its_stored_edge(tmp_path):
+    """Found by the newcomer: a compact file (|q_i| <= q_max_i/2 + 1 kept) quoted +inf at its stored edge,
+    where the solve had no limit. Its quotes are defined one step inside; simulating or evaluating it is
+    refused (its edge would act as a limit); a whole-grid file is its solve."""
+    mm = brief_model()
+    sol = hs.solve(mm, q_max=[8, 6], method="expm")
+    small = hs.Solution.load(sol.save(tmp_path / "c.npz", compact=True))
+    assert small.q_max == (5, 4) and small.solve_q_max == [8, 6]
+    inside = box([4, 3])
+    for x, y in zip(small.quotes(0.0, inside, [0.0, 0.0]), sol.quotes(0.0, inside, [0.0, 0.0])):
+        np.testing.assert_allclose(x, y, rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match=r"q\[\.\.\., 0\] = ±5: this solution keeps \|q\| <= 5 of its solve's bound 8"):
+        small.quotes(0.0, [5, 0], [0.0, 0.0])
+    with pytest.raises(ValueError, match="compact file"):
+        hs.simulate(mm, small, n_paths=10, n_steps=5, progress=False)
+    with pytest.raises(ValueError, match="compact file"):
+        hs.evaluate(mm, small)
+    whole = hs.Solution.load(sol.save(tmp_path / "w.npz"))
+    assert whole.solve_q_max == whole.q_max == (8, 6)
+    one = hs.solve(hs.paper_model("brownian"), q_max=20, n_steps=20)
+    c1 = hs.Solution.load(one.save(tmp_path / "one.npz", compact=True))
+    assert c1.q_max == 11 and c1.solve_q_max == 20
+    np.testing.assert_array_equal(c1.quotes(0.0, np.arange(-10, 11), 0.0), one.quotes(0.0, np.arange(-10, 11), 0.0))
+    with pytest.raises(ValueError, match=r"q = ±11: this solution keeps \|q\| <= 11 of its solve's bound 20"):
+        c1.quotes(0.0, 11, 0.0)
+
+
+
+def test_a_policy_on_the_box_is_the_policy_the_evaluation_values():
+    """``OnBox(policy, Q)`` applies the box's limit rule (no ask at −Q_i, no bid at +Q_i, nothing
+    outside): evaluating it on that box gives the policy's own evaluation there, bit for bit, and its
+    simulation never leaves the box."""
+    from hjbsolve.policies import OnBox
+
+    mm = brief_model()
+    pol = hs.InventorySkew(1.0, 0.05)
+    boxed = OnBox(pol, (6, 5))
+    ask, bid = boxed.quotes(0.0, [[-6, 0], [6, 5], [7, 0]], [0.0, 0.0])
+    assert ask[0, 0] == np.inf and bid[1, 0] == np.inf and bid[1, 1] == np.inf and np.all(np.isinf(ask[2]))
+    assert np.isfinite(bid[0, 0]) and np.isfinite(ask[1, 0])
+    a = hs.evaluate(mm, pol, q_max=[6, 5])
+    b = hs.evaluate(mm, boxed, q_max=[6, 5])
+    np.testing.assert_array_equal(a.g, b.g)
+    res = hs.simulate(mm, boxed, n_paths=200, n_steps=20, seed=1, progress=False)
+    assert res.q_max[:, 0].max() <= 6 and res.q_min[:, 1].min() >= -5
+    with pytest.raises(ValueError, match=r"q_max\[1\]"):
+        OnBox(pol, (6, 0))

@@ -370,7 +370,7 @@ def test_the_simulate_command_with_an_assets_file(tmp_path, capsys, policy):
     # the file's [solve] q_max is the box of the exact value
     assert "2 assets, mid-prices from [100.0, 50.0], exact values on the box q_max=[25, 25]" in out
     assert "final inventory 1" in out
-    z = float(out.split("(z = ")[1].split(")")[0])
+    z = float(out.split("(z-score ")[1].split(")")[0])
     assert abs(z) <= 3.0, out
     res = SimulationResult.load(out_dir / "simulation.npz")
     assert res.n_paths == 400 and res.q_final.shape == (400, 2)

@@ -699,6 +699,8 @@ def evaluate(model: "Model | MultiAssetModel", policy, q_max: int | None = None,
     compiled = _check_bool("compiled", compiled)
     tol, value_rtol = _check_tolerances(tol, value_rtol)
     check_policy_assets(model, policy)
+    if isinstance(policy, Solution):
+        policy.check_whole_grid()
     t0 = time.perf_counter()
     if isinstance(model, MultiAssetModel):
         if s_range is not None or ds is not None or price_dependent:

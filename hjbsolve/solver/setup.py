@@ -54,7 +54,8 @@ def _drift_rate(model, dmax: float) -> float:
 
 
 def default_q_max(model, s_range=None) -> int:
-    """An inventory bound whose effect on the answers near ``q = 0`` is negligible.
+    """An inventory bound whose effect on the answers near ``q = 0`` is negligible (a
+    :class:`~hjbsolve.MultiAssetModel`: a list, each asset's own bound).
 
     The inventory diffuses by ``sqrt(2 λ T)`` fills (``λ = model.base_rate`` per side) and,
     under a directional bet ``Δ`` or unequal sides, drifts at the net fill rate ``|λ⁺ − λ⁻|`` of
@@ -65,6 +66,8 @@ def default_q_max(model, s_range=None) -> int:
     below 100, of 50 above), and never above the largest bound whose fill rates stay finite
     (:func:`largest_q_max`). Doubling ``q_max`` is the check (the tests do it).
     """
+    if hasattr(model, "n_assets"):     # several assets: each asset's own bound (a list, one per asset)
+        return [default_q_max(model.asset_model(i)) for i in range(model.n_assets)]
     if model.regimes is not None:      # every regime's market: the widest bound
         return max(default_q_max(m, s_range) for m in model.regime_models())
     diffusion, confined = _spread_lengths(model)
