@@ -14,24 +14,30 @@ the wall time is about half of them. For each solve the error estimate is printe
 ``1/k``; expm: of the interpolation between its exact stored times). Not a test::
 
     python benchmarks/bench_multiasset.py [--cases m2-fd m2-expm m3-fd m3-expm]
-    python benchmarks/bench_multiasset.py --memory     # the largest box that fits in 8 GB (about 5 min)
+    python benchmarks/bench_multiasset.py --memory     # the largest box that fits in 8 GB (about 6 min)
 
 **The largest box in 8 GB** (``--memory``: peak RSS at q_max = 40 and 80 per asset, M = 2, default
-options, each in a fresh process; measured on the 2-core reference machine under load)::
+options, each in a fresh process, and a check at a much larger box; measured on the 2-core reference
+machine under load, 2026-11-30)::
 
-    m2-expm-40    6561 cells   0.3 s   211 MB peak RSS (  3 MB stored,  57 times)
-    m2-expm-80   25921 cells   2.4 s   241 MB peak RSS ( 12 MB stored,  57 times)
-    expm: 1563 bytes per cell + 201 MB -> 4.99e+06 cells in 8 GB: q_max = 1116 (M = 2), 84 (M = 3)
-    m2-fd-40      6561 cells   1.6 s   219 MB peak RSS (  7 MB stored, 131 times)
-    m2-fd-80     25921 cells  18.0 s   295 MB peak RSS ( 52 MB stored, 249 times)
-    fd:   3898 bytes per cell + 194 MB -> 2.0e+06 cells in 8 GB: q_max = 707 (M = 2), 62 (M = 3)
+    m2-expm-40     6561 cells   0.2 s   212 MB peak RSS (  3 MB stored,   57 times)
+    m2-expm-80    25921 cells   1.3 s   242 MB peak RSS ( 12 MB stored,   57 times)
+    m2-expm-350  491401 cells 197.6 s  2110 MB peak RSS (554 MB stored,  141 times)
+    m2-fd-40       6561 cells   1.6 s   219 MB peak RSS (  7 MB stored,  131 times)
+    m2-fd-80      25921 cells  18.0 s   295 MB peak RSS ( 52 MB stored,  249 times)
+    m2-fd-150     90601 cells 107.4 s  2710 MB peak RSS (1508 MB stored, 2081 times)
 
-The solver refuses boxes over 4·10⁶ cells (``MAX_CELLS``), so for expm the cell limit binds before
-8 GB does. These are estimates, not runs: the linear model is optimistic for FD, whose stored time
-nodes grow with the box (131 → 249 above, as the automatic control refines for the larger box), and
-the largest boxes were not solved because their time extrapolates far beyond 5 minutes on 2 cores
-(expm ~2.4 s × 190 ≈ 8 min at 5·10⁶ cells before any extra slices; FD ~18 s × 77 × the extra
-steps ≫ 20 min at 2·10⁶ cells).
+A model linear in the cells, fitted on the two small boxes, is wrong for large ones (it said 959 MB
+at ±350 with expm: measured 2.20×), because the stored time nodes grow with the box (57 → 141 for
+expm, 131 → 2081 for FD: the penalties at the bound grow like q_max²). Linear in the *stored
+values* it holds: peak ≈ 202 MB + 3.3 × stored (expm; predicted 2048 MB at ±350, measured 2110) and
+≈ 207 MB + 1.7 × stored (FD; predicted 2755 MB at ±150, measured 2710). So 8 GB would hold about
+2.3 GB of stored values with expm and 4.6 GB with FD — but the solver's own limits bind first: FD
+refuses more than 3 GB of stored values (``MAX_BYTES``; ±200 is refused in its third round, 5.2 GB
+asked), expm refuses an estimated time over 120 s (±400 is refused, 129 s estimated). **The largest
+two-asset boxes that run are about ±150–170 (FD, ≤ 5.3 GB peak) and ±350–380 (expm, ≈ 2.1 GB peak):
+both well inside 8 GB**; with three assets the cell limit scales as the cube root (±25 in the table
+above is 132,651 cells).
 """
 
 from __future__ import annotations
@@ -60,10 +66,10 @@ CASES = {"m2-fd": (M2, [100, 100], "fd"), "m2-expm": (M2, [100, 100], "expm"),
          # the memory model (--memory): peak RSS at two box sizes of each method
          "m2-expm-40": (M2, [40, 40], "expm"), "m2-expm-80": (M2, [80, 80], "expm"),
          "m2-fd-40": (M2, [40, 40], "fd"), "m2-fd-80": (M2, [80, 80], "fd"),
-         # the check of the model at a box 25× (expm) and 6× (FD) larger than its fit
-         "m2-expm-400": (M2, [400, 400], "expm"), "m2-fd-200": (M2, [200, 200], "fd")}
+         # the check of the model at a box 19× (expm) and 6× (FD) larger than its fit
+         "m2-expm-350": (M2, [350, 350], "expm"), "m2-fd-150": (M2, [150, 150], "fd")}
 #: The check run of each method's memory model (``--memory``).
-CHECK = {"expm": "m2-expm-400", "fd": "m2-fd-200"}
+CHECK = {"expm": "m2-expm-350", "fd": "m2-fd-150"}
 #: Memory of the machine the largest box must fit in (bytes).
 BUDGET = 8e9
 
@@ -106,9 +112,14 @@ def memory_model(method: str) -> dict:
     cells = (BUDGET - a) / b
     from hjbsolve.solver.setup import MAX_CELLS
 
+    # the second model: peak = base + c × stored values (the stored time nodes grow with the box)
+    c = (large["peak_rss_mb"] - small["peak_rss_mb"]) / (large["stored_mb"] - small["stored_mb"])
+    base = small["peak_rss_mb"] - c * small["stored_mb"]
     check = _run(CHECK[method])
     check["model_mb"] = (a + b * check["cells"]) / 1e6
+    check["stored_model_mb"] = base + c * check["stored_mb"]
     return {"method": method, "runs": [small, large], "check": check, "bytes_per_cell": b, "base_mb": a / 1e6,
+            "per_stored": c, "stored_budget_gb": (BUDGET / 1e6 - base) / c / 1e3,
             "cells_in_budget": cells, "q_max_m2": int((math.sqrt(cells) - 1) // 2),
             "q_max_m3": int((cells ** (1 / 3) - 1) // 2), "max_cells": MAX_CELLS}
 
@@ -131,8 +142,11 @@ def main():
                       f"peak RSS ({run['stored_mb']:.0f} MB stored, {run['n_stored']} times)")
             c = r["check"]
             print(f"{c['case']:12s} {c['cells']:8d} cells {c['seconds']:7.1f} s {c['peak_rss_mb']:8.0f} MB peak RSS "
-                  f"({c['stored_mb']:.0f} MB stored, {c['n_stored']} times): the model said {c['model_mb']:.0f} MB "
-                  f"(measured/model {c['peak_rss_mb'] / c['model_mb']:.2f})")
+                  f"({c['stored_mb']:.0f} MB stored, {c['n_stored']} times): per cell the model said "
+                  f"{c['model_mb']:.0f} MB (measured/model {c['peak_rss_mb'] / c['model_mb']:.2f}), per stored value "
+                  f"{c['stored_model_mb']:.0f} MB ({c['peak_rss_mb'] / c['stored_model_mb']:.2f}): "
+                  f"{r['per_stored']:.2f} bytes of peak per stored byte, so 8 GB holds "
+                  f"{r['stored_budget_gb']:.2f} GB of stored values")
             print(f"{method}: {r['bytes_per_cell']:.0f} bytes per cell + {r['base_mb']:.0f} MB -> {r['cells_in_budget']:.3g} "
                   f"cells in 8 GB: q_max = {r['q_max_m2']} (M = 2), {r['q_max_m3']} (M = 3); the solver refuses "
                   f"boxes over {r['max_cells']:.3g} cells")

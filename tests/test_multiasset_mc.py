@@ -344,11 +344,11 @@ alpha = [0.01, -0.01]
 drift = [0.05, -0.1]
 s0 = [100.0, 50.0]
 [solve]
-q_max = 25
+q_max = 16
 """
 
 
-@pytest.mark.filterwarnings("ignore::hjbsolve.BoundWarning")       # q_max 25: a small box, simulated as solved
+@pytest.mark.filterwarnings("ignore::hjbsolve.BoundWarning")       # q_max 16: a small box, simulated as solved
 @pytest.mark.parametrize("policy", ["optimal", "order1", "skew"])
 def test_the_simulate_command_with_an_assets_file(tmp_path, capsys, policy):
     """``hjbsolve simulate multi.toml --policy P``: the policy (the solved box, the closed forms of §5,
@@ -368,7 +368,7 @@ def test_the_simulate_command_with_an_assets_file(tmp_path, capsys, policy):
     print(out)
     assert rc == 0, out
     # the file's [solve] q_max is the box of the exact value
-    assert "2 assets, mid-prices from [100.0, 50.0], exact values on the box q_max=[25, 25]" in out
+    assert "2 assets, mid-prices from [100.0, 50.0], exact values on the box q_max=[16, 16]" in out
     assert "final inventory 1" in out
     z = float(out.split("(z-score ")[1].split(")")[0])
     assert abs(z) <= 3.0, out
