@@ -108,6 +108,7 @@ from tqdm import tqdm  # text bars (tqdm.auto warns in notebooks without ipywidg
 from . import _mc_kernels as K
 from ._validation import check_int, check_real
 from .model import Model
+from .grid import MAX_Q
 from .multiasset import MultiAssetModel
 from .policies import BoxPolicy, RegimePolicy, TabulatedPolicy, check_policy_assets, tabulate_policy
 from .solution import Solution, _as_path, _check_time_axis, _load_model, _open_npz, _read_meta
@@ -1054,7 +1055,8 @@ def _asset_state(model: MultiAssetModel, s0, q0) -> tuple[np.ndarray, np.ndarray
     """``s0, q0`` of a multi-asset simulation as arrays of length ``M`` (``ValueError`` naming them)."""
     M = model.n_assets
     out = []
-    for name, v, check in (("s0", 0.0 if s0 is None else s0, _check_s0), ("q0", q0, check_int)):
+    for name, v, check in (("s0", 0.0 if s0 is None else s0, _check_s0),
+                           ("q0", q0, lambda n, x: check_int(n, x, ge=-MAX_Q, le=MAX_Q))):
         arr = np.asarray(v, dtype=object)
         if arr.ndim == 0:                            # one number: every asset
             arr = np.full(M, v, dtype=object)

@@ -548,7 +548,15 @@ class OnBox:
     q_max: tuple
 
     def __post_init__(self):
+        if isinstance(self.q_max, (str, bytes)) or not hasattr(self.q_max, "__len__") or len(self.q_max) < 1:
+            raise ValueError(f"q_max must be a sequence of M >= 1 integers (one bound per asset), got {self.q_max!r}")
         object.__setattr__(self, "q_max", tuple(check_int(f"q_max[{i}]", v, ge=1) for i, v in enumerate(self.q_max)))
+        if not callable(getattr(self.policy, "quotes", None)):
+            raise ValueError(f"policy must have a quotes(t, q, s) method, got {type(self.policy).__name__}")
+        n = policy_assets(self.policy)
+        if n is not None and n != len(self.q_max):
+            raise ValueError(f"the policy ({type(self.policy).__name__}) quotes {n} asset(s) but the box has "
+                             f"{len(self.q_max)} bounds")
 
     @property
     def name(self) -> str:
@@ -560,6 +568,14 @@ class OnBox:
 
     def _limit(self, q, ask, bid):
         q = np.asarray(q)
+        inner = type(self.policy).__name__
+        for side, v in (("ask", ask), ("bid", bid)):
+            v = np.asarray(v)
+            if v.dtype.kind not in "iuf" or v.dtype == np.bool_:
+                raise ValueError(f"{inner}.quotes returned {side} quotes of dtype {v.dtype}; quotes must be real")
+            if v.shape != q.shape:
+                raise ValueError(f"{inner}.quotes returned {side} quotes of shape {v.shape}; expected {q.shape} (the "
+                                 "inventories' shape, with the trailing asset axis)")
         out_a, out_b = np.array(ask, float), np.array(bid, float)
         Q = np.array(self.q_max)
         inside = np.all(np.abs(q) <= Q, axis=-1)            # as BoxPolicy: nothing quoted outside the box
@@ -568,13 +584,25 @@ class OnBox:
             out_a[..., i], out_b[..., i] = np.where(inside, a_i, np.inf), np.where(inside, b_i, np.inf)
         return out_a, out_b
 
+    def _inner(self, fn, t, q, s):
+        out = fn(t, q, s)
+        if not isinstance(out, (tuple, list)) or len(out) != 2:
+            raise ValueError(f"{type(self.policy).__name__}.quotes(t, q, s) must return a pair (ask, bid), got "
+                             f"{type(out).__name__}")
+        return out
+
     def quotes(self, t, q, s):
-        ask, bid = self.policy.quotes(t, q, s)
-        return self._limit(np.broadcast_to(q, np.shape(ask)), ask, bid)
+        ask, bid = self._inner(self.policy.quotes, t, q, s)
+        try:
+            shape = np.broadcast_shapes(np.shape(ask), np.shape(q))
+        except ValueError:
+            shape = np.shape(q)
+        return self._limit(np.broadcast_to(q, shape), np.broadcast_to(ask, shape) if np.ndim(ask) == 0 else ask,
+                           np.broadcast_to(bid, shape) if np.ndim(bid) == 0 else bid)
 
     def box_quotes(self, t, q, s=None):
-        inner = self.policy.box_quotes if hasattr(self.policy, "box_quotes") else self.policy.quotes
-        ask, bid = inner(t, q, s)
+        fn = self.policy.box_quotes if hasattr(self.policy, "box_quotes") else self.policy.quotes
+        ask, bid = self._inner(fn, t, q, s)
         return self._limit(q, ask, bid)
 
 

@@ -210,10 +210,10 @@ class Solution:
         if self.multi_asset:
             t, _, q, _ = self._prepare_assets(t, q, s)
             self._check_stored_edge(np.abs(q).reshape(-1, q.shape[-1]).max(axis=0, initial=0))
-            return self.tabulate().quotes(t, q)
+            return self._policy_table().quotes(t, q)
         t, qi, s = self._prepare(t, q, s)
         self._check_stored_edge([int(np.abs(self.q[qi]).max(initial=0))])
-        ask, bid = self.tabulate(r)._quotes_checked(t, qi + int(self.q[0]), s)
+        ask, bid = self._policy_table(r)._quotes_checked(t, qi + int(self.q[0]), s)
         return ask[()], bid[()]
 
     @property
@@ -238,6 +238,9 @@ class Solution:
     def check_whole_grid(self) -> None:
         """``ValueError`` for a solution whose file keeps part of its inventories: simulating or evaluating
         its quotes would put a limit (no quote) where the solve had none."""
+        if self.kind == "policy":
+            raise ValueError("this solution is the evaluation of a fixed policy (hs.evaluate): its quotes would be "
+                             "the ones optimal given its value, not the evaluated policy's; pass that policy itself")
         if self.solve_q_max != self.q_max:
             raise ValueError(f"this solution keeps |q| <= {self.q_max} of its solve's bound {self.solve_q_max} (a "
                              "compact file): its quotes at that edge are not the solve's; simulate or evaluate the "
@@ -322,7 +325,18 @@ class Solution:
         :class:`~hjbsolve.policies.BoxPolicy` (per-asset tables over the inventory box).
 
         This is what :meth:`quotes`, :func:`hjbsolve.evaluate` and :func:`hjbsolve.simulate` use.
+
+        Raises
+        ------
+        ValueError
+            A solution loaded from a file that keeps part of its inventories (compact): its table's
+            edge would act as an inventory limit the solve did not have (:meth:`check_whole_grid`).
         """
+        self.check_whole_grid()
+        return self._policy_table(regime)
+
+    def _policy_table(self, regime=None):
+        """:meth:`tabulate` without the whole-grid check (the queries inside the kept inventories)."""
         if self.multi_asset:
             return self._tabulate_box()
         r = self._regime(regime)

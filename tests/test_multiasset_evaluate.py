@@ -281,3 +281,50 @@ def test_a_policy_on_the_box_is_the_policy_the_evaluation_values():
     assert res.q_max[:, 0].max() <= 6 and res.q_min[:, 1].min() >= -5
     with pytest.raises(ValueError, match=r"q_max\[1\]"):
         OnBox(pol, (6, 0))
+
+
+def test_second_hostile_round_is_refused_by_name(tmp_path):
+    """Found by the second hostile round: a price-dependent user policy was valued at s = 0 (the
+    evaluation of several assets has no price axis); complex quotes were accepted; OnBox passed bad
+    output on; an evaluation (its quotes are optimal given its value, not the evaluated policy's) was
+    traded as a policy; a compact file's table was traded through tabulate(); q0 = 10**20 overflowed."""
+    from hjbsolve.policies import OnBox
+
+    mm = brief_model()
+
+    class PriceDependent:
+        def quotes(self, t, q, s):
+            a = np.where(np.asarray(s) > 50, 0.3, 1.5) + 0 * np.asarray(q, float)
+            return a, a
+
+    class Complex:
+        def quotes(self, t, q, s):
+            return np.ones(np.shape(q)) * (1 + 0j), np.ones(np.shape(q))
+
+    class NoAssetAxis:
+        def quotes(self, t, q, s):
+            return np.ones(np.shape(q)[:-1] + (1,)), np.ones(np.shape(q)[:-1] + (1,))
+
+    with pytest.raises(ValueError, match=r"quotes depend on the mid-prices s"):
+        hs.evaluate(mm, PriceDependent(), q_max=[4, 4])
+    with pytest.raises(ValueError, match=r"dtype complex128; quotes must be real"):
+        hs.evaluate(mm, Complex(), q_max=[4, 4])
+    with pytest.raises(ValueError, match=r"dtype complex128; quotes must be real"):
+        hs.simulate(mm, OnBox(Complex(), (4, 4)), n_paths=10, n_steps=5, progress=False)
+    with pytest.raises(ValueError, match=r"NoAssetAxis.quotes returned ask quotes of shape \(1, 1\); expected \(1, 2\)"):
+        hs.simulate(mm, OnBox(NoAssetAxis(), (4, 4)), n_paths=10, n_steps=5, progress=False)
+    with pytest.raises(ValueError, match=r"q_max must be a sequence"):
+        OnBox(hs.ConstantSpread(1.0), 5)
+    with pytest.raises(ValueError, match=r"policy must have a quotes"):
+        OnBox(42, (4, 4))
+    ev = hs.evaluate(mm, hs.InventorySkew(0.8, 0.05), q_max=[6, 6])
+    with pytest.raises(ValueError, match=r"evaluation of a fixed policy"):
+        hs.simulate(mm, ev, n_paths=10, n_steps=5, progress=False)
+    with pytest.raises(ValueError, match=r"evaluation of a fixed policy"):
+        hs.evaluate(mm, ev)
+    sol = hs.solve(mm, q_max=[8, 8], method="expm")
+    small = hs.Solution.load(sol.save(tmp_path / "c.npz", compact=True))
+    with pytest.raises(ValueError, match=r"compact file"):
+        small.tabulate()
+    with pytest.raises(ValueError, match=r"q0\[0\] must be <= 1000000"):
+        hs.simulate(mm, sol, q0=[10**20, 0], n_paths=10, n_steps=5, progress=False)

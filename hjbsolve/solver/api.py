@@ -332,6 +332,23 @@ def _raw_policy_quotes(policy, grid: StateGrid, compiled: bool):
     limits = [(grid.q_cells(i) == ax.q[0], grid.q_cells(i) == ax.q[-1]) for i, ax in enumerate(grid.inventory)]
     name = type(policy).__name__
 
+    if M > 1:                # the value q·s + g(t, q) has no price axis: the quotes must not depend on s
+        if getattr(policy, "s_dependent", False):
+            raise ValueError(f"{name}'s quotes depend on the mid-prices (Ornstein–Uhlenbeck assets): a multi-asset "
+                             "evaluation has no price axis; evaluate Brownian prices, or simulate")
+        probe_q = np.broadcast_to(qv[None], (1,) + qv.shape)
+        base = policy.quotes(np.asarray(0.0), probe_q, np.zeros((1,) + qv.shape))
+        moved = policy.quotes(np.asarray(0.0), probe_q, np.full((1,) + qv.shape, 97.5))
+        if isinstance(base, (tuple, list)) and isinstance(moved, (tuple, list)) and len(base) == len(moved) == 2:
+            with np.errstate(invalid="ignore"):
+                same = all(np.array_equal(np.asarray(a, dtype=complex), np.asarray(b, dtype=complex), equal_nan=True)
+                           for a, b in zip(base, moved)) if all(np.asarray(x).dtype.kind in "iufcb"
+                                                                for x in (*base, *moved)) else True
+            if not same:
+                raise ValueError(f"{name}'s quotes depend on the mid-prices s (they differ at s = 0 and s = 97.5): a "
+                                 "multi-asset evaluation has no price axis (its value is q·s + g(t, q)); simulate "
+                                 "such a policy instead")
+
     def quotes(t):
         if M == 1:
             tt = np.full(shape, float(t))
@@ -348,6 +365,9 @@ def _raw_policy_quotes(policy, grid: StateGrid, compiled: bool):
             raise ValueError(f"{name}.quotes(t, q, s) must return a pair (ask, bid)")
         res = []
         for side, v in zip(("ask", "bid"), out):
+            kind = np.asarray(v).dtype
+            if kind.kind not in "iuf" or kind == np.bool_:
+                raise ValueError(f"{name}.quotes returned {side} quotes of dtype {kind}; quotes must be real numbers")
             try:
                 v = np.array(np.broadcast_to(np.asarray(v, dtype=float), want))
             except (ValueError, TypeError):
@@ -427,7 +447,8 @@ def _automatic(engine: _Engine, tol: float, value_rtol: float, t_eval, progress:
     qmask, strides = _inventory_rule(grid)
     scale = np.array([tol, value_rtol])
     # the time grid: geometric near T from the time scale of the fastest terminal rate
-    r_fast = max(terminal_rate(engine.coef, grid), max(m.base_rate for m in model.regime_models()), 1.0 / T)
+    r_fast = max(terminal_rate(engine.coef, grid), max(m.base_rate for m in model.regime_models()), 1.0 / T,
+                 math.exp(min(engine._fastest[2], 700.0)) if engine._fastest is not None else 0.0)
     tau_0 = max(1.0 / r_fast, 64.0 * np.finfo(float).eps * T)
     h_max, growth = T / default_n_steps(model), 0.5
     history, worst_prev, stalls, spent = [], math.inf, 0, 0.0
