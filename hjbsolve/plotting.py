@@ -452,6 +452,10 @@ def plot_inventory_extremes(results: dict, axes=None):
     if not isinstance(results, dict) or not results or not all(
             hasattr(r, "q_min") and hasattr(r, "q_max") for r in results.values()):
         raise ValueError(f"results must be a non-empty dict of label -> SimulationResult, got {results!r:.80}")
+    several = [k for k, r in results.items() if np.ndim(r.q_min) != 1]
+    if several:
+        raise ValueError(f"results[{several[0]!r}] is a simulation of several assets: this plot draws one asset's "
+                         "extremes; use plot_final_inventories for several assets")
     if axes is None:
         from matplotlib.figure import Figure
 

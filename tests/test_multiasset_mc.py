@@ -411,4 +411,8 @@ def test_final_inventory_figure(solved):
         plot_final_inventories(res, cube)
     with pytest.raises(ValueError, match="max_points"):
         plot_final_inventories(res, mm, max_points=0)
+    from hjbsolve.plotting import plot_inventory_extremes
+
+    with pytest.raises(ValueError, match=r"results\['m'\] is a simulation of several assets"):
+        plot_inventory_extremes({"m": res})
 
