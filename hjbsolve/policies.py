@@ -629,7 +629,9 @@ def policy_assets(policy) -> int | None:
 def check_policy_assets(model, policy) -> None:
     """``ValueError`` for a policy that quotes another number of assets than ``model`` has (a
     single-asset table, solution or closed form for a multi-asset model, or the reverse)."""
-    M = getattr(model, "n_assets", 1) if not hasattr(model, "price") else 1
+    from .multiasset import MultiAssetModel
+
+    M = model.n_assets if isinstance(model, MultiAssetModel) else 1
     n = policy_assets(policy)
     if n is not None and n != M:
         raise ValueError(f"the policy ({type(policy).__name__}) quotes {n} asset(s) but the model has M={M}: use a "

@@ -210,6 +210,8 @@ class _Engine:
         self.quote_seconds = 0.0
         self._fastest = None
         if policy is not None:           # one evaluation, timed: the cost model counts the policy's calls
+            if grid.n_axes > 1 and not isinstance(policy, BoxPolicy):
+                _check_price_free(policy, grid)
             raw = _raw_policy_quotes(policy, grid, compiled)
             ask, bid = raw(0.0)                        # (a first call may load compiled kernels)
             t0 = time.perf_counter()
@@ -302,6 +304,26 @@ def _policy_quotes(policy, grid: StateGrid, compiled: bool, model=None):
     return quotes
 
 
+def _check_price_free(policy, grid: StateGrid) -> None:
+    """``ValueError`` unless a multi-asset policy's quotes are the same at two sets of prices: the value
+    ``q·s + g(t, q)`` of several assets has no price axis (its quotes are asked at ``s = 0``)."""
+    name = type(policy).__name__
+    if getattr(policy, "s_dependent", False):
+        raise ValueError(f"{name}'s quotes depend on the mid-prices (Ornstein–Uhlenbeck assets): a multi-asset "
+                         "evaluation has no price axis; evaluate Brownian prices, or simulate")
+    qv = np.stack([grid.q_cells(i) for i in range(grid.n_axes)], axis=-1)[None]
+    at = [policy.quotes(np.asarray(0.0), qv, np.full(qv.shape, s)) for s in (0.0, 97.5)]
+    try:
+        same = all(np.array_equal(np.asarray(a, float), np.asarray(b, float), equal_nan=True)
+                   for a, b in zip(*at))
+    except (TypeError, ValueError):
+        return                    # malformed quotes: named by the checks of every evaluation
+    if not same:
+        raise ValueError(f"{name}'s quotes depend on the mid-prices s (they differ at s = 0 and s = 97.5): a "
+                         "multi-asset evaluation has no price axis (its value is q·s + g(t, q)); simulate "
+                         "such a policy instead")
+
+
 def _raw_policy_quotes(policy, grid: StateGrid, compiled: bool):
     s = grid.prices.s
     M = grid.n_axes
@@ -331,23 +353,6 @@ def _raw_policy_quotes(policy, grid: StateGrid, compiled: bool):
     # the inventory-limit rule of the evaluation grid, along every axis
     limits = [(grid.q_cells(i) == ax.q[0], grid.q_cells(i) == ax.q[-1]) for i, ax in enumerate(grid.inventory)]
     name = type(policy).__name__
-
-    if M > 1:                # the value q·s + g(t, q) has no price axis: the quotes must not depend on s
-        if getattr(policy, "s_dependent", False):
-            raise ValueError(f"{name}'s quotes depend on the mid-prices (Ornstein–Uhlenbeck assets): a multi-asset "
-                             "evaluation has no price axis; evaluate Brownian prices, or simulate")
-        probe_q = np.broadcast_to(qv[None], (1,) + qv.shape)
-        base = policy.quotes(np.asarray(0.0), probe_q, np.zeros((1,) + qv.shape))
-        moved = policy.quotes(np.asarray(0.0), probe_q, np.full((1,) + qv.shape, 97.5))
-        if isinstance(base, (tuple, list)) and isinstance(moved, (tuple, list)) and len(base) == len(moved) == 2:
-            with np.errstate(invalid="ignore"):
-                same = all(np.array_equal(np.asarray(a, dtype=complex), np.asarray(b, dtype=complex), equal_nan=True)
-                           for a, b in zip(base, moved)) if all(np.asarray(x).dtype.kind in "iufcb"
-                                                                for x in (*base, *moved)) else True
-            if not same:
-                raise ValueError(f"{name}'s quotes depend on the mid-prices s (they differ at s = 0 and s = 97.5): a "
-                                 "multi-asset evaluation has no price axis (its value is q·s + g(t, q)); simulate "
-                                 "such a policy instead")
 
     def quotes(t):
         if M == 1:
